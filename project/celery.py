@@ -1,0 +1,14 @@
+"""Celery application of the demo project.
+
+With CELERY_BROKER_URL (or REDIS_URL) set, run a worker with ``celery -A project worker -B``;
+without one, tasks run eagerly in the calling process (see settings.CELERY_TASK_ALWAYS_EAGER).
+"""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+app = Celery("project")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

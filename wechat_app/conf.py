@@ -1,0 +1,132 @@
+"""The app's settings: one namespaced dict, ``settings.WECHAT_APP``, with documented defaults.
+
+Modelled on Django REST framework's ``settings.py``: unknown names are rejected (a typo must not
+silently fall back to a default), dotted paths are imported on access, and the cached values are
+dropped when a test changes the setting (``setting_changed``).
+
+Usage::
+
+    from wechat_app.conf import app_settings
+    app_settings.TIMESTAMP_WINDOW
+
+Never read a setting in a default argument or at import time: it would freeze there.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+SETTINGS_NAME = "WECHAT_APP"
+
+DEFAULTS = {
+    # --- inbound callback ---------------------------------------------------------------------
+    # Seconds a callback's timestamp may differ from the server clock before it is refused (403).
+    # Guards against replay of captured requests. 0 disables the check.
+    "TIMESTAMP_WINDOW": 300,
+    # Largest request body the callback reads, in bytes; larger bodies get 413 unread.
+    "MAX_BODY_SIZE": 1024 * 1024,
+    # Seconds a processed message is remembered so that WeChat's retries (same MsgId, or for
+    # events FromUserName + CreateTime + Event + EventKey) get the same reply and run no rule.
+    "DEDUPE_TTL": 600,
+    # How long a retry that arrives while the first delivery is still being processed waits for
+    # that first answer, in seconds. WeChat gives up on an answer after 5 s.
+    "DEDUPE_WAIT": 4.0,
+    # Store the decrypted raw XML of every inbound message in the message log.
+    "LOG_RAW_XML": True,
+    # --- reply engine -------------------------------------------------------------------------
+    # Cache alias used for rule-version stamps, follow-up state, dedupe and tokens.
+    "CACHE_ALIAS": "default",
+    # Prefix of every cache key the app writes.
+    "CACHE_PREFIX": "wechat_app",
+    # Default seconds a follow-up conversation waits for the user's next message.
+    "FOLLOW_UP_TIMEOUT": 300,
+    # Modules imported at start-up so that their @rule / @before_reply / @after_reply decorators
+    # register (like Celery's autodiscover). Each app's ``wechat_rules`` module is also imported.
+    "RULE_MODULES": [],
+    # --- outbound API ---------------------------------------------------------------------------
+    # Default base URL of the WeChat API for new accounts (an account may override it, for
+    # example to point at the sandbox).
+    "API_BASE_URL": "https://api.weixin.qq.com",
+    # Timeout of API calls in seconds: (connect, read).
+    "API_TIMEOUT": (3.05, 10),
+    # Use /cgi-bin/stable_token (does not invalidate tokens held by other systems) rather than
+    # the classic /cgi-bin/token.
+    "USE_STABLE_TOKEN": True,
+    # Dotted path to a callable ``(account) -> str`` returning an access token, for
+    # installations that share one token with another system. None: the app manages tokens.
+    "TOKEN_PROVIDER": None,
+    # Refresh tokens this many seconds before they expire.
+    "TOKEN_REFRESH_MARGIN": 300,
+    # Seconds a code rule may take before the callback answers "success" and the eventual
+    # reply goes out as a customer-service message.
+    "REPLY_BUDGET": 4.0,
+}
+
+# Settings whose value is a dotted path to import.
+IMPORT_STRINGS = {"TOKEN_PROVIDER"}
+
+
+def import_from_string(value, setting_name):
+    """Import a dotted ``module.attr`` path, naming the setting in the error."""
+    try:
+        module_path, attr = value.rsplit(".", 1)
+        return getattr(import_module(module_path), attr)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ImproperlyConfigured(
+            f"Could not import {value!r} for {SETTINGS_NAME}[{setting_name!r}]: {err}"
+        ) from err
+
+
+class AppSettings:
+    """Attribute access to ``settings.WECHAT_APP`` merged over ``DEFAULTS``."""
+
+    def __init__(self, defaults=None, import_strings=None):
+        self.defaults = defaults or DEFAULTS
+        self.import_strings = import_strings or IMPORT_STRINGS
+        self._cached = set()
+        self._user = None
+
+    @property
+    def user_settings(self):
+        if self._user is None:
+            user = getattr(settings, SETTINGS_NAME, {}) or {}
+            if not isinstance(user, dict):
+                raise ImproperlyConfigured(f"settings.{SETTINGS_NAME} must be a dict.")
+            unknown = sorted(set(user) - set(self.defaults))
+            if unknown:
+                raise ImproperlyConfigured(
+                    f"Unknown name(s) in settings.{SETTINGS_NAME}: {', '.join(unknown)}. "
+                    f"Known names: {', '.join(sorted(self.defaults))}."
+                )
+            self._user = user
+        return self._user
+
+    def __getattr__(self, name):
+        if name not in self.defaults:
+            raise AttributeError(f"Invalid {SETTINGS_NAME} setting: {name!r}")
+        value = self.user_settings.get(name, self.defaults[name])
+        if name in self.import_strings and isinstance(value, str):
+            value = import_from_string(value, name)
+        self._cached.add(name)
+        setattr(self, name, value)
+        return value
+
+    def reload(self):
+        for name in self._cached:
+            delattr(self, name)
+        self._cached.clear()
+        self._user = None
+
+
+app_settings = AppSettings()
+
+
+def _reload(*, setting, **kwargs):
+    if setting == SETTINGS_NAME:
+        app_settings.reload()
+
+
+setting_changed.connect(_reload)

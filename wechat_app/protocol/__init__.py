@@ -1,0 +1,39 @@
+"""The WeChat callback protocol in pure Python: signatures, AES crypto, XML in and out.
+
+Nothing in this package imports Django; it can be used (and is tested) on its own.
+"""
+from .crypto import MessageCrypto, validate_aes_key
+from .errors import (
+    AppIdMismatchError,
+    DecryptError,
+    ExpiredTimestampError,
+    ForbiddenXMLError,
+    InvalidAESKeyError,
+    InvalidSignatureError,
+    MalformedMessageError,
+    ProtocolError,
+)
+from .messages import Message, parse_message, parse_xml
+from .replies import (
+    Article,
+    ImageReply,
+    MusicReply,
+    NewsReply,
+    Reply,
+    TextReply,
+    TransferCustomerServiceReply,
+    VideoReply,
+    VoiceReply,
+    render_reply,
+    reply_from_dict,
+)
+from .signature import check_signature, make_signature
+
+__all__ = [
+    "AppIdMismatchError", "Article", "DecryptError", "ExpiredTimestampError", "ForbiddenXMLError",
+    "ImageReply", "InvalidAESKeyError", "InvalidSignatureError", "MalformedMessageError",
+    "Message", "MessageCrypto", "MusicReply", "NewsReply", "ProtocolError", "Reply", "TextReply",
+    "TransferCustomerServiceReply", "VideoReply", "VoiceReply", "check_signature",
+    "make_signature", "parse_message", "parse_xml", "render_reply", "reply_from_dict",
+    "validate_aes_key",
+]

@@ -1,0 +1,29 @@
+"""Callback signatures.
+
+WeChat signs a callback with ``sha1(''.join(sorted([token, timestamp, nonce])))``; encrypted
+messages add the ``Encrypt`` payload to the sorted list (``msg_signature``).
+https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from .errors import InvalidSignatureError
+
+
+def make_signature(*parts: str) -> str:
+    """SHA-1 hex digest of the parts sorted and concatenated, as WeChat computes it."""
+    return hashlib.sha1("".join(sorted(str(p) for p in parts)).encode("utf-8")).hexdigest()
+
+
+def check_signature(signature: str | None, *parts: str) -> None:
+    """Raise ``InvalidSignatureError`` unless ``signature`` signs ``parts``.
+
+    The comparison is constant-time so that a forger learns nothing from response timing.
+    """
+    if not signature:
+        raise InvalidSignatureError("missing signature")
+    expected = make_signature(*parts)
+    if not hmac.compare_digest(expected.encode("ascii"), str(signature).lower().encode("utf-8")):
+        raise InvalidSignatureError("signature mismatch")

@@ -1,0 +1,1 @@
+"""Signal receivers of the app itself (connected in AppConfig.ready)."""

@@ -1,0 +1,20 @@
+"""Signals a project can connect to, to extend the app without subclassing it.
+
+message_received
+    Sent after an inbound message was verified and parsed, before the rules run.
+    Arguments: ``sender`` (the Account class), ``account``, ``message`` (protocol.Message).
+
+reply_sent
+    Sent after the callback produced its answer (also when it is "no reply").
+    Arguments: ``sender``, ``account``, ``message``, ``reply`` (protocol.Reply or None),
+    ``rule_name`` (str or None), ``log`` (the MessageLog row).
+
+rules_changed
+    Sent when an account's rules changed and its compiled index was invalidated.
+    Arguments: ``sender``, ``account_id``.
+"""
+from django.dispatch import Signal
+
+message_received = Signal()
+reply_sent = Signal()
+rules_changed = Signal()
