@@ -1,0 +1,287 @@
+"""Callback throughput and latency under gunicorn with PostgreSQL and Redis.
+
+For 10, 1,000 and 100,000 rules, serves encrypted (safe mode) text messages through the real
+callback and through a bare view doing the same protocol work with O(1) routing
+(bench/bare_view.py), and prints requests/s and p50/p99 latency for both.
+
+Targets (issue 2): at every rule count at least 70% of the bare view's throughput, and p99 at
+100,000 rules within 1.5x of p99 at 10 rules.
+
+Usage (PostgreSQL and Redis of this machine by default)::
+
+    .venv/bin/python bench/callback_bench.py [--rules 10,1000,100000] [--requests 4000]
+        [--workers 2] [--clients 2] [--threads 4]
+
+Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/wechat_bench, created
+if missing), BENCH_REDIS_URL (default redis://127.0.0.1:6379/9, flushed).
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wechat_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+TOKEN = "benchtoken"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wxbench0000000001"
+ACCOUNT = "bench"
+
+
+def ensure_database():
+    import psycopg
+
+    url = urlparse(DATABASE_URL)
+    name = url.path.lstrip("/")
+    admin = url._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def bench_env():
+    env = dict(os.environ)
+    env.update(DJANGO_SETTINGS_MODULE="bench.settings", DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL,
+               BENCH_TOKEN=TOKEN, BENCH_AES_KEY=AES_KEY, BENCH_APP_ID=APP_ID, PYTHONPATH=str(ROOT))
+    return env
+
+
+def setup_django():
+    os.environ.update({k: v for k, v in bench_env().items() if k != "PYTHONPATH"})
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def load_rules(count: int):
+    """Replace the bench account's rules with ``count`` generated rules plus one default."""
+    from wechat_app.models import Account, Rule
+
+    account, _ = Account.objects.update_or_create(
+        name=ACCOUNT,
+        defaults=dict(app_id=APP_ID, app_secret="benchsecret", token=TOKEN, encoding_aes_key=AES_KEY,
+                      encrypt_mode=Account.EncryptMode.SAFE, enabled=True),
+    )
+    Rule.objects.filter(account=account).delete()
+    rows = []
+    for i in range(count):
+        kind = i % 10
+        common = dict(account=account, name=f"r{i}", position=i + 1, priority=0)
+        if kind <= 3:
+            rows.append(Rule(match_kind="exact", match_value=f"kw{i}", replies=[f"exact reply {i}"], **common))
+        elif kind <= 7:
+            rows.append(Rule(match_kind="contains", match_value=f"ck{i}z", replies=[f"contains {i}"], **common))
+        elif kind == 8:
+            rows.append(Rule(match_kind="regex", match_value=rf"^rx{i} (\d+)$", replies=[f"regex {i} {{1}}"], **common))
+        else:
+            rows.append(Rule(match_kind="event", match_value="CLICK", match_key=f"K{i}", replies=[f"click {i}"], **common))
+    rows.append(Rule(account=account, name="fallback", position=count + 1, match_kind="default",
+                     replies=["default reply"]))
+    for start in range(0, len(rows), 5000):
+        Rule.objects.bulk_create(rows[start:start + 5000])
+    account.save()  # bumps the account's version stamp: every process recompiles its index
+    return account
+
+
+def message_texts(count: int, n: int, rng: random.Random):
+    """A realistic mix: 40% exact hits, 30% contains hits, 10% regex hits, 20% unmatched."""
+    texts = []
+    for _ in range(n):
+        roll = rng.random()
+        i = rng.randrange(count)
+        base = i - i % 10
+        if roll < 0.4:
+            texts.append(f"kw{base + rng.randrange(min(4, count - base))}")
+        elif roll < 0.7 and count >= 5:
+            j = base + 4 + rng.randrange(4)
+            texts.append(f"hello ck{j if j < count else 4}z there")
+        elif roll < 0.8 and count >= 9:
+            j = base + 8
+            texts.append(f"rx{j if j < count else 8} {rng.randrange(100)}")
+        else:
+            texts.append(f"nothing here {rng.randrange(10**6)}")
+    return texts
+
+
+def build_request(path: str, text: str):
+    from wechat_app.protocol import MessageCrypto, make_signature
+
+    crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID)
+    now = str(int(time.time()))
+    nonce = uuid.uuid4().hex[:10]
+    xml = (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[u{random.randrange(5000)}]]>"
+           f"</FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+           f"<Content><![CDATA[{text}]]></Content><MsgId>{uuid.uuid4().int >> 66}</MsgId></xml>")
+    encrypted = crypto.encrypt(xml)
+    query = urlencode({"timestamp": now, "nonce": nonce, "encrypt_type": "aes",
+                       "msg_signature": make_signature(TOKEN, now, nonce, encrypted),
+                       "signature": make_signature(TOKEN, now, nonce)})
+    body = f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    return f"{path}?{query}", body.encode()
+
+
+def client_process(port, path, texts, threads, start_at, queue):
+    """Send pre-built requests over ``threads`` connections; report latencies and errors."""
+    requests = [build_request(path, t) for t in texts]
+    latencies, errors = [], []
+    lock = threading.Lock()
+    chunks = [requests[i::threads] for i in range(threads)]
+
+    def run(chunk):
+        local, bad = [], []
+        for url, body in chunk:
+            began = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("POST", url, body, {"Content-Type": "text/xml"})
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                if resp.status != 200 or b"<Encrypt>" not in data:
+                    bad.append(f"{resp.status} {data[:80]!r}")
+            except OSError as err:
+                bad.append(repr(err))
+            local.append(time.perf_counter() - began)
+        with lock:
+            latencies.extend(local)
+            errors.extend(bad)
+
+    while time.time() < start_at:
+        time.sleep(0.001)
+    began = time.perf_counter()
+    workers = [threading.Thread(target=run, args=(c,)) for c in chunks]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    queue.put((latencies, errors[:5], len(errors), began, time.perf_counter()))
+
+
+def wait_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn did not listen on {port}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_load(port, path, count, args, seed):
+    rng = random.Random(seed)
+    per_client = args.requests // args.clients
+    queue = mp.Queue()
+    start_at = time.time() + 1.5 + per_client / 4000  # time for every client to pre-build its requests
+    procs = [mp.Process(target=client_process,
+                        args=(port, path, message_texts(count, per_client, rng), args.threads, start_at, queue))
+             for _ in range(args.clients)]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = sorted(x for r in results for x in r[0])
+    errors = sum(r[2] for r in results)
+    wall = max(r[4] for r in results) - min(r[3] for r in results)
+    if errors:
+        print(f"  !! {errors} errors, e.g. {results[0][1] or results[-1][1]}", flush=True)
+    return {
+        "requests": len(latencies), "errors": errors, "rps": len(latencies) / wall,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "mean_ms": 1000 * statistics.fmean(latencies),
+    }
+
+
+def serve(workers):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "bench.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--worker-class", "sync", "--log-level", "warning", "--timeout", "120"],
+        cwd=ROOT, env=bench_env(), start_new_session=True)
+    wait_port(port)
+    return proc, port
+
+
+def stop(proc):
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rules", default="10,1000,100000")
+    parser.add_argument("--requests", type=int, default=4000, help="measured requests per run")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--clients", type=int, default=2, help="load-generating processes")
+    parser.add_argument("--threads", type=int, default=4, help="concurrent connections per client process")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    ensure_database()
+    setup_django()
+    rows = []
+    for count in [int(x) for x in args.rules.split(",")]:
+        began = time.perf_counter()
+        load_rules(count)
+        print(f"{count} rules loaded in {time.perf_counter() - began:.1f}s", flush=True)
+        for label, path in (("callback", f"/wechat/callback/{ACCOUNT}/"), ("bare view", f"/bare/{ACCOUNT}/")):
+            proc, port = serve(args.workers)
+            try:
+                # Warm-up: every worker compiles the index and opens its connections.
+                run_load(port, path, count, argparse.Namespace(requests=40 * args.workers, clients=1,
+                                                               threads=args.workers), seed=1)
+                result = run_load(port, path, count, args, seed=count)
+            finally:
+                stop(proc)
+            result.update(rules=count, view=label)
+            rows.append(result)
+            print(f"  {label:9s} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+                  f"p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}", flush=True)
+
+    print("\nrules     callback req/s  bare req/s  ratio   p50 ms  p99 ms (callback)")
+    by = {(r["rules"], r["view"]): r for r in rows}
+    counts = sorted({r["rules"] for r in rows})
+    for count in counts:
+        cb, bare = by[(count, "callback")], by[(count, "bare view")]
+        print(f"{count:<9d} {cb['rps']:14.0f} {bare['rps']:11.0f} {cb['rps'] / bare['rps']:6.0%} "
+              f"{cb['p50_ms']:8.2f} {cb['p99_ms']:7.2f}")
+    if len(counts) > 1:
+        lo, hi = by[(counts[0], "callback")], by[(counts[-1], "callback")]
+        print(f"p99 at {counts[-1]} rules / p99 at {counts[0]} rules: {hi['p99_ms'] / lo['p99_ms']:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    main()

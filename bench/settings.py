@@ -1,0 +1,8 @@
+"""Settings for the callback benchmark: the demo project plus the bare comparison view."""
+from project.settings import *  # noqa: F401,F403
+
+ROOT_URLCONF = "bench.urls"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+LOGGING = {"version": 1, "disable_existing_loggers": False,
+           "loggers": {"wechat_app": {"level": "WARNING"}}}
