@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -6,4 +6,5 @@ app_name = "wechat_app"
 
 urlpatterns = [
     path("callback/<str:account_name>/", views.callback, name="callback"),
+    path("api/", include("wechat_app.api.urls")),
 ]

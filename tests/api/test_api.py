@@ -1,0 +1,106 @@
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from wechat_app.models import Account, MessageLog, Rule
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456789")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def account():
+    return Account.objects.create(name="shop", app_id="wx1234567890abcdef", app_secret="S3cr3tValue0001",
+                                  token="tok123", encoding_aes_key=AES_KEY, encrypt_mode="safe")
+
+
+def post_json(client, url, data, method="post"):
+    return getattr(client, method)(url, json.dumps(data), content_type="application/json")
+
+
+def test_account_secrets_are_write_only(admin_client):
+    resp = post_json(admin_client, "/wechat/api/accounts/", {
+        "name": "news", "app_id": "wxabcdef1234567890", "app_secret": "TopSecretValue42",
+        "token": "tok456", "encoding_aes_key": AES_KEY, "encrypt_mode": "compatible"})
+    assert resp.status_code == 201, resp.content
+    body = resp.content.decode()
+    for secret in ("TopSecretValue42", "tok456", AES_KEY):
+        assert secret not in body
+    assert resp.json()["app_secret_set"] is True
+    assert resp.json()["callback_path"] == "/wechat/callback/news/"
+    listing = admin_client.get("/wechat/api/accounts/").content.decode()
+    assert "TopSecretValue42" not in listing and "tok456" not in listing
+
+
+def test_account_with_bad_aes_key_is_refused_and_nothing_written(admin_client):
+    resp = post_json(admin_client, "/wechat/api/accounts/", {
+        "name": "bad", "app_id": "wxabcdef1234567890", "app_secret": "x" * 16, "token": "tok456",
+        "encoding_aes_key": "too-short", "encrypt_mode": "safe"})
+    assert resp.status_code == 400
+    assert "43 characters" in json.dumps(resp.json())
+    assert not Account.objects.filter(name="bad").exists()
+
+
+def test_safe_mode_without_key_is_refused(admin_client):
+    resp = post_json(admin_client, "/wechat/api/accounts/", {
+        "name": "nokey", "app_id": "wxabcdef1234567890", "app_secret": "x" * 16, "token": "tok456",
+        "encrypt_mode": "safe"})
+    assert resp.status_code == 400
+    assert "encoding_aes_key" in resp.json()
+
+
+def test_rule_validation_errors_name_the_field(admin_client, account):
+    bad_regex = {"account": "shop", "name": "r1", "match_kind": "regex", "match_value": "(unclosed",
+                 "replies": ["x"]}
+    resp = post_json(admin_client, "/wechat/api/rules/", bad_regex)
+    assert resp.status_code == 400 and "match_value" in resp.json()
+    too_many = {"account": "shop", "name": "r2", "match_kind": "exact", "match_value": "news",
+                "replies": [{"type": "news", "articles": [{"title": f"t{i}"} for i in range(9)]}]}
+    resp = post_json(admin_client, "/wechat/api/rules/", too_many)
+    assert resp.status_code == 400 and "1 to 8 articles" in resp.json()["replies"][0]
+    assert not Rule.objects.exists()
+
+
+def test_rule_create_and_duplicate_name(admin_client, account):
+    rule = {"account": "shop", "name": "hello", "match_kind": "contains", "match_value": "hi",
+            "replies": ["Hello!", {"type": "text", "content": "Hi there"}]}
+    resp = post_json(admin_client, "/wechat/api/rules/", rule)
+    assert resp.status_code == 201, resp.content
+    assert Rule.objects.get(name="hello").position == 1
+    resp = post_json(admin_client, "/wechat/api/rules/", rule)
+    assert resp.status_code == 400 and "already has a rule" in resp.json()["name"][0]
+    assert Rule.objects.count() == 1
+
+
+def test_staff_without_access_sees_nothing(client, account):
+    user = get_user_model().objects.create_user("staff", password="pw-123456789", is_staff=True)
+    client.force_login(user)
+    assert client.get("/wechat/api/accounts/").json()["results"] == []
+    assert client.get("/wechat/api/accounts/shop/").status_code == 404
+
+
+def test_anonymous_is_refused(client, account):
+    assert client.get("/wechat/api/accounts/").status_code in (401, 403)
+
+
+def test_message_log_filters(admin_client, account):
+    MessageLog.objects.create(account=account, dedupe_key="msg:1", user="u1", msg_type="text", text="hello")
+    MessageLog.objects.create(account=account, dedupe_key="msg:2", user="u2", msg_type="image")
+    data = admin_client.get("/wechat/api/messages/?type=text").json()
+    assert [row["user"] for row in data["results"]] == ["u1"]
+    assert admin_client.get("/wechat/api/messages/?since=yesterday").status_code == 400
+    assert admin_client.post("/wechat/api/messages/", {}).status_code == 405
+
+
+def test_openapi_schema_is_served(admin_client):
+    resp = admin_client.get("/api/schema/")
+    assert resp.status_code == 200
+    assert b"/wechat/api/rules/" in resp.content
