@@ -50,6 +50,34 @@ WEBOT_RULE_KEYS = RULE_KEYS | {"pattern", "handler", "replies"}
 
 _WEBOT_REGEX = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
 
+_PLAIN_END = "\0 \t\r\n\x85\u2028\u2029,[]{}#"
+
+
+class _RuleFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``[Sorry?, Say again?]`` as YAML 1.2 does.
+
+    PyYAML follows YAML 1.1 and ends a plain scalar at ``?`` inside ``[...]``/``{...}``; in
+    YAML 1.2 (and js-yaml, which webot used) ``?`` inside a plain scalar is an ordinary
+    character, and the issue's own example relies on it.
+    """
+
+    def scan_plain(self):
+        token = super().scan_plain()
+        while self.flow_level and self.peek() == "?" and self.get_mark().index == token.end_mark.index:
+            length = 0
+            while self.peek(length) == "?":
+                length += 1
+            value = token.value + self.prefix(length)
+            self.forward(length)
+            end_mark = self.get_mark()
+            spaces = self.scan_plain_spaces(self.indent + 1, token.start_mark)
+            if self.peek() not in _PLAIN_END and not (self.peek() == ":" and self.peek(1) in _PLAIN_END):
+                more = super().scan_plain()
+                value += "".join(spaces or ()) + more.value
+                end_mark = more.end_mark
+            token = yaml.ScalarToken(value, True, token.start_mark, end_mark)
+        return token
+
 
 @dataclass
 class RuleDef:
@@ -105,7 +133,7 @@ def load_text(text: str | bytes) -> Any:
         except json.JSONDecodeError:
             pass  # YAML flow style also starts with { or [
     try:
-        return yaml.safe_load(stripped)
+        return yaml.load(stripped, Loader=_RuleFileLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         raise RuleSpecError(f"invalid YAML/JSON: {err}") from None
 
