@@ -12,6 +12,7 @@ Pure Python. The regex prefilter relies on two facts proved here:
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import fields, is_dataclass, replace
 
@@ -28,7 +29,9 @@ import _sre
 _LAST_CASED = 0x1E944
 
 
-def _build_fold_table() -> dict[int, int]:
+@functools.cache
+def _fold_table() -> dict[int, int]:
+    # Built on first non-ASCII use (about 0.1 s), not at import.
     extra = getattr(_casefix, "_EXTRA_CASES", {}) if _casefix else {}
     table = {}
     for cp in range(_LAST_CASED):
@@ -39,15 +42,13 @@ def _build_fold_table() -> dict[int, int]:
     return table
 
 
-_FOLD_TABLE = _build_fold_table()
-
 
 def regex_fold(text: str) -> str:
     """Fold ``text`` the way ``re.IGNORECASE`` compares characters (one char in, one char out)."""
     if text.isascii():
         # For ASCII the representative is the lower-case letter ('s' < 'ſ', 'k' < 'K').
         return text.lower()
-    return text.translate(_FOLD_TABLE)
+    return text.translate(_fold_table())
 
 
 def fold(text: str) -> str:
@@ -64,8 +65,9 @@ _ATOMIC = getattr(sre_parse, "ATOMIC_GROUP", None)
 
 
 def _quality(literals):
-    # A set of alternatives is as selective as its shortest member; fewer alternatives is better.
-    return (min(len(x) for x in literals), -len(literals))
+    # A set of alternatives is as selective as its shortest member (UTF-8 length: a CJK character
+    # is rarer than a Latin letter); fewer alternatives is better.
+    return (min(len(x.encode()) for x in literals), -len(literals))
 
 
 def _better(current, candidate):
@@ -126,10 +128,13 @@ def _required(items) -> frozenset[str] | None:
     return best
 
 
+@functools.lru_cache(maxsize=250_000)
 def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
     """Folded literals, one of which occurs in ``regex_fold(text)`` whenever the regex matches.
 
-    ``None`` when the regex has no mandatory literal (such a regex is always tried).
+    ``None`` when the regex has no mandatory literal (such a regex is always tried). Raises
+    ``re.error`` for an invalid regex. Cached: parsing dominates an index build, and a rebuild
+    after one rule changed sees the same regexes again.
     """
     parsed = sre_parse.parse(pattern, flags)
     literals = _required(parsed.data)
