@@ -48,3 +48,22 @@ def test_demo_rules_are_valid(tmp_path, settings):
     for rule in Rule.objects.all():
         rule.full_clean()
     assert Rule.objects.filter(parent__isnull=False).exists()  # the follow-up sample
+
+
+def test_demo_imports_the_example_rule_file_and_answers(tmp_path, settings):
+    import shutil
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "rules.yaml"
+    (tmp_path / "examples").mkdir()
+    shutil.copy(examples, tmp_path / "examples" / "rules.yaml")
+    output = demo(tmp_path, settings)
+    assert "imported" in output and "examples/rules.yaml" in output
+    assert Rule.objects.filter(account__name="demo", name="welcome").exists()
+
+    out = StringIO()
+    call_command("wechat_send", "subscribe", "--account", "demo", stdout=out)
+    assert "< [text] Welcome aboard!" in out.getvalue()
+    out = StringIO()
+    call_command("wechat_send", "click", "V1001_TODAY_MUSIC", "--account", "demo", stdout=out)
+    assert "< [music] Song" in out.getvalue()

@@ -130,7 +130,7 @@ class Command(BaseCommand):
             return None
 
         def run(account, path):
-            import_rules(account, path.read_text(encoding="utf-8"), filename=path.name)
+            import_rules(account, path.read_text(encoding="utf-8"))
 
         return run
 
