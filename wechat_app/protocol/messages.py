@@ -27,6 +27,7 @@ https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_ev
 """
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -143,11 +144,20 @@ class Message:
         }
 
 
+def _str(raw, name, default=""):
+    """The text of a leaf field; a nested or repeated element (hostile or unexpected XML) counts
+    as absent so that normalized fields are always ``str`` and never crash a rule."""
+    value = raw.get(name)
+    return value if isinstance(value, str) else default
+
+
 def _float(value):
+    # NaN and infinities are refused: they are not coordinates, and JSON (the log) cannot carry them.
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _int(value):
@@ -181,59 +191,60 @@ def event_type(*names):
 
 @message_type("text")
 def _text(raw, msg):
-    msg.text = raw.get("Content", "")
-    if raw.get("bizmsgmenuid"):
+    msg.text = _str(raw, "Content")
+    if _str(raw, "bizmsgmenuid"):
         msg.param["bizmsgmenuid"] = raw["bizmsgmenuid"]
 
 
 @message_type("image")
 def _image(raw, msg):
-    msg.param.update(pic_url=raw.get("PicUrl", ""), media_id=raw.get("MediaId", ""))
+    msg.param.update(pic_url=_str(raw, "PicUrl"), media_id=_str(raw, "MediaId"))
 
 
 @message_type("voice")
 def _voice(raw, msg):
-    msg.param.update(media_id=raw.get("MediaId", ""), format=raw.get("Format", ""))
+    msg.param.update(media_id=_str(raw, "MediaId"), format=_str(raw, "Format"))
     if "Recognition" in raw:
-        msg.param["recognition"] = raw["Recognition"]
+        recognition = _str(raw, "Recognition")
+        msg.param["recognition"] = recognition
         # As in webot: recognized speech is matched like text.
-        if raw["Recognition"]:
-            msg.text = raw["Recognition"]
-    if raw.get("MediaId16K"):
+        if recognition:
+            msg.text = recognition
+    if _str(raw, "MediaId16K"):
         msg.param["media_id_16k"] = raw["MediaId16K"]
 
 
 @message_type("video", "shortvideo")
 def _video(raw, msg):
-    msg.param.update(media_id=raw.get("MediaId", ""), thumb_media_id=raw.get("ThumbMediaId", ""))
+    msg.param.update(media_id=_str(raw, "MediaId"), thumb_media_id=_str(raw, "ThumbMediaId"))
 
 
 @message_type("location")
 def _location(raw, msg):
     msg.param.update(
         lat=_float(raw.get("Location_X")), lng=_float(raw.get("Location_Y")),
-        scale=_int(raw.get("Scale")), label=raw.get("Label", ""),
+        scale=_int(raw.get("Scale")), label=_str(raw, "Label"),
     )
 
 
 @message_type("link")
 def _link(raw, msg):
-    msg.param.update(title=raw.get("Title", ""), description=raw.get("Description", ""), url=raw.get("Url", ""))
+    msg.param.update(title=_str(raw, "Title"), description=_str(raw, "Description"), url=_str(raw, "Url"))
 
 
 @message_type("file")
 def _file(raw, msg):
     msg.param.update(
-        title=raw.get("Title", ""), description=raw.get("Description", ""),
-        file_key=raw.get("FileKey", ""), file_md5=raw.get("FileMd5", ""),
+        title=_str(raw, "Title"), description=_str(raw, "Description"),
+        file_key=_str(raw, "FileKey"), file_md5=_str(raw, "FileMd5"),
         file_total_len=_int(raw.get("FileTotalLen")),
     )
 
 
 @message_type("event")
 def _event(raw, msg):
-    msg.event = raw.get("Event", "")
-    msg.event_key = raw.get("EventKey") if isinstance(raw.get("EventKey"), str) else None
+    msg.event = _str(raw, "Event").strip()
+    msg.event_key = _str(raw, "EventKey", None)
     msg.param.update(event=msg.event, event_key=msg.event_key)
     parser = _EVENT_PARSERS.get(msg.event.lower())
     if parser:
@@ -242,7 +253,7 @@ def _event(raw, msg):
 
 @event_type("subscribe", "SCAN")
 def _subscribe(raw, msg):
-    if raw.get("Ticket"):
+    if _str(raw, "Ticket"):
         msg.param["ticket"] = raw["Ticket"]
     key = msg.event_key or ""
     # A subscribe through a parametric QR code carries "qrscene_<scene>"; SCAN carries "<scene>".
@@ -263,7 +274,7 @@ def _location_event(raw, msg):
 @event_type("VIEW", "view_miniprogram")
 def _view(raw, msg):
     msg.param["url"] = msg.event_key or ""
-    if raw.get("MenuId"):
+    if _str(raw, "MenuId"):
         msg.param["menu_id"] = raw["MenuId"]
 
 
@@ -271,7 +282,7 @@ def _view(raw, msg):
 def _scancode(raw, msg):
     info = raw.get("ScanCodeInfo") or {}
     if isinstance(info, dict):
-        msg.param.update(scan_type=info.get("ScanType", ""), scan_result=info.get("ScanResult", ""))
+        msg.param.update(scan_type=_str(info, "ScanType"), scan_result=_str(info, "ScanResult"))
 
 
 @event_type("pic_sysphoto", "pic_photo_or_album", "pic_weixin")
@@ -285,7 +296,7 @@ def _pics(raw, msg):
         entries = [entries]
     msg.param.update(
         count=_int(info.get("Count")),
-        pic_list=[e.get("PicMd5Sum", "") for e in entries if isinstance(e, dict)],
+        pic_list=[_str(e, "PicMd5Sum") for e in entries if isinstance(e, dict)],
     )
 
 
@@ -295,13 +306,13 @@ def _location_select(raw, msg):
     if isinstance(info, dict):
         msg.param.update(
             lat=_float(info.get("Location_X")), lng=_float(info.get("Location_Y")),
-            scale=_int(info.get("Scale")), label=info.get("Label", ""), poiname=info.get("Poiname", ""),
+            scale=_int(info.get("Scale")), label=_str(info, "Label"), poiname=_str(info, "Poiname"),
         )
 
 
 @event_type("TEMPLATESENDJOBFINISH", "MASSSENDJOBFINISH")
 def _job_finish(raw, msg):
-    msg.param.update(msg_id=raw.get("MsgID") or raw.get("MsgId") or "", status=raw.get("Status", ""))
+    msg.param.update(msg_id=_str(raw, "MsgID") or _str(raw, "MsgId"), status=_str(raw, "Status"))
     for name, key in (("TotalCount", "total_count"), ("FilterCount", "filter_count"),
                       ("SentCount", "sent_count"), ("ErrorCount", "error_count")):
         if name in raw:

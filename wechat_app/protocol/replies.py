@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 MAX_ARTICLES = 8
 MAX_TEXT_BYTES = 2048  # WeChat truncates or refuses longer text replies
 
-# Characters XML 1.0 cannot carry at all, even in CDATA.
-_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters XML 1.0 cannot carry at all, even in CDATA; lone surrogates (possible in text
+# loaded from JSON escapes) cannot even be encoded as UTF-8.
+_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 REPLY_TYPES: dict[str, type[Reply]] = {}
 
@@ -73,7 +74,11 @@ class TextReply(Reply):
 
     def validate(self):
         super().validate()
-        if len(self.content.encode("utf-8")) > MAX_TEXT_BYTES:
+        try:
+            size = len(self.content.encode("utf-8"))
+        except UnicodeEncodeError as err:  # a lone surrogate, e.g. from a JSON "\ud83d" escape
+            raise ReplyError("text reply contains characters that are not valid Unicode text") from err
+        if size > MAX_TEXT_BYTES:
             raise ReplyError(f"text reply is longer than {MAX_TEXT_BYTES} bytes")
 
     def body_xml(self):

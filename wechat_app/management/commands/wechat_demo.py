@@ -1,0 +1,163 @@
+"""``manage.py wechat_demo [--host H --port P]``: set up the demo (idempotent) and print how to use it.
+
+Creates, once: an account ``demo`` in compatible mode with a generated token and EncodingAESKey,
+sample rules (from ``examples/rules.yaml`` when the rule importer and the file exist, otherwise a
+built-in set), and a superuser ``admin`` whose generated password is kept in ``var/`` so that
+every run prints the same credentials. Used by ``make run``.
+"""
+import os
+import secrets
+import string
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from ...models import Account, Rule
+
+DEMO_ACCOUNT = "demo"
+ADMIN_USERNAME = "admin"
+
+# Rules created when no rule file can be imported: one of each kind, webot style.
+BUILTIN_RULES = [
+    dict(name="welcome", match_kind="event", match_value="subscribe",
+         replies=[{"type": "text", "content": "Welcome aboard! Send 'help' to see what I can do."}]),
+    dict(name="help", match_kind="exact", match_value="help", priority=10,
+         replies=[{"type": "text", "content": "Try: hello, news, game, echo <something>, a picture or your location."}]),
+    dict(name="hello", match_kind="contains", match_value="hello",
+         replies=[{"type": "text", "content": "Hello!"}, {"type": "text", "content": "Hi there!"}]),
+    dict(name="news", match_kind="exact", match_value="news",
+         replies=[{"type": "news", "articles": [{"title": "django-wechat-app", "description": "Rules in the database",
+                                                  "url": "https://example.com/", "pic_url": "https://example.com/a.jpg"}]}]),
+    dict(name="echo", match_kind="regex", match_value=r"^echo (.+)$",
+         replies=[{"type": "text", "content": "You said: {1}"}]),
+    dict(name="today-music", match_kind="event", match_value="CLICK", match_key="V1001_TODAY_MUSIC",
+         replies=[{"type": "music", "title": "Song", "description": "Today's song", "music_url": "http://example.com/a.mp3",
+                   "hq_music_url": "http://example.com/a.m4a", "thumb_media_id": "THUMB_MEDIA_ID"}]),
+    dict(name="picture", match_kind="type", match_value="image",
+         replies=[{"type": "text", "content": "Nice picture!"}]),
+    dict(name="where", match_kind="type", match_value="location",
+         replies=[{"type": "text", "content": "Thanks, I know where you are now."}]),
+    dict(name="quiet", match_kind="exact", match_value="shh", no_reply=True, replies=[]),
+    dict(name="game", match_kind="regex", match_value="^game$", follow_up_timeout=300, follow_up_retries=2,
+         replies=[{"type": "text", "content": "Pick a number from 1 to 9"}],
+         follow_ups=[dict(name="game-pick", match_kind="regex", match_value="^([1-9])$",
+                          replies=[{"type": "text", "content": "You picked {1}"}])]),
+    dict(name="fallback", match_kind="default", match_value="",
+         replies=[{"type": "text", "content": "Sorry?"}, {"type": "text", "content": "Say again? Send 'help'."}]),
+]
+
+
+def _var_dir() -> Path:
+    base = Path(getattr(settings, "BASE_DIR", Path.cwd()))
+    return base / "var"
+
+
+def _random_token(length=32) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _random_aes_key() -> str:
+    import base64
+
+    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")[:43]
+
+
+class Command(BaseCommand):
+    help = "Create the demo account, sample rules and admin user (once), and print how to use them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", default="8000")
+        parser.add_argument("--rules", default="examples/rules.yaml",
+                            help="Rule file to import for a new demo account (default: examples/rules.yaml).")
+
+    def handle(self, *args, host, port, rules, **options):
+        with transaction.atomic():
+            account, created = Account.objects.get_or_create(
+                name=DEMO_ACCOUNT,
+                defaults=dict(app_id="wxdemo" + secrets.token_hex(5), app_secret=_random_token(32),
+                              token=_random_token(32), encoding_aes_key=_random_aes_key(),
+                              encrypt_mode=Account.EncryptMode.COMPATIBLE),
+            )
+            if created:
+                account.full_clean()
+            rules_note = self._ensure_rules(account, rules)
+        password, admin_note = self._ensure_admin()
+
+        base = f"http://{host}:{port}"
+        lines = [
+            "",
+            "django-wechat-app demo",
+            "=" * 22,
+            f"Admin:         {base}/admin/   user: {ADMIN_USERNAME}   password: {password or '(unchanged: ' + admin_note + ')'}",
+            f"Callback URL:  {base}/wechat/callback/{account.name}/",
+            f"Token:         {account.token}",
+            f"AESKey:        {account.encoding_aes_key}   (mode: {account.encrypt_mode}, app id: {account.app_id})",
+            f"Rules:         {rules_note}",
+            "",
+            "Try it from another shell:",
+            f"  python manage.py wechat_send text hello --account {account.name} --url {base}",
+            f"  python manage.py wechat_send subscribe --account {account.name} --url {base}",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
+
+    # --- rules -----------------------------------------------------------------------------------
+    def _ensure_rules(self, account, rules_path):
+        existing = Rule.objects.filter(account=account).count()
+        if existing:
+            return f"{existing} rule(s) already there (left as they are)"
+        path = Path(rules_path)
+        if not path.is_absolute():
+            path = Path(getattr(settings, "BASE_DIR", Path.cwd())) / path
+        importer = self._rule_importer()
+        if importer is not None and path.exists():
+            importer(account, path)
+            return f"imported {Rule.objects.filter(account=account).count()} rule(s) from {rules_path}"
+        for spec in BUILTIN_RULES:
+            self._create_rule(account, dict(spec))
+        return f"created {Rule.objects.filter(account=account).count()} built-in sample rule(s)"
+
+    @staticmethod
+    def _rule_importer():
+        try:
+            from ...services.rules import import_rules
+        except ImportError:  # the rule services are not installed in this build
+            return None
+
+        def run(account, path):
+            import_rules(account, path.read_text(encoding="utf-8"))
+
+        return run
+
+    def _create_rule(self, account, spec, parent=None):
+        follow_ups = spec.pop("follow_ups", [])
+        rule = Rule(account=account, parent=parent, **spec)
+        rule.full_clean()
+        rule.save()
+        for child in follow_ups:
+            self._create_rule(account, dict(child), parent=rule)
+
+    # --- admin user ------------------------------------------------------------------------------
+    def _ensure_admin(self):
+        """The admin password to print, or (None, why) when an admin we did not create exists."""
+        User = get_user_model()
+        password_file = _var_dir() / "demo-admin-password"
+        stored = password_file.read_text().strip() if password_file.exists() else ""
+        user = User.objects.filter(**{User.USERNAME_FIELD: ADMIN_USERNAME}).first()
+        if user is not None:
+            if stored and user.check_password(stored):
+                return stored, ""
+            return None, "the existing admin user's password was not set by this command"
+        password = stored or secrets.token_urlsafe(12)
+        User.objects.create_superuser(**{User.USERNAME_FIELD: ADMIN_USERNAME}, email="admin@example.com",
+                                      password=password)
+        if not stored:
+            password_file.parent.mkdir(parents=True, exist_ok=True)
+            password_file.write_text(password + "\n")
+            os.chmod(password_file, 0o600)
+        return password, ""

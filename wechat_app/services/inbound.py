@@ -1,0 +1,325 @@
+"""The inbound callback: verify, decrypt, parse, dedupe, run the rules, log, answer.
+
+The view (``wechat_app.views.callback``) only adapts HTTP to ``handle_get`` / ``handle_post``;
+everything WeChat-specific happens here, and every refusal is an exception that
+``status_for_error`` maps to an HTTP status in one place.
+https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html
+https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Message_encryption_and_decryption_instructions.html
+
+Retries. WeChat retries a delivery (up to three times) when the answer is slow. The first
+delivery claims ``message.dedupe_key`` in the cache (``cache.add``, atomic in Redis, so it holds
+across processes), runs the rules once and stores the rendered plaintext reply; a retry answers
+that same reply byte for byte (re-encrypted when it arrived encrypted), waiting up to
+``DEDUPE_WAIT`` seconds if the first delivery is still being processed, and only increments the
+log row's ``retry_count``. The log's unique (account, dedupe_key) constraint is the fallback when
+the cache cannot be shared (e.g. local memory in several processes): the losing INSERT finds the
+winner's row and answers its reply.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import traceback
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import caches
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ..conf import app_settings
+from ..models import Account, MessageLog
+from ..protocol import (
+    AppIdMismatchError,
+    DecryptError,
+    ExpiredTimestampError,
+    ForbiddenXMLError,
+    InvalidSignatureError,
+    MalformedMessageError,
+    Message,
+    ProtocolError,
+    check_signature,
+    parse_message,
+    parse_xml,
+    render_reply,
+)
+from ..signals import message_received, reply_sent
+
+logger = logging.getLogger("wechat_app.inbound")
+# A child of django.security: projects that route security warnings somewhere see these too.
+security_logger = logging.getLogger("django.security.wechat_app")
+
+SUCCESS = b"success"  # WeChat's "received, no reply"
+XML_CONTENT_TYPE = "application/xml; charset=utf-8"
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+_POLL_INTERVALS = (0.01, 0.02, 0.05, 0.1)  # back-off of a retry waiting for the first answer
+
+
+# --- refusals ---------------------------------------------------------------------------------
+class CallbackRefused(Exception):
+    """A callback request refused before anything was logged or run."""
+
+
+class AccountNotFound(CallbackRefused):
+    """No enabled account has that name."""
+
+
+class PayloadTooLarge(CallbackRefused):
+    """The body is larger than ``MAX_BODY_SIZE``."""
+
+
+class PlaintextRefused(CallbackRefused):
+    """A safe-mode account received an unencrypted message."""
+
+
+# The one place where refusals become statuses (most specific classes first).
+ERROR_STATUSES: tuple[tuple[type[Exception], int], ...] = (
+    (AccountNotFound, 404),
+    (PayloadTooLarge, 413),
+    (PlaintextRefused, 400),
+    (InvalidSignatureError, 403),
+    (ExpiredTimestampError, 403),
+    (AppIdMismatchError, 400),
+    (DecryptError, 400),
+    (ForbiddenXMLError, 400),
+    (MalformedMessageError, 400),
+    (ProtocolError, 400),
+)
+
+
+def status_for_error(err: Exception) -> int | None:
+    """The HTTP status of a refusal, or None when ``err`` is not one (a bug: let it raise)."""
+    for cls, status in ERROR_STATUSES:
+        if isinstance(err, cls):
+            return status
+    return None
+
+
+@dataclass
+class CallbackResponse:
+    """What the view sends back: a status, a body and its content type."""
+
+    status: int = 200
+    body: bytes = SUCCESS
+    content_type: str = TEXT_CONTENT_TYPE
+
+
+# --- the reply engine, behind one seam --------------------------------------------------------
+def run_rules(account: Account, message: Message):
+    """Run the account's rules on a message (``services.rules.respond``); tests replace this."""
+    from .rules import respond
+
+    return respond(account, message)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def get_account(name: str) -> Account:
+    """The enabled account called ``name`` (one indexed query), or ``AccountNotFound``."""
+    account = Account.objects.filter(name=name, enabled=True).first() if len(name) <= 64 else None
+    if account is None:
+        raise AccountNotFound(name)
+    return account
+
+
+def check_timestamp(timestamp: str | None, now: float | None = None) -> None:
+    """Refuse a timestamp outside ``TIMESTAMP_WINDOW`` seconds of the server clock (replays)."""
+    window = app_settings.TIMESTAMP_WINDOW
+    if not window:
+        return
+    try:
+        value = int(timestamp)
+    except (TypeError, ValueError):
+        raise ExpiredTimestampError("timestamp is missing or not an integer") from None
+    if abs((now if now is not None else time.time()) - value) > window:
+        raise ExpiredTimestampError("timestamp outside the accepted window")
+
+
+def _verify(signature: str | None, account: Account, params, *extra: str) -> None:
+    try:
+        check_signature(signature, account.token, params.get("timestamp", ""), params.get("nonce", ""), *extra)
+    except InvalidSignatureError:
+        # No secret, no signature value: only who was targeted and that it failed.
+        security_logger.warning("Invalid WeChat callback signature for account %r", account.name)
+        raise
+    check_timestamp(params.get("timestamp"))
+
+
+def _cache():
+    return caches[app_settings.CACHE_ALIAS]
+
+
+def _dedupe_cache_key(account: Account, dedupe_key: str) -> str:
+    digest = hashlib.sha1(dedupe_key.encode("utf-8")).hexdigest()
+    return f"{app_settings.CACHE_PREFIX}:dedupe:{account.pk}:{digest}"
+
+
+def _log_dedupe_key(dedupe_key: str) -> str:
+    # The column holds 255 characters; an event key can be a long URL (VIEW). Keep it readable
+    # and unique by replacing the tail with a digest.
+    if len(dedupe_key) <= 255:
+        return dedupe_key
+    return dedupe_key[:200] + ":" + hashlib.sha1(dedupe_key.encode("utf-8")).hexdigest()
+
+
+def _clip(value: Any, length: int) -> str:
+    return "" if value is None else str(value)[:length]
+
+
+def _error_summary(err: BaseException) -> str:
+    # The last frames and the exception line: enough to find the bug, no locals (no secrets).
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__, limit=-6))
+    return text[-4000:]
+
+
+# --- GET: URL verification --------------------------------------------------------------------
+def handle_get(account_name: str, params) -> CallbackResponse:
+    """Answer WeChat's URL check: ``echostr`` when ``signature`` is valid."""
+    account = get_account(account_name)
+    _verify(params.get("signature"), account, params)
+    return CallbackResponse(200, params.get("echostr", "").encode("utf-8"), TEXT_CONTENT_TYPE)
+
+
+# --- POST: a message ----------------------------------------------------------------------------
+def handle_post(account_name: str, params, body: bytes, *, started: float | None = None) -> CallbackResponse:
+    """Verify, decrypt and parse one delivery, answer it (once per dedupe key) and log it."""
+    started = started if started is not None else time.perf_counter()
+    account = get_account(account_name)
+    encrypted = params.get("encrypt_type", "").lower() == "aes"
+    mode = account.encrypt_mode
+    if mode == Account.EncryptMode.PLAIN:
+        encrypted = False  # a plain-mode account speaks plaintext only; the body must be plain
+    elif mode == Account.EncryptMode.SAFE and not encrypted:
+        raise PlaintextRefused("this account accepts encrypted messages only")
+
+    crypto = account.crypto if encrypted else None
+    if encrypted:
+        if crypto is None:  # pragma: no cover - model validation requires a key outside plain mode
+            raise PlaintextRefused("the account has no EncodingAESKey")
+        envelope = parse_xml(body)
+        encrypt = envelope.get("Encrypt")
+        if not isinstance(encrypt, str) or not encrypt:
+            raise MalformedMessageError("missing Encrypt")
+        _verify(params.get("msg_signature"), account, params, encrypt)
+        xml = crypto.decrypt(encrypt)
+        message = parse_message(xml)
+    else:
+        _verify(params.get("signature"), account, params)
+        xml = body.decode("utf-8", "replace")
+        message = parse_message(body)
+
+    reply_xml = _answer_once(account, message, xml, encrypted, started)
+    if not reply_xml:
+        return CallbackResponse()
+    if encrypted:
+        nonce = params.get("nonce", "") or hashlib.sha1(str(time.time()).encode()).hexdigest()[:10]
+        return CallbackResponse(200, crypto.encrypt_message(reply_xml, nonce).encode("utf-8"), XML_CONTENT_TYPE)
+    return CallbackResponse(200, reply_xml.encode("utf-8"), XML_CONTENT_TYPE)
+
+
+def _answer_once(account: Account, message: Message, xml: str, encrypted: bool, started: float) -> str:
+    """The plaintext reply XML of this delivery ("" for none), computed once per dedupe key."""
+    cache = _cache()
+    key = _dedupe_cache_key(account, message.dedupe_key)
+    # The claim expires soon if its holder dies, so that a later retry can take over; the answer
+    # itself is kept for DEDUPE_TTL.
+    claim_ttl = int(max(app_settings.DEDUPE_WAIT, app_settings.REPLY_BUDGET)) + 2
+    deadline = time.monotonic() + app_settings.DEDUPE_WAIT
+    attempt = 0
+    while True:
+        if cache.add(key, {"state": "processing"}, timeout=claim_ttl):
+            break  # ours: process it
+        entry = cache.get(key)
+        if entry is None:
+            continue  # the claim just expired: try to take it over
+        if entry.get("state") == "done":
+            _count_retry(account, message)
+            return entry["reply_xml"]
+        if time.monotonic() >= deadline:
+            # Still processing after the wait: answer nothing now; the first delivery logs it.
+            logger.info("Retry of %s on %r still processing after %.1fs; answered success",
+                        message.dedupe_key, account.name, app_settings.DEDUPE_WAIT)
+            return ""
+        time.sleep(_POLL_INTERVALS[min(attempt, len(_POLL_INTERVALS) - 1)])
+        attempt += 1
+
+    try:
+        reply_xml = _process(account, message, xml, encrypted, started)
+    except BaseException:
+        cache.delete(key)  # let a retry process it rather than wait for an answer that never comes
+        raise
+    cache.set(key, {"state": "done", "reply_xml": reply_xml}, timeout=app_settings.DEDUPE_TTL)
+    return reply_xml
+
+
+def _count_retry(account: Account, message: Message) -> None:
+    MessageLog.objects.filter(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key)).update(
+        retry_count=F("retry_count") + 1
+    )
+
+
+def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float) -> str:
+    """Run the rules once, render the reply, log the delivery; return the plaintext reply XML."""
+    message_received.send_robust(sender=Account, account=account, message=message)
+    rule = reply = None
+    reply_xml = error = ""
+    try:
+        result = run_rules(account, message)
+        rule, reply = result.rule, result.reply
+        if reply is not None:
+            reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
+            status = MessageLog.Status.REPLIED
+        else:
+            status = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
+    except Exception as err:  # a rule's bug must not lose the message nor answer garbage
+        logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
+        reply, reply_xml, status, error = None, "", MessageLog.Status.ERROR, _error_summary(err)
+
+    log = MessageLog(
+        account=account,
+        dedupe_key=_log_dedupe_key(message.dedupe_key),
+        msg_id=_clip(message.id, 64),
+        user=_clip(message.uid, 128),
+        msg_type=_clip(message.type, 32),
+        event=_clip(message.event, 64),
+        event_key=_clip(message.event_key, 255),
+        text=message.text or "",
+        message=message.to_dict(),
+        raw_xml=xml if app_settings.LOG_RAW_XML else "",
+        encrypted=encrypted,
+        rule_id=getattr(rule, "id", None) if isinstance(getattr(rule, "id", None), int) else None,
+        rule_name=_clip(getattr(rule, "name", ""), 100),
+        reply=reply.to_dict() if reply is not None else None,
+        reply_xml=reply_xml,
+        status=status,
+        error=error,
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
+    log, reply_xml = _save_log(log)
+    reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
+                           rule_name=log.rule_name or None, log=log)
+    return reply_xml
+
+
+def _save_log(log: MessageLog) -> tuple[MessageLog, str]:
+    """INSERT the row; if another process logged this delivery first, answer its reply instead."""
+    try:
+        # Inside an outer transaction (ATOMIC_REQUESTS) a savepoint keeps a duplicate's
+        # IntegrityError from poisoning it; in autocommit the single INSERT is its own
+        # transaction, and BEGIN/COMMIT would only add two round trips per message.
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
+            log.save(force_insert=True)
+        return log, log.reply_xml
+    except IntegrityError:
+        existing = MessageLog.objects.filter(account_id=log.account_id, dedupe_key=log.dedupe_key).first()
+        if existing is not None:  # a duplicate delivery raced us past the cache
+            MessageLog.objects.filter(pk=existing.pk).update(retry_count=F("retry_count") + 1)
+            return existing, existing.reply_xml
+        if log.rule_id is None:
+            raise
+        # The matched rule was deleted meanwhile (foreign key): keep the row, lose the link.
+        log.pk, log.rule_id = None, None
+        with transaction.atomic():
+            log.save(force_insert=True)
+        return log, log.reply_xml
