@@ -3,6 +3,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from .models import Account, Rule
+from .services.accounts import bump_accounts_version
 from .services.rules import bump_rules_version
 
 
@@ -16,5 +17,7 @@ def rule_changed(sender, instance, **kwargs):
 @receiver(post_save, sender=Account, dispatch_uid="wechat_app.account_saved")
 @receiver(post_delete, sender=Account, dispatch_uid="wechat_app.account_deleted")
 def account_changed(sender, instance, **kwargs):
-    """Code rules may be limited to account names, so renaming an account changes its rules."""
+    """Every process reloads accounts; code rules may be limited to account names, so renaming
+    an account changes its rules too."""
+    bump_accounts_version()
     bump_rules_version(instance.pk)

@@ -23,8 +23,13 @@ def post(account, xml, encrypted=True):
     return response, read_reply(response.content, account.crypto)
 
 
+def post_raw(account, xml):
+    params, body = sign_request(xml, account.token)
+    return Client().post(f"/wechat/callback/{account.name}/?{urlencode(params)}", data=body, content_type="text/xml")
+
+
 @pytest.mark.django_db(transaction=True)  # autocommit, as in production
-def test_two_queries_per_message_once_rules_are_compiled(make_account):
+def test_one_query_per_message_once_rules_and_account_are_cached(make_account):
     account = make_account(mode="safe")
     import_rules(account, "- name: x\n  match: {default: true}\n  reply: hi\n")
     post(account, build_message("text", ["warm up"], user="u", sp="s"))
@@ -33,8 +38,24 @@ def test_two_queries_per_message_once_rules_are_compiled(make_account):
             response, (fields, _, _) = post(account, build_message("text", [text], user="u", sp="s"))
         assert fields["Content"] == "hi"
         statements = [q["sql"].split()[0] for q in ctx.captured_queries]
-        # the account (one indexed query) and the log row; no rule query, no transaction chatter
-        assert statements == ["SELECT", "INSERT"], ctx.captured_queries
+        # only the log row: the account and the rules come from this process's caches
+        assert statements == ["INSERT"], ctx.captured_queries
+
+
+def test_account_changes_reach_the_cached_account_on_the_next_message(make_account):
+    account = make_account(mode="plain")
+    import_rules(account, "- name: x\n  match: {default: true}\n  reply: hi\n")
+    response, _ = post(account, build_message("text", ["one"], user="u", sp="s"), encrypted=False)
+    assert response.status_code == 200
+    account.enabled = False
+    account.save()
+    response = post_raw(account, build_message("text", ["two"], user="u", sp="s"))
+    assert response.status_code == 404
+    account.enabled = True
+    account.token = "newtoken1"
+    account.save()
+    response, (fields, _, _) = post(account, build_message("text", ["three"], user="u", sp="s"), encrypted=False)
+    assert fields["Content"] == "hi"  # signed with the new token and accepted
 
 
 def test_database_is_the_fallback_when_the_cache_claim_is_lost(make_account, engine, monkeypatch):

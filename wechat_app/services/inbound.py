@@ -46,6 +46,8 @@ from ..protocol import (
     render_reply,
 )
 from ..signals import message_received, reply_sent
+from .accounts import AccountNotFound as UnknownAccount
+from .accounts import get_enabled_account
 
 logger = logging.getLogger("wechat_app.inbound")
 # A child of django.security: projects that route security warnings somewhere see these too.
@@ -116,11 +118,11 @@ def run_rules(account: Account, message: Message):
 
 # --- helpers ----------------------------------------------------------------------------------
 def get_account(name: str) -> Account:
-    """The enabled account called ``name`` (one indexed query), or ``AccountNotFound``."""
-    account = Account.objects.filter(name=name, enabled=True).first() if len(name) <= 64 else None
-    if account is None:
-        raise AccountNotFound(name)
-    return account
+    """The enabled account called ``name`` (cached per process, see ``services.accounts``)."""
+    try:
+        return get_enabled_account(name)
+    except UnknownAccount:
+        raise AccountNotFound(name) from None
 
 
 def check_timestamp(timestamp: str | None, now: float | None = None) -> None:
