@@ -41,6 +41,9 @@ class SecretInput(forms.PasswordInput):
 class AccountForm(forms.ModelForm):
     """Secrets are write-only: empty keeps the stored value, anything typed replaces it."""
 
+    api_base_url = forms.URLField(label=_("API base URL"), required=False, max_length=255, assume_scheme="https",
+                                  help_text=Account._meta.get_field("api_base_url").help_text)
+
     class Meta:
         model = Account
         fields = ["name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
