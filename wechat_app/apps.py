@@ -1,4 +1,7 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,3 +14,10 @@ class WechatAppConfig(AppConfig):
     def ready(self):
         # Connect signal receivers and register system checks.
         from . import checks, receivers  # noqa: F401
+        from .conf import app_settings
+
+        # Register code rules and reply hooks (@rule, @before_reply, @after_reply): every
+        # installed app's ``wechat_rules`` module, then the modules named in RULE_MODULES.
+        autodiscover_modules("wechat_rules")
+        for module in app_settings.RULE_MODULES:
+            import_module(module)

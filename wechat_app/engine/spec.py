@@ -123,11 +123,13 @@ class RuleSpec:
 
     ``replies`` are validated ``Reply`` objects (one is picked at random); ``handler`` is set for
     rules written in Python (``(message, context) -> reply | None``; ``None`` passes on to the
-    next rule, as in webot). ``id`` is the database id, when the rule comes from the database.
+    next rule, as in webot). ``predicate`` (``message -> bool``) is an extra condition of code
+    rules; a code rule with ``kind=None`` has no indexed condition and is tried for every message
+    (its predicate decides). ``id`` is the database id, when the rule comes from the database.
     """
 
     name: str
-    kind: MatchKind
+    kind: MatchKind | None
     value: str = ""
     key: str = ""
     flags: str = ""
@@ -137,4 +139,5 @@ class RuleSpec:
     position: int = 0
     follow_up: FollowUp | None = None
     handler: Callable | None = field(default=None, compare=False)
+    predicate: Callable | None = field(default=None, compare=False)
     id: Any = None

@@ -1,0 +1,196 @@
+"""Rules and hooks written in Python: a decorator registry (webot.set, beforeReply, afterReply).
+
+A project that installs the app puts its code rules in a ``wechat_rules`` module of one of its
+apps (imported at start-up) or in a module listed in ``WECHAT_APP['RULE_MODULES']``::
+
+    from wechat_app.engine import rule, before_reply, after_reply, NO_REPLY
+
+    @rule("weather", regex=r"^weather (\\w+)$", flags="i", priority=5)
+    def weather(message, context):
+        city = context.captures[1]
+        return f"Sunny in {city}"          # str, dict (typed reply), Reply, list (random) …
+
+    @rule("vip", predicate=lambda message: message.uid in VIPS, accounts=["shop"])
+    def vip(message, context):
+        return None                        # None passes on to the next rule, as in webot
+
+    @before_reply
+    def load_user(message, context):
+        context.data["user"] = ...         # returning a reply here short-circuits the rules
+
+    @after_reply
+    def sign(message, context, reply):
+        return None                        # or a replacement reply
+
+A code rule matches like a stored rule (one of ``exact``, ``contains``, ``regex``, ``event``
+(+``key``), ``type``, ``default``), optionally narrowed by ``predicate(message) -> bool``; with
+no condition at all it is tried for every message and its handler decides. Returning
+``NO_REPLY`` stops processing without answering (webot ``info.noReply``).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable
+
+from .spec import FollowUp, MatchKind, RuleSpec, RuleSpecError, validate_match
+
+
+class _NoReply:
+    def __repr__(self):
+        return "NO_REPLY"
+
+    def __bool__(self):
+        return True
+
+
+NO_REPLY = _NoReply()
+"""Return this from a handler or a hook to answer nothing and stop (webot noReply)."""
+
+
+@dataclass(frozen=True)
+class _Registered:
+    spec: RuleSpec
+    accounts: frozenset[str] | None
+
+    def applies_to(self, account_name: str | None) -> bool:
+        return self.accounts is None or account_name in self.accounts
+
+
+def _accounts(accounts: Iterable[str] | None) -> frozenset[str] | None:
+    if accounts is None:
+        return None
+    if isinstance(accounts, str):
+        accounts = [accounts]
+    return frozenset(accounts)
+
+
+class RuleRegistry:
+    """Code rules and reply hooks; ``version`` changes on every registration (index rebuild)."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._rules: list[_Registered] = []
+        self._before: list[tuple[Callable, frozenset[str] | None]] = []
+        self._after: list[tuple[Callable, frozenset[str] | None]] = []
+        self._sequence = 0
+        self.version = 0
+
+    # --- registration ------------------------------------------------------------------------
+
+    def rule(self, name: str | None = None, *, exact: str | None = None, contains: str | None = None,
+             regex: str | None = None, flags: str = "", event: str | None = None, key: str = "",
+             type: str | None = None, default: bool = False, predicate: Callable | None = None,
+             priority: int = 0, accounts: Iterable[str] | None = None, follow_ups: Any = None):
+        """Decorator registering ``handler(message, context)`` as a rule (see the module doc)."""
+        conditions = {
+            MatchKind.EXACT: exact, MatchKind.CONTAINS: contains, MatchKind.REGEX: regex,
+            MatchKind.EVENT: event, MatchKind.TYPE: type, MatchKind.DEFAULT: default or None,
+        }
+        given = [(kind, value) for kind, value in conditions.items() if value is not None]
+        if len(given) > 1:
+            raise RuleSpecError(f"code rule {name!r}: give at most one of exact, contains, regex, event, "
+                                f"type, default", rule=name)
+        kind, value = given[0] if given else (None, "")
+        if kind == MatchKind.DEFAULT:
+            value = ""
+        if kind is not None:
+            try:
+                validate_match(kind, value, key, flags)
+            except RuleSpecError as err:
+                raise RuleSpecError(f"code rule {name!r}: {err}", field=err.field, rule=name) from err
+        elif key or flags:
+            raise RuleSpecError(f"code rule {name!r}: key and flags need an event or regex condition", rule=name)
+        if predicate is not None and not callable(predicate):
+            raise RuleSpecError(f"code rule {name!r}: predicate must be callable", rule=name)
+        follow_up = _follow_up(name, follow_ups)
+
+        def register(handler: Callable) -> Callable:
+            rule_name = name or handler.__name__
+            spec = RuleSpec(
+                name=rule_name, kind=kind, value=value, key=key, flags=flags, priority=priority,
+                follow_up=follow_up, handler=handler, predicate=predicate,
+            )
+            self.add(spec, accounts=accounts)
+            return handler
+
+        return register
+
+    def add(self, spec: RuleSpec, *, accounts: Iterable[str] | None = None) -> RuleSpec:
+        """Register a ready ``RuleSpec`` (a rule of the same name is replaced in place)."""
+        with self._lock:
+            self._sequence += 1
+            for number, existing in enumerate(self._rules):
+                if existing.spec.name == spec.name:
+                    spec = replace(spec, position=existing.spec.position)
+                    self._rules[number] = _Registered(spec, _accounts(accounts))
+                    break
+            else:
+                spec = replace(spec, position=self._sequence)
+                self._rules.append(_Registered(spec, _accounts(accounts)))
+            self.version += 1
+        return spec
+
+    def before_reply(self, func: Callable | None = None, *, accounts: Iterable[str] | None = None):
+        """Decorator: ``hook(message, context) -> reply | None`` runs before the rules."""
+        def register(hook):
+            with self._lock:
+                self._before.append((hook, _accounts(accounts)))
+                self.version += 1
+            return hook
+        return register(func) if func is not None else register
+
+    def after_reply(self, func: Callable | None = None, *, accounts: Iterable[str] | None = None):
+        """Decorator: ``hook(message, context, reply) -> reply | None`` may replace the reply."""
+        def register(hook):
+            with self._lock:
+                self._after.append((hook, _accounts(accounts)))
+                self.version += 1
+            return hook
+        return register(func) if func is not None else register
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            self._rules = [r for r in self._rules if r.spec.name != name]
+            self.version += 1
+
+    @contextlib.contextmanager
+    def isolated(self):
+        """Restore the registrations on exit (tests that register rules on the shared registry)."""
+        with self._lock:
+            saved = (list(self._rules), list(self._before), list(self._after), self._sequence)
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._rules, self._before, self._after, self._sequence = (list(x) if isinstance(x, list) else x
+                                                                          for x in saved)
+                self.version += 1
+
+    # --- lookup ------------------------------------------------------------------------------
+
+    def rules_for(self, account_name: str | None = None) -> list[RuleSpec]:
+        return [r.spec for r in self._rules if r.applies_to(account_name)]
+
+    def before_hooks(self, account_name: str | None = None) -> list[Callable]:
+        return [hook for hook, accounts in self._before if accounts is None or account_name in accounts]
+
+    def after_hooks(self, account_name: str | None = None) -> list[Callable]:
+        return [hook for hook, accounts in self._after if accounts is None or account_name in accounts]
+
+
+def _follow_up(name, follow_ups) -> FollowUp | None:
+    if follow_ups is None or isinstance(follow_ups, FollowUp):
+        return follow_ups
+    from .dialect import parse_follow_ups  # the rule-file dialect, also for code rules
+
+    return parse_follow_ups(follow_ups, parent=name or "code rule")
+
+
+registry = RuleRegistry()
+"""The registry ``@rule``, ``@before_reply`` and ``@after_reply`` register into."""
+
+rule = registry.rule
+before_reply = registry.before_reply
+after_reply = registry.after_reply

@@ -1,0 +1,70 @@
+"""Import and export an account's reply rules in the webot-compatible YAML/JSON dialect.
+
+    python manage.py wechat_rules import FILE --account NAME [--replace]
+    python manage.py wechat_rules export --account NAME [--format yaml|json] [--output FILE]
+
+FILE may be ``-`` for standard input. See docs/rules.md for the file format.
+"""
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...engine.dialect import dump_text
+from ...engine.spec import RuleSpecError
+from ...models import Account
+from ...services.rules import export_rules, import_rules
+
+
+class Command(BaseCommand):
+    help = "Import or export an account's reply rules (webot-dialog compatible YAML or JSON)."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{import,export}")
+        importing = actions.add_parser("import", help="Import rules from a YAML or JSON file ('-': stdin).")
+        importing.add_argument("file")
+        importing.add_argument("--account", required=True, help="Account name.")
+        importing.add_argument("--replace", action="store_true",
+                               help="Delete the account's existing rules first (default: update by name).")
+        exporting = actions.add_parser("export", help="Print the account's rules as YAML or JSON.")
+        exporting.add_argument("--account", required=True, help="Account name.")
+        exporting.add_argument("--format", choices=("yaml", "json"), default="yaml")
+        exporting.add_argument("--output", "-o", help="Write to this file instead of standard output.")
+
+    def handle(self, *args, action, account, **options):
+        try:
+            account = Account.objects.get(name=account)
+        except Account.DoesNotExist:
+            raise CommandError(f"Unknown account {account!r}.") from None
+        if action == "import":
+            self._import(account, options["file"], options["replace"])
+        else:
+            self._export(account, options["format"], options.get("output"))
+
+    def _import(self, account, path, replace):
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                text = Path(path).read_bytes()
+            except OSError as err:
+                raise CommandError(f"Cannot read {path}: {err.strerror or err}") from None
+        try:
+            summary = import_rules(account, text, replace=replace)
+        except RuleSpecError as err:
+            raise CommandError(f"{path}: {err}. Nothing was imported.") from None
+        self.stdout.write(self.style.SUCCESS(
+            f"Imported into {account.name}: {summary['created']} created, {summary['updated']} updated, "
+            f"{summary['deleted']} deleted, {summary['follow_ups']} follow-up rule(s)."
+        ))
+
+    def _export(self, account, fmt, output):
+        text = dump_text(export_rules(account), fmt)
+        if output:
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as err:
+                raise CommandError(f"Cannot write {output}: {err.strerror or err}") from None
+            self.stderr.write(f"Exported the rules of {account.name} to {output}.")
+        else:
+            self.stdout.write(text, ending="")

@@ -1,0 +1,301 @@
+"""Rules in the database wired to the reply engine: compiled-index cache, respond, import/export.
+
+Shared by the callback, the admin (rule tester), the REST API and ``manage.py wechat_rules``.
+
+Index cache: each process keeps one compiled ``RuleIndex`` per account, tagged with the
+account's *rules version*, a random stamp in the Django cache. Saving or deleting a rule or an
+account replaces the stamp (``bump_rules_version``, connected in ``receivers``), so every process
+rebuilds on its next message. Answering a message costs one cache round trip (the stamp and the
+user's follow-up state are read together) and no database query while nothing changed.
+
+Follow-up state lives in the same cache, per account, user and *namespace* (the admin simulator
+uses its own, so testing never disturbs live conversations), with the follow-up timeout as TTL.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+import threading
+import uuid
+from typing import Any
+
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .. import signals
+from ..conf import app_settings
+from ..engine import Engine, EngineContext, EngineResult, RuleIndex, registry
+from ..engine.dialect import RuleDef, dump_rules, parse_rules
+from ..engine.spec import MatchKind, RuleSpecError
+from ..models import Account, Rule
+from ..protocol.replies import ReplyError
+
+logger = logging.getLogger(__name__)
+
+_SAFE_KEY_PART = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_rng = random.Random()
+
+# account id -> (rules version stamp, registry version, account name, compiled index)
+_indexes: dict[Any, tuple[str, int, str, RuleIndex]] = {}
+_build_lock = threading.Lock()
+
+
+def _cache():
+    return caches[app_settings.CACHE_ALIAS]
+
+
+def version_key(account_id) -> str:
+    return f"{app_settings.CACHE_PREFIX}:rules-version:{account_id}"
+
+
+def state_key(account_id, uid: str, namespace: str = "live") -> str:
+    """The cache key of one user's follow-up state (user ids that are not key-safe are hashed)."""
+    part = uid if _SAFE_KEY_PART.match(uid or "") else hashlib.sha256((uid or "").encode()).hexdigest()
+    return f"{app_settings.CACHE_PREFIX}:follow-up:{namespace}:{account_id}:{part}"
+
+
+# --- versions --------------------------------------------------------------------------------
+
+def bump_rules_version(account_id) -> None:
+    """Mark ``account_id``'s compiled rules stale in every process, and send ``rules_changed``.
+
+    Inside a transaction the stamp changes at once (this process sees its own change) and again
+    on commit: another process may have rebuilt from the not-yet-committed state in between.
+    """
+    def bump():
+        _cache().set(version_key(account_id), uuid.uuid4().hex, None)
+
+    bump()
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        transaction.on_commit(bump)
+    signals.rules_changed.send(sender=Rule, account_id=account_id)
+
+
+def _current_stamp(account_id) -> str:
+    cache = _cache()
+    stamp = cache.get(version_key(account_id))
+    if stamp is None:
+        stamp = _new_stamp(account_id)
+    return stamp
+
+
+def _new_stamp(account_id) -> str:
+    # The stamp is missing (first use, or the cache was flushed): agree on one across processes.
+    cache = _cache()
+    stamp = uuid.uuid4().hex
+    if cache.add(version_key(account_id), stamp, None):
+        return stamp
+    return cache.get(version_key(account_id)) or stamp
+
+
+# --- rows <-> definitions ----------------------------------------------------------------------
+
+def _def_from_row(row: Rule) -> RuleDef:
+    return RuleDef(
+        name=row.name, kind=MatchKind(row.match_kind), value=row.match_value, key=row.match_key,
+        flags=row.match_flags, replies=list(row.replies or []), no_reply=row.no_reply,
+        priority=row.priority, enabled=row.enabled, description=row.description,
+        follow_up_timeout=row.follow_up_timeout, follow_up_retries=row.follow_up_retries, id=row.pk,
+    )
+
+
+def rule_defs(account: Account, *, enabled_only: bool = False) -> list[RuleDef]:
+    """The account's rules in definition order, follow-ups nested under their parent."""
+    rows = Rule.objects.filter(account=account)
+    if enabled_only:
+        rows = rows.filter(enabled=True)
+    defs: dict[Any, RuleDef] = {}
+    parents: dict[Any, Any] = {}
+    for row in rows.order_by("position", "id"):
+        defs[row.pk] = _def_from_row(row)
+        parents[row.pk] = row.parent_id
+    top = []
+    for pk, definition in defs.items():
+        parent_id = parents[pk]
+        if parent_id is None:
+            top.append(definition)
+        elif parent_id in defs:  # a disabled parent hides its follow-ups
+            defs[parent_id].follow_ups.append(definition)
+    return top
+
+
+def rule_specs(account: Account) -> list:
+    """The enabled stored rules as engine ``RuleSpec``s (invalid rows are logged and skipped)."""
+    specs = []
+    for position, definition in enumerate(rule_defs(account, enabled_only=True), 1):
+        try:
+            specs.append(definition.to_spec(position))
+        except (ReplyError, RuleSpecError, ValueError) as err:
+            logger.warning("Skipping invalid rule %r of account %s: %s", definition.name, account.pk, err)
+    return specs
+
+
+# --- the compiled index -------------------------------------------------------------------------
+
+def get_index(account: Account, stamp: str | None = None) -> RuleIndex:
+    """The compiled index of the account's rules and code rules, rebuilt when either changed."""
+    if stamp is None:
+        stamp = _current_stamp(account.pk)
+    tag = (stamp, registry.version, account.name)
+    entry = _indexes.get(account.pk)
+    if entry is not None and entry[:3] == tag:
+        return entry[3]
+    with _build_lock:  # one build per process at a time; a 100,000-rule build takes seconds
+        entry = _indexes.get(account.pk)
+        if entry is not None and entry[:3] == tag:
+            return entry[3]
+        index = RuleIndex([*rule_specs(account), *registry.rules_for(account.name)])
+        _indexes[account.pk] = (*tag, index)
+        return index
+
+
+def clear_local_indexes() -> None:
+    """Drop this process's compiled indexes (tests; the version stamp handles normal use)."""
+    _indexes.clear()
+
+
+class CacheStateStore:
+    """The engine's ``StateStore`` on the Django cache; a prefetched value saves a round trip."""
+
+    def __init__(self, cache, prefetched: dict[str, Any] | None = None):
+        self.cache = cache
+        self.prefetched = dict(prefetched or {})
+
+    def get(self, key):
+        if key in self.prefetched:
+            value = self.prefetched.pop(key)
+        else:
+            value = self.cache.get(key)
+        return dict(value) if isinstance(value, dict) else None
+
+    def set(self, key, value, ttl):
+        self.prefetched.pop(key, None)
+        self.cache.set(key, dict(value), ttl)
+
+    def delete(self, key):
+        self.prefetched.pop(key, None)
+        self.cache.delete(key)
+
+
+def respond(account: Account, message, *, state_namespace: str = "live") -> EngineResult:
+    """Run the reply engine for ``message`` on ``account``'s rules.
+
+    Returns the ``EngineResult`` (``reply`` None: answer nothing). Exceptions raised by code
+    rules and hooks propagate; the caller logs them. ``state_namespace`` keeps follow-up
+    conversations apart (the admin simulator uses its own).
+    """
+    cache = _cache()
+    vkey = version_key(account.pk)
+    skey = state_key(account.pk, message.uid, state_namespace)
+    values = cache.get_many([vkey, skey])
+    index = get_index(account, values.get(vkey))
+    engine = Engine(
+        index,
+        store=CacheStateStore(cache, prefetched={skey: values.get(skey)}),
+        before=registry.before_hooks(account.name),
+        after=registry.after_hooks(account.name),
+        default_timeout=app_settings.FOLLOW_UP_TIMEOUT,
+        rng=_rng,
+    )
+    context = EngineContext(account=account, account_name=account.name, state_namespace=state_namespace)
+    return engine.respond(message, state_key=skey, context=context)
+
+
+# --- import / export ---------------------------------------------------------------------------
+
+def _row_fields(definition: RuleDef) -> dict[str, Any]:
+    return {
+        "name": definition.name, "description": definition.description, "priority": definition.priority,
+        "enabled": definition.enabled, "match_kind": str(definition.kind), "match_value": definition.value,
+        "match_key": definition.key, "match_flags": definition.flags, "replies": definition.replies,
+        "no_reply": definition.no_reply, "follow_up_timeout": definition.follow_up_timeout,
+        "follow_up_retries": definition.follow_up_retries,
+    }
+
+
+def _names(defs):
+    for definition in defs:
+        yield definition
+        yield from _names(definition.follow_ups)
+
+
+def import_rules(account: Account, data_or_text: Any, *, replace: bool = False) -> dict[str, int]:
+    """Import a rule file (text or loaded data) into ``account``, all or nothing.
+
+    Rules are matched by name: an existing top-level rule of the same name is updated (its
+    follow-ups replaced), others are created after the existing ones; with ``replace`` every
+    existing rule of the account is deleted first. Raises ``RuleSpecError`` naming the rule for
+    an invalid file, before anything is written. Returns counts: created, updated, deleted
+    (top-level rules) and follow_ups (follow-up rules written).
+    """
+    defs = parse_rules(data_or_text)
+    summary = {"created": 0, "updated": 0, "deleted": 0, "follow_ups": 0}
+    with transaction.atomic():
+        rows = Rule.objects.select_for_update().filter(account=account)
+        if replace:
+            summary["deleted"] = rows.filter(parent__isnull=True).count()
+            rows.delete()
+            existing: dict[str, Rule] = {}
+            taken: set[str] = set()
+        else:
+            all_rows = list(rows)
+            by_id = {row.pk: row for row in all_rows}
+            existing = {row.name: row for row in all_rows if row.parent_id is None}
+            replaced_ids = {existing[d.name].pk for d in defs if d.name in existing}
+
+            def root(row):
+                while row.parent_id is not None and row.parent_id in by_id:
+                    row = by_id[row.parent_id]
+                return row.pk
+
+            # Names kept by the rules this import leaves alone (and by their follow-ups).
+            taken = {row.name for row in all_rows if root(row) not in replaced_ids}
+        for definition in _names(defs):
+            if definition.name in taken:
+                raise RuleSpecError(f"rule {definition.name!r}: the name is already used by another rule of "
+                                    f"account {account.name!r} that this import does not replace",
+                                    rule=definition.name)
+
+        next_position = (Rule.objects.filter(account=account).aggregate(m=Max("position"))["m"] or 0) + 1
+        now = timezone.now()
+        to_create, to_update, level = [], [], []
+        for definition in defs:
+            row = existing.get(definition.name)
+            if row is None:
+                row = Rule(account=account, position=next_position, **_row_fields(definition))
+                next_position += 1
+                to_create.append(row)
+                summary["created"] += 1
+            else:
+                for name, value in _row_fields(definition).items():
+                    setattr(row, name, value)
+                row.updated_at = now
+                to_update.append(row)
+                summary["updated"] += 1
+            level.append((row, definition))
+        if to_update:
+            Rule.objects.filter(parent__in=[row.pk for row in to_update]).delete()
+            Rule.objects.bulk_update(to_update, [*_row_fields(defs[0]), "updated_at"])
+        Rule.objects.bulk_create(to_create)
+        while level:  # follow-ups, one nesting level per query
+            children = []
+            for parent, definition in level:
+                for child in definition.follow_ups:
+                    children.append((Rule(account=account, parent=parent, position=next_position,
+                                          **_row_fields(child)), child))
+                    next_position += 1
+            Rule.objects.bulk_create([row for row, _ in children])
+            summary["follow_ups"] += len(children)
+            level = children
+        bump_rules_version(account.pk)
+    return summary
+
+
+def export_rules(account: Account) -> list[dict[str, Any]]:
+    """The account's rules in the list form of the rule-file dialect (``import_rules`` reads it)."""
+    return dump_rules(rule_defs(account))
