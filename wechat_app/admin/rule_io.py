@@ -13,7 +13,6 @@ import yaml
 from django.db import transaction
 
 from ..models import Rule
-from ..signals import rules_changed as rules_changed_signal
 
 
 class ImportFailed(Exception):
@@ -122,15 +121,9 @@ def export(account, fmt: str = "yaml") -> str:
 def rules_changed(account_ids) -> None:
     """Invalidate the compiled rule index of these accounts in every process.
 
-    Used after bulk changes that bypass ``Rule.save()`` (``QuerySet.update``).
+    Used after bulk changes that bypass ``Rule.save()`` (``QuerySet.update``), which the
+    ``post_save`` receivers never see.
     """
-    invalidate = None
-    try:
-        invalidate = getattr(_services(), "invalidate_rules", None)
-    except ImportError:
-        pass
+    bump = _services().bump_rules_version
     for account_id in set(account_ids):
-        if invalidate is not None:
-            invalidate(account_id)
-        else:
-            rules_changed_signal.send(sender=Rule, account_id=account_id)
+        bump(account_id)

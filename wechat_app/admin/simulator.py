@@ -11,6 +11,7 @@ import time
 import uuid
 
 from django import forms
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect
@@ -21,6 +22,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
+from ..conf import app_settings
 from ..protocol.messages import message_from_dict
 from .access import allowed_accounts, can_access_account
 
@@ -141,16 +143,15 @@ def run_turn(request, account, raw: dict) -> dict:
         "matched": bool(getattr(result, "matched", rule is not None)),
         "rule_id": rule_id if isinstance(rule_id, int) else None,
         "rule_name": rule_name,
-        "follow_up": bool(getattr(result, "waiting", None) or getattr(result, "follow_up", None)),
+        "follow_up": bool(getattr(result, "follow_up_pending", False)),
         "ms": round(elapsed, 1),
     }
 
 
 def reset_conversation(request, account, user: str) -> None:
+    """Forget the simulated follow-up state and the transcript (live conversations are untouched)."""
     services = _services()
-    reset = getattr(services, "reset_conversation", None)
-    if reset is not None:
-        reset(account, user, state_namespace=state_namespace(request))
+    caches[app_settings.CACHE_ALIAS].delete(services.state_key(account.pk, user, state_namespace(request)))
     request.session.pop(_session_key(account.pk, user), None)
 
 
