@@ -40,3 +40,20 @@ class RuleListFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(rule_id=self.value())
         return queryset
+
+
+class RuleLevelFilter(admin.SimpleListFilter):
+    """Top-level rules or follow-ups (the rules that answer a user's next message)."""
+
+    title = _("level")
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [("top", _("Top-level rules")), ("follow_up", _("Follow-ups"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "top":
+            return queryset.filter(parent__isnull=True)
+        if self.value() == "follow_up":
+            return queryset.filter(parent__isnull=False)
+        return queryset

@@ -23,7 +23,7 @@ from ..engine.spec import MatchKind
 from ..models import MessageLog, Rule
 from . import rule_io
 from .access import AccountScopedAdminMixin, allowed_accounts, get_account_or_404
-from .filters import AccountListFilter
+from .filters import AccountListFilter, RuleLevelFilter
 from .forms import BaseFollowUpFormSet, FollowUpForm, ImportRulesForm, RuleForm
 
 HIT_WINDOW_DAYS = 7
@@ -91,10 +91,10 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/wechat_app/rule/change_form.html"
     change_list_template = "admin/wechat_app/rule/change_list.html"
     list_display = ["name", "account", "match_display", "reply_display", "priority", "enabled",
-                    "hits_7d", "last_matched"]
+                    "hits_7d"]
     list_display_links = ["name"]
     list_editable = ["priority"]
-    list_filter = [AccountListFilter, "match_kind", "enabled", ("parent", admin.EmptyFieldListFilter)]
+    list_filter = [AccountListFilter, "match_kind", "enabled", RuleLevelFilter]
     list_select_related = ["account", "parent"]
     list_per_page = 50
     search_fields = ["name"]  # see get_search_results
@@ -162,16 +162,13 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                                _("+%(n)s random") % {"n": len(replies) - 1})
         return first
 
-    @admin.display(description=_("hits (7 days)"), ordering="hits")
+    @admin.display(description=_("hits (7 days) · last matched"), ordering="hits")
     def hits_7d(self, rule):
-        return rule.hits
-
-    @admin.display(description=_("last matched"), ordering="last_hit")
-    def last_matched(self, rule):
         if not rule.last_hit:
-            return "—"
-        return format_html('<span title="{}">{}</span>', rule.last_hit.isoformat(),
-                           _("%(t)s ago") % {"t": _timesince(rule.last_hit)})
+            return format_html('<span class="wx-hits">{}</span> <span class="wx-muted">· {}</span>', rule.hits,
+                               _("never"))
+        return format_html('<span class="wx-hits">{}</span> <span class="wx-muted" title="{}">· {}</span>',
+                           rule.hits, rule.last_hit.isoformat(), _("%(t)s ago") % {"t": _timesince(rule.last_hit)})
 
     # ---- bulk actions ---------------------------------------------------------------------------
     def _set_enabled(self, request, queryset, enabled):

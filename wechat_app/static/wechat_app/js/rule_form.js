@@ -68,7 +68,7 @@
     articles.forEach(function (a, i) { editor.appendChild(articleRow(a, i)); });
     var bar = document.createElement("div");
     var add = document.createElement("button"); add.type = "button"; add.className = "button wx-add-article";
-    add.textContent = "＋ Add article"; add.disabled = articles.length >= MAX_ARTICLES;
+    add.textContent = "+ Add article"; add.disabled = articles.length >= MAX_ARTICLES;
     var count = document.createElement("span"); count.className = "wx-articles-count";
     count.textContent = " " + articles.length + " / " + MAX_ARTICLES + " articles";
     bar.appendChild(add); bar.appendChild(count); editor.appendChild(bar);
@@ -131,6 +131,9 @@
   function fieldRows(scope, name, isInline) {
     var rows = [];
     scope.querySelectorAll(".field-" + name).forEach(function (row) {
+      // In a multi-field line the help text sits beside the field box: hide their wrapper.
+      if (row.classList.contains("form-row") && row.querySelector(".fieldBox")) return;  // a whole line
+      if (row.classList.contains("fieldBox")) row = row.parentElement;
       if (isInline || !row.closest(".inline-related")) rows.push(row);
     });
     return rows;

@@ -25,10 +25,10 @@
         location.href = "?account=" + encodeURIComponent(a) + "&user=" + encodeURIComponent(u);
       });
     });
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      var action = (e.submitter && e.submitter.value) || "send";
-      var data = new FormData(form);
+    var resetForm = document.getElementById("wx-reset-form");
+    resetForm.addEventListener("submit", function (e) { e.preventDefault(); post("reset", new FormData(resetForm)); });
+    form.addEventListener("submit", function (e) { e.preventDefault(); post("send", new FormData(form)); });
+    function post(action, data) {
       data.set("action", action);
       errors.textContent = "";
       fetch(location.pathname, { method: "POST", body: data, credentials: "same-origin",
@@ -50,7 +50,7 @@
           text.value = ""; text.focus(); scroll();
         })
         .catch(function (err) { errors.textContent = "Request failed: " + err; });
-    });
+    }
   }
   document.addEventListener("DOMContentLoaded", init);
 })();
