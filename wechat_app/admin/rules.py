@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -101,6 +102,7 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     search_help_text = _("Search by name, keyword or reply text.")
     actions = ["enable_rules", "disable_rules", "export_rules"]
     save_on_top = True
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})}}
     fieldsets = [
         (None, {"fields": ["account", "name", ("priority", "enabled"), "description"]}),
         (_("When a message…"), {"fields": ["match_kind", "match_value", "match_key", "match_flags"],
