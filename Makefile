@@ -36,6 +36,7 @@ run: demo
 	DEBUG=true $(MANAGE) runserver $(HOST):$(PORT)
 
 test: install-dev
+	sh scripts/ensure-browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

@@ -1,6 +1,7 @@
 """The app's models, one module per area; import them from here."""
+from .access import AccountMembership
 from .accounts import Account
 from .logs import MessageLog
 from .rules import Rule
 
-__all__ = ["Account", "MessageLog", "Rule"]
+__all__ = ["Account", "AccountMembership", "MessageLog", "Rule"]

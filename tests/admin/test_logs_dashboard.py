@@ -1,0 +1,109 @@
+"""Message log (read-only, filters, conversation) and dashboard aggregates."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from wechat_app.models import MessageLog
+from wechat_app.services import stats
+
+from .conftest import make_log, make_rule
+
+pytestmark = pytest.mark.django_db
+LOG = "/admin/wechat_app/messagelog/"
+
+
+def test_log_is_read_only(staff_client, admin_client_, account_a):
+    log = make_log(account_a)
+    assert staff_client.get(LOG + "add/").status_code == 403
+    response = admin_client_.post(f"{LOG}{log.pk}/change/", {"text": "edited"})
+    assert response.status_code == 403
+    log.refresh_from_db()
+    assert log.text == "hi"
+
+
+def test_log_filters_and_search(admin_client_, account_a, account_b):
+    rule = make_rule(account_a, "greet")
+    make_log(account_a, user="o_alice", text="hello there", rule=rule)
+    make_log(account_a, user="o_bob", text="", msg_type="event", event="subscribe")
+    old = make_log(account_b, user="o_carol", text="price?", status="unmatched")
+    MessageLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+
+    def users(**params):
+        return sorted(log.user for log in admin_client_.get(LOG, params).context["cl"].result_list)
+
+    assert users(account__id__exact=account_a.pk) == ["o_alice", "o_bob"]
+    assert users(msg_type__exact="event") == ["o_bob"]
+    assert users(rule__id__exact=rule.pk) == ["o_alice"]
+    assert users(status__exact="unmatched") == ["o_carol"]
+    since = (timezone.now() - timedelta(days=7)).date().isoformat()
+    assert users(**{"created_at__gte": since}) == ["o_alice", "o_bob"]
+    assert users(q="o_ali") == ["o_alice"]
+    assert users(q="there") == ["o_alice"]
+
+
+def test_log_list_has_no_query_per_row(admin_client_, account_a, django_assert_max_num_queries):
+    rule = make_rule(account_a, "greet")
+    for i in range(60):
+        make_log(account_a, user=f"u{i}", rule=rule if i % 2 else None)
+    admin_client_.get(LOG)
+    with django_assert_max_num_queries(12):
+        response = admin_client_.get(LOG)
+    assert len(response.context["cl"].result_list) == 50
+
+
+def test_conversation_is_the_users_thread_in_order(staff_client, account_a):
+    rule = make_rule(account_a, "greet")
+    first = make_log(account_a, user="o_x", text="first", rule=rule)
+    second = make_log(account_a, user="o_x", text="second", status="unmatched")
+    make_log(account_a, user="o_other", text="not mine")
+    MessageLog.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    response = staff_client.get(f"{LOG}conversation/{account_a.pk}/", {"user": "o_x"})
+    assert [t.pk for t in response.context["turns"]] == [first.pk, second.pk]
+    html = response.content.decode()
+    assert html.index("first") < html.index("second") and "not mine" not in html
+
+
+def test_percentiles_are_nearest_rank_and_computed_in_the_database(account_a, django_assert_max_num_queries):
+    for ms in range(1, 101):
+        make_log(account_a, latency=float(ms))
+    make_log(account_a, latency=None)
+    with django_assert_max_num_queries(3):
+        result = stats.latency_percentiles(account_a)
+    assert result == {"n": 100, 50: 50.0, 95: 95.0}
+    assert stats.latency_percentiles(account_a, percentiles=(99,))[99] == 99.0
+
+
+def test_percentiles_without_data(account_a):
+    assert stats.latency_percentiles(account_a) == {"n": 0, 50: None, 95: None}
+
+
+def test_messages_per_day_by_type_top_rules_and_unmatched(account_a, account_b):
+    rule = make_rule(account_a, "greet")
+    now = timezone.now()
+    for days_ago, msg_type in [(0, "text"), (0, "text"), (0, "event"), (3, "image"), (35, "text")]:
+        log = make_log(account_a, msg_type=msg_type, rule=rule if msg_type == "text" else None)
+        MessageLog.objects.filter(pk=log.pk).update(created_at=now - timedelta(days=days_ago))
+    make_log(account_b, msg_type="voice")  # another account is not counted
+    per_day = stats.messages_per_day(account_a, 30)
+    assert len(per_day["days"]) == 30 and per_day["days"][-1] == timezone.localdate()
+    assert per_day["series"]["text"][-1] == 2 and sum(per_day["series"]["text"]) == 2
+    assert per_day["series"]["event"][-1] == 1 and per_day["series"]["image"][-4] == 1
+    assert "voice" not in per_day["series"]
+    assert [(r["rule_name"], r["n"]) for r in stats.top_rules(account_a)] == [("greet", 2)]
+    for text, user in [("hours?", "u1"), ("hours?", "u2"), ("hours?", "u2"), ("deliver?", "u1")]:
+        make_log(account_a, user=user, text=text, status="unmatched")
+    unmatched = stats.unmatched_messages(account_a)
+    assert [(u["text"], u["n"], u["users"]) for u in unmatched] == [("hours?", 3, 2), ("deliver?", 1, 1)]
+
+
+def test_dashboard_page(staff_client, account_a):
+    rule = make_rule(account_a, "greet")
+    make_log(account_a, rule=rule, latency=4.0)
+    make_log(account_a, text="unknown question", status="unmatched", latency=2.0)
+    response = staff_client.get(f"/admin/wechat_app/account/{account_a.pk}/dashboard/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "wechat_app/vendor/chartjs/chart.umd.min.js" in html and "cdn" not in html.lower()
+    assert 'id="wx-days-data"' in html and "unknown question" in html
+    assert response.context["p50"] == 2.0 and response.context["p95"] == 4.0

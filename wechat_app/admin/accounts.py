@@ -1,0 +1,293 @@
+"""Account admin: masked, write-only secrets; callback settings ready to copy; a "check" action."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from ..models import Account, AccountMembership
+from ..models.accounts import mask_secret
+from ..protocol import InvalidAESKeyError, validate_aes_key
+from .access import allowed_accounts, can_access_account, get_account_or_404
+
+# The labels WeChat's console uses for the three message encryption modes.
+CONSOLE_MODE_LABELS = {
+    Account.EncryptMode.PLAIN: "明文模式 (plain)",
+    Account.EncryptMode.COMPATIBLE: "兼容模式 (compatible)",
+    Account.EncryptMode.SAFE: "安全模式 (safe)",
+}
+SECRET_FIELDS = ("app_secret", "token", "encoding_aes_key")
+COPYABLE_SECRETS = ("token", "encoding_aes_key")
+
+
+class SecretInput(forms.PasswordInput):
+    """A password box that never renders the stored value; its placeholder shows the mask."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"autocomplete": "new-password", "class": "vTextField wx-secret", **(attrs or {})},
+                         render_value=False)
+
+
+class AccountForm(forms.ModelForm):
+    """Secrets are write-only: empty keeps the stored value, anything typed replaces it."""
+
+    api_base_url = forms.URLField(label=_("API base URL"), required=False, max_length=255, assume_scheme="https",
+                                  help_text=Account._meta.get_field("api_base_url").help_text)
+
+    class Meta:
+        model = Account
+        fields = ["name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
+                  "api_base_url", "enabled"]
+        widgets = {name: SecretInput() for name in SECRET_FIELDS}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["encoding_aes_key"].help_text = _(
+            "43 characters from the WeChat console (开发 › 基本配置 › 消息加解密密钥). Needed for the "
+            "compatible and safe modes.")
+        for name in SECRET_FIELDS:
+            stored = getattr(self.instance, name, "") if self.instance.pk else ""
+            field = self.fields[name]
+            if stored:
+                field.required = False
+                field.widget.attrs["placeholder"] = f"{mask_secret(stored)}  ({_('set; type to replace')})"
+                field.help_text = format_html("{} {}", field.help_text or "", _("Leave empty to keep the current value."))
+            else:
+                field.widget.attrs["placeholder"] = _("not set")
+        self.fields["token"].help_text = _("3 to 32 letters or digits; the same token goes into the WeChat console.")
+
+    def _clean_secret(self, name):
+        value = (self.cleaned_data.get(name) or "").strip()
+        if not value and self.instance.pk:
+            return getattr(Account.objects.only(name).get(pk=self.instance.pk), name)
+        return value
+
+    def clean_app_secret(self):
+        return self._clean_secret("app_secret")
+
+    def clean_token(self):
+        return self._clean_secret("token")
+
+    def clean_encoding_aes_key(self):
+        return self._clean_secret("encoding_aes_key")
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    label: str
+    detail: str = ""
+    level: str = "ok"  # ok | warning | error | skipped
+
+
+def check_account(account: Account) -> list[CheckResult]:
+    """Verify an account's configuration; never includes a secret in its messages."""
+    results = []
+    results.append(CheckResult(bool(account.enabled), _("Account enabled"),
+                               "" if account.enabled else _("The callback answers 404 while disabled."),
+                               "ok" if account.enabled else "warning"))
+    token_ok = bool(account.token) and account.token.isalnum() and 3 <= len(account.token) <= 32
+    results.append(CheckResult(token_ok, _("Token well-formed"), "" if token_ok else _("3 to 32 letters or digits."),
+                               "ok" if token_ok else "error"))
+    if account.encoding_aes_key:
+        try:
+            validate_aes_key(account.encoding_aes_key)
+            crypto = account.crypto
+            sample = "<xml><Content><![CDATA[check]]></Content></xml>"
+            packed = crypto.encrypt(sample) if hasattr(crypto, "encrypt") else None
+            if packed is not None and hasattr(crypto, "decrypt"):
+                roundtrip = crypto.decrypt(packed)
+                roundtrip = roundtrip.decode() if isinstance(roundtrip, bytes) else roundtrip
+                if roundtrip != sample:
+                    raise InvalidAESKeyError("encrypt/decrypt round trip failed")
+            results.append(CheckResult(True, _("EncodingAESKey well-formed"),
+                                       _("43 characters of base64; encryption round trip works.")))
+        except Exception as err:  # InvalidAESKeyError, or a crypto failure
+            results.append(CheckResult(False, _("EncodingAESKey well-formed"), str(err), "error"))
+    elif account.encrypt_mode != Account.EncryptMode.PLAIN:
+        results.append(CheckResult(False, _("EncodingAESKey well-formed"),
+                                   _("The %(mode)s mode needs an EncodingAESKey.") % {"mode": account.encrypt_mode},
+                                   "error"))
+    else:
+        results.append(CheckResult(True, _("EncodingAESKey"), _("Not set (plain mode does not need one)."), "skipped"))
+    results.append(_check_api(account))
+    return results
+
+
+def _check_api(account) -> CheckResult:
+    """Fetch an access token through the API client, when the app has one."""
+    label = _("API reachable (access token)")
+    try:
+        from .. import client as client_module
+        factory = getattr(client_module, "client_for_account", None) or getattr(client_module, "WeChatClient", None)
+    except ImportError:
+        factory = None
+    if factory is None:
+        return CheckResult(True, label, _("The API client is not installed; not checked."), "skipped")
+    try:
+        api = factory(account)
+        token_source = getattr(api, "access_token", None)
+        token = token_source() if callable(token_source) else token_source
+        ok = bool(token)
+        return CheckResult(ok, label, _("Token obtained from %(url)s.") % {"url": account.effective_api_base_url}
+                           if ok else _("No token returned."), "ok" if ok else "error")
+    except Exception as err:
+        # The client's errors carry WeChat's errcode/errmsg, never the secret.
+        return CheckResult(False, label, f"{type(err).__name__}: {err}", "error")
+
+
+class MembershipInline(admin.TabularInline):
+    model = AccountMembership
+    extra = 0
+    autocomplete_fields = []
+    verbose_name = _("staff member with access")
+    verbose_name_plural = _("staff members with access (superusers always have it)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    has_add_permission = has_change_permission = has_delete_permission = (
+        lambda self, request, obj=None: request.user.is_superuser)
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    inlines = [MembershipInline]
+    change_form_template = "admin/wechat_app/account/change_form.html"
+    list_display = ["name", "app_id", "mode_display", "enabled", "rule_count", "tools"]
+    list_filter = ["enabled", "encrypt_mode"]
+    search_fields = ["name", "app_id"]
+    actions = ["check_accounts"]
+    fieldsets = [
+        (None, {"fields": ["name", ("app_id", "enabled")]}),
+        (_("Secrets (write-only: stored values are never shown)"),
+         {"fields": ["app_secret", "token", "encoding_aes_key"]}),
+        (_("Callback and API"), {"fields": ["encrypt_mode", "api_base_url"]}),
+    ]
+
+    class Media:
+        css = {"all": ["wechat_app/css/console.css"]}
+        js = ["wechat_app/js/console.js"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).annotate(rules_total=Count("rules"))
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(pk__in=allowed_accounts(request.user).values("pk"))
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and (obj is None or can_access_account(request.user, obj))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or can_access_account(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or can_access_account(request.user, obj))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change and not request.user.is_superuser:
+            # Whoever creates an account may manage it.
+            AccountMembership.objects.get_or_create(user=request.user, account=obj)
+
+    @admin.display(description=_("mode"), ordering="encrypt_mode")
+    def mode_display(self, account):
+        return account.get_encrypt_mode_display()
+
+    @admin.display(description=_("rules"), ordering="rules_total")
+    def rule_count(self, account):
+        url = reverse("admin:wechat_app_rule_changelist") + f"?account__id__exact={account.pk}"
+        return format_html('<a href="{}">{}</a>', url, account.rules_total)
+
+    @admin.display(description=_("tools"))
+    def tools(self, account):
+        return format_html(
+            '<a class="wx-chip" href="{}">📊 {}</a> <a class="wx-chip" href="{}">💬 {}</a> '
+            '<a class="wx-chip" href="{}">🗒 {}</a>',
+            reverse("admin:wechat_app_account_dashboard", args=[account.pk]), _("Dashboard"),
+            reverse("admin:wechat_app_rule_simulator") + f"?account={account.pk}", _("Try it"),
+            reverse("admin:wechat_app_messagelog_changelist") + f"?account__id__exact={account.pk}", _("Log"),
+        )
+
+    @admin.action(description=_("Check the configuration of the selected accounts"), permissions=["view"])
+    def check_accounts(self, request, queryset):
+        for account in queryset:
+            failed = [r for r in check_account(account) if r.level == "error"]
+            if failed:
+                self.message_user(request, _("%(account)s: %(problems)s") % {
+                    "account": account.name, "problems": "; ".join(f"{r.label}: {r.detail}" for r in failed)},
+                    messages.ERROR)
+            else:
+                self.message_user(request, _("%(account)s: configuration OK.") % {"account": account.name},
+                                  messages.SUCCESS)
+
+    # ---- extra screens --------------------------------------------------------------------------
+    def get_urls(self):
+        from . import dashboard
+
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:account_id>/check/", wrap(self.check_view), name="wechat_app_account_check"),
+            path("<int:account_id>/secret/<str:name>/", wrap(self.secret_view), name="wechat_app_account_secret"),
+            path("<int:account_id>/dashboard/", wrap(dashboard.DashboardView.as_view(model_admin=self)),
+                 name="wechat_app_account_dashboard"),
+        ] + super().get_urls()
+
+    def callback_info(self, request, account):
+        path_ = reverse("wechat_app:callback", args=[account.name])
+        return {
+            "url": request.build_absolute_uri(path_),
+            "token_masked": mask_secret(account.token),
+            "aes_key_masked": mask_secret(account.encoding_aes_key),
+            "mode": CONSOLE_MODE_LABELS.get(account.encrypt_mode, account.encrypt_mode),
+            "mode_value": account.encrypt_mode,
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        account = self.get_object(request, object_id)
+        if account is not None and self.has_view_permission(request, account):
+            extra_context["callback"] = self.callback_info(request, account)
+            extra_context["can_copy_secrets"] = self.has_change_permission(request, account)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def check_view(self, request, account_id):
+        account = get_account_or_404(request, account_id)
+        if not self.has_view_permission(request, account):
+            raise PermissionDenied
+        results = check_account(account)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "original": account, "account": account,
+            "title": _("Check %(name)s") % {"name": account.name},
+            "results": results, "all_ok": not any(r.level == "error" for r in results),
+            "callback": self.callback_info(request, account), "media": self.media,
+        }
+        return TemplateResponse(request, "admin/wechat_app/account/check.html", context)
+
+    def secret_view(self, request, account_id, name):
+        """Hand one copyable secret to the copy button (POST only, never cached, change permission)."""
+        return _secret_response(request, self, account_id, name)
+
+
+@never_cache
+@require_POST
+def _secret_response(request, model_admin, account_id, name):
+    account = get_account_or_404(request, account_id)
+    if name not in COPYABLE_SECRETS or not model_admin.has_change_permission(request, account):
+        raise PermissionDenied
+    return JsonResponse({"value": getattr(account, name)})
