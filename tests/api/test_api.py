@@ -104,3 +104,23 @@ def test_openapi_schema_is_served(admin_client):
     resp = admin_client.get("/api/schema/")
     assert resp.status_code == 200
     assert b"/wechat/api/rules/" in resp.content
+
+
+def test_member_sees_and_writes_only_granted_accounts(client, account):
+    from wechat_app.models import AccountMembership
+
+    other = Account.objects.create(name="other", app_id="wx0000000000000002", app_secret="x" * 16, token="tok789")
+    Rule.objects.create(account=other, name="secret-rule", match_kind="exact", match_value="x", replies=["y"])
+    user = get_user_model().objects.create_user("member", password="pw-123456789", is_staff=True)
+    AccountMembership.objects.create(user=user, account=account)
+    client.force_login(user)
+    names = [row["name"] for row in client.get("/wechat/api/accounts/").json()["results"]]
+    assert names == ["shop"]
+    assert client.get("/wechat/api/rules/").json()["results"] == []
+    resp = post_json(client, "/wechat/api/rules/", {"account": "other", "name": "sneaky", "match_kind": "exact",
+                                                   "match_value": "a", "replies": ["b"]})
+    assert resp.status_code == 400 and "account" in resp.json()
+    resp = post_json(client, "/wechat/api/rules/", {"account": "shop", "name": "mine", "match_kind": "exact",
+                                                   "match_value": "a", "replies": ["b"]})
+    assert resp.status_code == 201
+    assert not Rule.objects.filter(name="sneaky").exists()

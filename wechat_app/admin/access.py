@@ -1,23 +1,19 @@
 """Per-account access in the admin: every screen shows only the accounts a user is granted.
 
-Superusers see every account. Other staff users see the accounts they are members of
-(``AccountMembership``); Django's model permissions still decide what they may do there.
+Who sees what is decided in ``services.access`` (shared with the REST API).
 """
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from ..models import Account, AccountMembership
+from ..models import Account
+from ..services.access import accessible_accounts
 
 
 def allowed_accounts(user):
-    """The accounts ``user`` may see in the admin (a queryset)."""
-    if not getattr(user, "is_active", False) or not getattr(user, "is_staff", False):
-        return Account.objects.none()
-    if user.is_superuser:
-        return Account.objects.all()
-    return Account.objects.filter(pk__in=AccountMembership.objects.account_ids_for(user))
+    """The accounts ``user`` may see in the admin (a queryset); see ``services.access``."""
+    return accessible_accounts(user)
 
 
 def allowed_account_ids(user) -> set[int]:

@@ -1,13 +1,17 @@
-"""Who may see and change which account: the one place the admin and the REST API ask."""
+"""Who may see and change which account: the one place the admin and the REST API ask.
+
+Superusers see every account. Other active staff users see the accounts they are members of
+(``AccountMembership``); Django's model permissions still decide what they may do there.
+"""
 from __future__ import annotations
 
-from ..models import Account
+from ..models import Account, AccountMembership
 
 
 def accessible_accounts(user):
-    """The accounts ``user`` may work with: all for superusers, none for anybody else (yet)."""
+    """The accounts ``user`` may work with (a queryset)."""
     if not getattr(user, "is_active", False) or not getattr(user, "is_staff", False):
         return Account.objects.none()
     if user.is_superuser:
         return Account.objects.all()
-    return Account.objects.none()
+    return Account.objects.filter(pk__in=AccountMembership.objects.account_ids_for(user))
