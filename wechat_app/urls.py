@@ -1,9 +1,11 @@
 from django.urls import path
 
 from . import views
+from .jssdk_views import jssdk_config_view
 
 app_name = "wechat_app"
 
 urlpatterns = [
     path("callback/<str:account_name>/", views.callback, name="callback"),
+    path("jssdk/<str:account_name>/", jssdk_config_view, name="jssdk_config"),
 ]
