@@ -18,4 +18,6 @@ app.conf.beat_schedule = {
     # Tokens are refreshed TOKEN_REFRESH_MARGIN seconds before expiry; checking every minute
     # keeps callers from ever waiting on a refresh in steady state.
     "wechat-refresh-tokens": {"task": "wechat_app.refresh_tokens", "schedule": 60.0},
+    # The safety net of delivery: due retries, lost enqueues, messages of crashed workers.
+    "wechat-resume-outbound": {"task": "wechat_app.resume_outbound", "schedule": 30.0},
 }

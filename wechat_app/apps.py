@@ -11,3 +11,4 @@ class WechatAppConfig(AppConfig):
     def ready(self):
         # Connect signal receivers and register system checks.
         from . import checks, receivers  # noqa: F401
+        from . import outbound_receivers  # noqa: F401

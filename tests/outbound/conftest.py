@@ -25,3 +25,20 @@ def redis_cache_configured():
     from django.conf import settings
 
     return "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Tasks run in-process unless the test runs a real worker (marked ``celery_worker``).
+
+    CI's second pass configures a Redis broker; without this, queued tasks would wait there.
+    """
+    from project.celery import app
+
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -16,7 +16,7 @@ CUSTOM_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "text": (("content",), ()),
     "image": (("media_id",), ()),
     "voice": (("media_id",), ()),
-    "video": (("media_id", "thumb_media_id"), ("title", "description")),
+    "video": (("media_id",), ("thumb_media_id", "title", "description")),
     "music": (("musicurl", "hqmusicurl", "thumb_media_id"), ("title", "description")),
     "news": (("articles",), ()),
     "mpnews": (("media_id",), ()),

@@ -1,6 +1,7 @@
 """The app's models, one module per area; import them from here."""
 from .accounts import Account
 from .logs import MessageLog
+from .outbound import Campaign, Follower, OutboundMessage, Template
 from .rules import Rule
 
-__all__ = ["Account", "MessageLog", "Rule"]
+__all__ = ["Account", "Campaign", "Follower", "MessageLog", "OutboundMessage", "Rule", "Template"]

@@ -36,7 +36,7 @@ CUSTOM_REQUIRED = {
     "text": ("content",),
     "image": ("media_id",),
     "voice": ("media_id",),
-    "video": ("media_id", "thumb_media_id"),
+    "video": ("media_id",),
     "music": ("musicurl", "hqmusicurl", "thumb_media_id"),
     "news": ("articles",),
     "mpnews": ("media_id",),
