@@ -1,0 +1,2 @@
+"""Admin screens of the app, one module per area."""
+from . import outbound  # noqa: F401
