@@ -21,3 +21,6 @@ class WechatAppConfig(AppConfig):
         autodiscover_modules("wechat_rules")
         for module in app_settings.RULE_MODULES:
             import_module(module)
+
+        # Followers and delivery reports follow the inbound events.
+        from . import outbound_receivers  # noqa: F401

@@ -60,6 +60,21 @@ DEFAULTS = {
     "TOKEN_PROVIDER": None,
     # Refresh tokens this many seconds before they expire.
     "TOKEN_REFRESH_MARGIN": 300,
+    # --- outbound delivery (Celery) ------------------------------------------------------------
+    # Attempts of a message on transient failures (-1, timeouts, 5xx) before it is failed.
+    "OUTBOUND_MAX_ATTEMPTS": 8,
+    # First retry delay in seconds; doubled each attempt (with jitter) up to the maximum.
+    "OUTBOUND_RETRY_DELAY": 2.0,
+    "OUTBOUND_RETRY_MAX_DELAY": 600.0,
+    # Seconds to wait before retrying after a quota error (45009, 45011, 45047); retried without
+    # limit, since the quota comes back.
+    "OUTBOUND_QUOTA_DELAY": 60.0,
+    # Seconds a worker holds a message it is sending; a crashed worker's message is taken over
+    # after this.
+    "OUTBOUND_LEASE": 60,
+    # Campaign messages per second per account (shared by all workers), and recipients per task.
+    "CAMPAIGN_RATE_LIMIT": 100,
+    "CAMPAIGN_CHUNK_SIZE": 200,
     # Seconds a code rule may take before the callback answers "success" and the eventual
     # reply goes out as a customer-service message.
     "REPLY_BUDGET": 4.0,

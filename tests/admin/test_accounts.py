@@ -1,6 +1,8 @@
 """Account screens: write-only masked secrets, callback settings to copy, the check action."""
 import pytest
 
+from wechat_app.sandbox.testing import sandbox  # noqa: F401  (pytest fixture)
+
 from wechat_app.models import Account
 
 from .conftest import AES_KEY
@@ -85,12 +87,25 @@ def test_copy_endpoint_gives_a_secret_only_by_post_to_changers(admin_client_, st
     assert staff_client.post(f"/admin/wechat_app/account/{account_a.pk}/secret/app_secret/").status_code == 403
 
 
-def test_check_view_reports_each_item(admin_client_, account_a):
+def test_check_view_reports_each_item(admin_client_, account_a, sandbox):
+    sandbox.state.add_app(account_a.app_id, account_a.app_secret)
+    Account.objects.filter(pk=account_a.pk).update(api_base_url=sandbox.url)
     response = admin_client_.get(f"/admin/wechat_app/account/{account_a.pk}/check/")
     results = {str(r.label): r for r in response.context["results"]}
     assert results["EncodingAESKey well-formed"].ok
     assert results["Token well-formed"].ok
+    assert results["API reachable (access token)"].ok
     assert response.context["all_ok"]
+
+
+def test_check_reports_a_wrong_secret(admin_client_, account_a, sandbox):
+    sandbox.state.add_app(account_a.app_id, "another-secret-value")
+    Account.objects.filter(pk=account_a.pk).update(api_base_url=sandbox.url)
+    response = admin_client_.get(f"/admin/wechat_app/account/{account_a.pk}/check/")
+    api = {str(r.label): r for r in response.context["results"]}["API reachable (access token)"]
+    assert not api.ok
+    assert "40125" in api.detail or "40001" in api.detail, api.detail
+    assert account_a.app_secret not in response.content.decode()
 
 
 def test_check_finds_a_broken_aes_key(admin_client_, account_a):
@@ -100,7 +115,9 @@ def test_check_finds_a_broken_aes_key(admin_client_, account_a):
     assert "✖" in response.content.decode()
 
 
-def test_check_action_from_the_list(admin_client_, account_a, account_b):
+def test_check_action_from_the_list(admin_client_, account_a, account_b, sandbox):
+    sandbox.state.add_app(account_a.app_id, account_a.app_secret)
+    Account.objects.filter(pk=account_a.pk).update(api_base_url=sandbox.url)
     Account.objects.filter(pk=account_b.pk).update(encrypt_mode="safe", encoding_aes_key="")
     response = admin_client_.post("/admin/wechat_app/account/", {
         "action": "check_accounts", "_selected_action": [account_a.pk, account_b.pk]}, follow=True)

@@ -125,25 +125,18 @@ def check_account(account: Account) -> list[CheckResult]:
 
 
 def _check_api(account) -> CheckResult:
-    """Fetch an access token through the API client, when the app has one."""
+    """Fetch an access token through the API client (from the cache when one is valid)."""
+    from ..client import WeChatAPIError
+    from ..services.tokens import get_access_token
+
     label = _("API reachable (access token)")
     try:
-        from .. import client as client_module
-        factory = getattr(client_module, "client_for_account", None) or getattr(client_module, "WeChatClient", None)
-    except ImportError:
-        factory = None
-    if factory is None:
-        return CheckResult(True, label, _("The API client is not installed; not checked."), "skipped")
-    try:
-        api = factory(account)
-        token_source = getattr(api, "access_token", None)
-        token = token_source() if callable(token_source) else token_source
-        ok = bool(token)
-        return CheckResult(ok, label, _("Token obtained from %(url)s.") % {"url": account.effective_api_base_url}
-                           if ok else _("No token returned."), "ok" if ok else "error")
-    except Exception as err:
-        # The client's errors carry WeChat's errcode/errmsg, never the secret.
-        return CheckResult(False, label, f"{type(err).__name__}: {err}", "error")
+        ok = bool(get_access_token(account))
+    except WeChatAPIError as err:
+        # The client's errors carry WeChat's errcode/errmsg and the endpoint, never the secret.
+        return CheckResult(False, label, str(err), "error")
+    return CheckResult(ok, label, _("Token obtained from %(url)s.") % {"url": account.effective_api_base_url}
+                       if ok else _("No token returned."), "ok" if ok else "error")
 
 
 class MembershipInline(admin.TabularInline):

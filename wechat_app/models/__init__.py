@@ -2,6 +2,9 @@
 from .access import AccountMembership
 from .accounts import Account
 from .logs import MessageLog
+from .outbound import Campaign, Follower, OutboundMessage, Template
 from .rules import Rule
 
-__all__ = ["Account", "AccountMembership", "MessageLog", "Rule"]
+__all__ = [
+    "Account", "AccountMembership", "Campaign", "Follower", "MessageLog", "OutboundMessage", "Rule", "Template",
+]

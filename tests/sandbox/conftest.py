@@ -1,0 +1,1 @@
+from wechat_app.sandbox.testing import sandbox  # noqa: F401  (pytest fixture)

@@ -1,0 +1,229 @@
+"""Endpoint groups, each bound to a ``WeChatClient`` (``client.user.info(openid)``).
+
+Each method is one WeChat endpoint; the docstring links its documentation page.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any, Iterator
+from urllib.parse import urldefrag
+
+from .errors import WeChatPayloadError
+from .messages import custom_message, template_message
+
+DOC = "https://developers.weixin.qq.com/doc/offiaccount/"
+
+
+class BaseGroup:
+    def __init__(self, client):
+        self._client = client
+
+    def _get(self, path: str, **params):
+        return self._client.request("GET", path, params=params)
+
+    def _post(self, path: str, body: Any, **params):
+        return self._client.request("POST", path, params=params, json=body)
+
+
+class TokenAPI(BaseGroup):
+    """Access tokens. ``fetch()`` asks WeChat; the token provider decides when to call it."""
+
+    def fetch(self, force_refresh: bool = False) -> tuple[str, int]:
+        """Return ``(access_token, expires_in)`` from stable_token (default) or the classic endpoint."""
+        if self._client.use_stable_token:
+            return self.fetch_stable(force_refresh)
+        return self.fetch_classic()
+
+    def fetch_stable(self, force_refresh: bool = False) -> tuple[str, int]:
+        """/cgi-bin/stable_token: shared token, not invalidated by other callers.
+        https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/getStableAccessToken.html"""
+        body = {"grant_type": "client_credential", "appid": self._client.app_id,
+                "secret": self._client.secret, "force_refresh": bool(force_refresh)}
+        data = self._client.request("POST", "/cgi-bin/stable_token", json=body, with_token=False)
+        return data["access_token"], int(data["expires_in"])
+
+    def fetch_classic(self) -> tuple[str, int]:
+        """/cgi-bin/token: a new token each call, which revokes the previous one.
+        https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html"""
+        params = {"grant_type": "client_credential", "appid": self._client.app_id, "secret": self._client.secret}
+        data = self._client.request("GET", "/cgi-bin/token", params=params, with_token=False)
+        return data["access_token"], int(data["expires_in"])
+
+
+class MenuAPI(BaseGroup):
+    """Custom menus. """ + DOC + "Custom_Menus/Creating_Custom-Defined_Menu.html"
+
+    def create(self, menu: dict[str, Any]):
+        return self._post("/cgi-bin/menu/create", menu)
+
+    def get(self):
+        return self._get("/cgi-bin/menu/get")
+
+    def delete(self):
+        return self._get("/cgi-bin/menu/delete")
+
+    def get_current(self):
+        return self._get("/cgi-bin/get_current_selfmenu_info")
+
+
+class CustomMessageAPI(BaseGroup):
+    """Customer-service messages (within 48 h of the user's last interaction).
+    https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html"""
+
+    def send(self, openid: str, kind: str, content: dict[str, Any]):
+        return self._post("/cgi-bin/message/custom/send", custom_message(openid, kind, content))
+
+    def send_text(self, openid: str, content: str):
+        return self.send(openid, "text", {"content": content})
+
+    def send_image(self, openid: str, media_id: str):
+        return self.send(openid, "image", {"media_id": media_id})
+
+    def send_voice(self, openid: str, media_id: str):
+        return self.send(openid, "voice", {"media_id": media_id})
+
+    def send_video(self, openid: str, media_id: str, thumb_media_id: str, title: str = "", description: str = ""):
+        return self.send(openid, "video", {"media_id": media_id, "thumb_media_id": thumb_media_id,
+                                           "title": title, "description": description})
+
+    def send_news(self, openid: str, title: str, url: str, description: str = "", picurl: str = ""):
+        article = {"title": title, "url": url, "description": description, "picurl": picurl}
+        return self.send(openid, "news", {"articles": [article]})
+
+    def send_menu(self, openid: str, items: list[dict[str, str]], head: str = "", tail: str = ""):
+        return self.send(openid, "msgmenu", {"head_content": head, "list": items, "tail_content": tail})
+
+    def typing(self, openid: str, on: bool = True):
+        """Show (or hide) "typing..." to the user for up to 15 s."""
+        return self._post("/cgi-bin/message/custom/typing",
+                          {"touser": openid, "command": "Typing" if on else "CancelTyping"})
+
+
+class TemplateMessageAPI(BaseGroup):
+    """Template messages. """ + DOC + "Message_Management/Template_Message_Interface.html"
+
+    def send(self, openid: str, template_id: str, data: dict[str, Any], *, url: str | None = None,
+             miniprogram: dict[str, str] | None = None, client_msg_id: str | None = None) -> int:
+        """Send; return WeChat's msgid. ``client_msg_id`` makes a resend within 10 min a no-op."""
+        body = template_message(openid, template_id, data, url=url, miniprogram=miniprogram,
+                                client_msg_id=client_msg_id)
+        return int(self._post("/cgi-bin/message/template/send", body)["msgid"])
+
+
+class MessageAPI:
+    def __init__(self, client):
+        self.custom = CustomMessageAPI(client)
+        self.template = TemplateMessageAPI(client)
+
+
+class TemplateAPI(BaseGroup):
+    """The account's private templates."""
+
+    def get_all_private(self) -> list[dict[str, Any]]:
+        return self._get("/cgi-bin/template/get_all_private_template").get("template_list", [])
+
+    def delete(self, template_id: str):
+        return self._post("/cgi-bin/template/del_private_template", {"template_id": template_id})
+
+
+class UserAPI(BaseGroup):
+    """Followers. """ + DOC + "User_Management/Getting_a_User_List.html"
+
+    BATCH = 100  # user/info/batchget takes at most 100 openids
+
+    def get(self, next_openid: str = "") -> dict[str, Any]:
+        return self._get("/cgi-bin/user/get", next_openid=next_openid)
+
+    def iter_followers(self, next_openid: str = "") -> Iterator[str]:
+        """Every follower's openid, paging with ``next_openid`` (stops once ``total`` is reached)."""
+        seen = 0
+        while True:
+            page = self.get(next_openid)
+            openids = (page.get("data") or {}).get("openid") or []
+            yield from openids
+            seen += len(openids)
+            next_openid = page.get("next_openid") or ""
+            if not openids or not next_openid or seen >= int(page.get("total") or 0):
+                return
+
+    def info(self, openid: str, lang: str = "zh_CN") -> dict[str, Any]:
+        return self._get("/cgi-bin/user/info", openid=openid, lang=lang)
+
+    def batchget(self, openids: list[str], lang: str = "zh_CN") -> list[dict[str, Any]]:
+        """User info for up to 100 openids."""
+        if not 1 <= len(openids) <= self.BATCH:
+            raise WeChatPayloadError(f"batchget takes 1 to {self.BATCH} openids, not {len(openids)}")
+        body = {"user_list": [{"openid": o, "lang": lang} for o in openids]}
+        return self._post("/cgi-bin/user/info/batchget", body).get("user_info_list", [])
+
+    def update_remark(self, openid: str, remark: str):
+        return self._post("/cgi-bin/user/info/updateremark", {"openid": openid, "remark": remark})
+
+
+class TagAPI(BaseGroup):
+    """User tags. """ + DOC + "User_Management/User_Tag_Management.html"
+
+    def get(self) -> list[dict[str, Any]]:
+        return self._get("/cgi-bin/tags/get").get("tags", [])
+
+    def create(self, name: str) -> dict[str, Any]:
+        return self._post("/cgi-bin/tags/create", {"tag": {"name": name}})["tag"]
+
+    def tag_users(self, tag_id: int, openids: list[str]):
+        return self._post("/cgi-bin/tags/members/batchtagging", {"tagid": tag_id, "openid_list": openids})
+
+    def iter_tag_users(self, tag_id: int) -> Iterator[str]:
+        next_openid = ""
+        while True:
+            page = self._post("/cgi-bin/user/tag/get", {"tagid": tag_id, "next_openid": next_openid})
+            openids = (page.get("data") or {}).get("openid") or []
+            yield from openids
+            next_openid = page.get("next_openid") or ""
+            if not openids or not next_openid:
+                return
+
+
+class MediaAPI(BaseGroup):
+    """Temporary media. """ + DOC + "Asset_Management/New_temporary_materials.html"
+
+    def upload(self, kind: str, file) -> dict[str, Any]:
+        if kind not in ("image", "voice", "video", "thumb"):
+            raise WeChatPayloadError("media kind is image, voice, video or thumb")
+        return self._client.request("POST", "/cgi-bin/media/upload", params={"type": kind}, files={"media": file})
+
+
+class QRCodeAPI(BaseGroup):
+    """Parametric QR codes. """ + DOC + "Account_Management/Generating_a_Parametric_QR_Code.html"
+
+    def create(self, scene: int | str, expire_seconds: int | None = 2592000, permanent: bool = False):
+        is_str = isinstance(scene, str)
+        action = ("QR_LIMIT_" if permanent else "QR_") + ("STR_SCENE" if is_str else "SCENE")
+        body: dict[str, Any] = {"action_name": action,
+                                "action_info": {"scene": {"scene_str" if is_str else "scene_id": scene}}}
+        if not permanent:
+            body["expire_seconds"] = expire_seconds
+        return self._post("/cgi-bin/qrcode/create", body)
+
+
+class JSSDKAPI(BaseGroup):
+    """JS-SDK tickets. """ + DOC + "OA_Web_Apps/JS-SDK.html"
+
+    def fetch_ticket(self, kind: str = "jsapi") -> tuple[str, int]:
+        data = self._get("/cgi-bin/ticket/getticket", type=kind)
+        return data["ticket"], int(data["expires_in"])
+
+
+def jssdk_signature(ticket: str, url: str, noncestr: str | None = None, timestamp: int | None = None) -> dict:
+    """The ``wx.config`` signature for a page URL (its fragment removed), with its inputs.
+
+    sha1 of ``jsapi_ticket=..&noncestr=..&timestamp=..&url=..`` (keys in that order).
+    https://developers.weixin.qq.com/doc/offiaccount/OA_Web_Apps/JS-SDK.html#62
+    """
+    noncestr = noncestr or secrets.token_hex(8)
+    timestamp = int(timestamp if timestamp is not None else time.time())
+    page = urldefrag(url)[0]
+    plain = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={page}"
+    return {"nonceStr": noncestr, "timestamp": timestamp, "url": page,
+            "signature": hashlib.sha1(plain.encode("utf-8")).hexdigest()}

@@ -1,0 +1,66 @@
+"""Queue a customer-service or template message to one user.
+
+Usage::
+
+    python manage.py wechat_push text "Hello" --account demo --to OPENID
+    python manage.py wechat_push image MEDIA_ID --account demo --to OPENID
+    python manage.py wechat_push template TEMPLATE_ID --data first=Hi --data keyword1=A1 \\
+        [--url https://...] --account demo --to OPENID
+"""
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from ...models import Account, OutboundMessage
+from ...services import outbound
+
+MEDIA_KINDS = ("image", "voice", "mpnews")
+
+
+class Command(BaseCommand):
+    help = "Queue a customer-service (text, image, voice, mpnews) or template message to one user."
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", choices=["text", *MEDIA_KINDS, "template"])
+        parser.add_argument("value", help="The text, the media id, or the template id.")
+        parser.add_argument("--account", required=True)
+        parser.add_argument("--to", required=True, metavar="OPENID")
+        parser.add_argument("--data", action="append", default=[], metavar="NAME=VALUE",
+                            help="template: a keyword value (repeatable); NAME=VALUE#RRGGBB sets a color.")
+        parser.add_argument("--url", default=None, help="template: the link.")
+        parser.add_argument("--key", default=None, help="Idempotency key (the same key never sends twice).")
+
+    def handle(self, *args, kind, value, account, to, data, url, key, **options):
+        try:
+            acc = Account.objects.get(name=account)
+        except Account.DoesNotExist:
+            raise CommandError(f"No account named {account!r}.") from None
+        try:
+            if kind == "template":
+                message = outbound.queue_template(acc, to, value, self._parse_data(data), url=url,
+                                                  idempotency_key=key)
+            elif kind == "text":
+                message = outbound.queue_custom(acc, to, "text", {"content": value}, idempotency_key=key)
+            else:
+                message = outbound.queue_custom(acc, to, kind, {"media_id": value}, idempotency_key=key)
+        except ValidationError as err:
+            raise CommandError("; ".join(err.messages)) from err
+        message.refresh_from_db()
+        line = f"message {message.pk} ({message.get_kind_display()} to {message.to_user}): {message.status}"
+        if message.errcode:
+            line += f" — errcode {message.errcode}: {message.errmsg}"
+        style = self.style.ERROR if message.status == OutboundMessage.Status.FAILED else self.style.SUCCESS
+        self.stdout.write(style(line))
+
+    @staticmethod
+    def _parse_data(items):
+        data = {}
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise CommandError(f"--data expects NAME=VALUE, got {item!r}.")
+            if "#" in value and len(value.rsplit("#", 1)[1]) == 6:
+                text, color = value.rsplit("#", 1)
+                data[name] = {"value": text, "color": "#" + color}
+            else:
+                data[name] = value
+        return data

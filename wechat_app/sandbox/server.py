@@ -1,0 +1,649 @@
+"""A fake api.weixin.qq.com: a real threaded HTTP server with state and fault injection.
+
+It imports nothing from Django so that it runs standalone (``python -m wechat_app.sandbox``)
+as well as inside tests and ``manage.py wechat_sandbox``. See docs/sandbox.md for the
+inspection API (``/_sandbox/...``) and the list of endpoints.
+
+Usage in tests::
+
+    with SandboxServer() as sandbox:             # an ephemeral port on 127.0.0.1
+        sandbox.state.add_app("wx123", "secret")
+        client = WeChatClient("wx123", "secret", base_url=sandbox.url)
+        ...
+        assert sandbox.state.list_messages(touser="openid")
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .state import TEMPLATE_KEYWORD_RE, SandboxError, SandboxState, error_payload
+
+logger = logging.getLogger("wechat_app.sandbox")
+
+Route = Callable[["SandboxHandler", dict[str, str], Any, str], dict[str, Any]]
+API_ROUTES: dict[tuple[str, str], tuple[Route, bool]] = {}  # (method, path) -> (handler, needs token)
+ADMIN_ROUTES: dict[tuple[str, str], Callable] = {}
+
+CUSTOM_REQUIRED = {
+    "text": ("content",),
+    "image": ("media_id",),
+    "voice": ("media_id",),
+    "video": ("media_id",),
+    "music": ("musicurl", "hqmusicurl", "thumb_media_id"),
+    "news": ("articles",),
+    "mpnews": ("media_id",),
+    "mpnewsarticle": ("article_id",),
+    "msgmenu": ("list",),
+    "wxcard": ("card_id",),
+    "miniprogrampage": ("title", "appid", "pagepath", "thumb_media_id"),
+}
+
+
+def api(method: str, path: str, token: bool = True):
+    def register(func):
+        API_ROUTES[(method, path)] = (func, token)
+        return func
+    return register
+
+
+def admin(method: str, path: str):
+    def register(func):
+        ADMIN_ROUTES[(method, "/_sandbox" + path)] = func
+        return func
+    return register
+
+
+class _DropConnection(Exception):
+    """Close the connection without answering."""
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so clients pool connections as with WeChat
+    server_version = "WeChatSandbox/1.0"
+    server: SandboxHTTPServer
+
+    def setup(self):
+        super().setup()
+        # Headers and body are two writes; without NODELAY, Nagle + delayed ACK add ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    @property
+    def state(self) -> SandboxState:
+        return self.server.state
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def do_DELETE(self):
+        self._dispatch("DELETE")
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send_json(self, payload: Any, status: int = 200) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; encoding=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        raw = self._read_body()
+        if url.path.startswith("/_sandbox"):
+            self._admin(method, url.path.rstrip("/") or "/_sandbox", query, raw)
+            return
+        route = API_ROUTES.get((method, url.path))
+        token = query.get("access_token")
+        app_id = query.get("appid") or self.state.app_for_token(token)
+        if not app_id and url.path == "/cgi-bin/stable_token":  # the app id is in the JSON body
+            try:
+                app_id = str(json.loads(raw).get("appid", ""))
+            except (ValueError, AttributeError):
+                pass
+        call = {"method": method, "path": url.path, "app_id": app_id, "at": time.time(),
+                "query": {k: ("***" if k in ("access_token", "secret") else v) for k, v in query.items()}}
+        faults = self.state.take_faults(url.path, app_id)
+        drop_after = False
+        for fault in faults:
+            if fault.kind == "latency":
+                time.sleep(fault.seconds)
+        for fault in faults:
+            if fault.kind == "drop":
+                call.update(errcode=None, fault="drop")
+                self.state.record_call(call)
+                self._drop()
+                return
+            if fault.kind == "http":
+                call.update(errcode=None, status=fault.status, fault="http")
+                self.state.record_call(call)
+                self._send_json({"error": "upstream unavailable"}, status=fault.status)
+                return
+            if fault.kind in ("error", "rate_limit"):
+                call.update(errcode=fault.errcode, fault=fault.kind)
+                self.state.record_call(call)
+                self._send_json(error_payload(fault.errcode))
+                return
+            if fault.kind == "drop_after":
+                drop_after = True
+        if route is None:
+            call.update(errcode=None, status=404)
+            self.state.record_call(call)
+            self._send_json({"errcode": 404, "errmsg": f"unknown endpoint {url.path}"}, status=404)
+            return
+        func, needs_token = route
+        body = None
+        try:
+            if needs_token:
+                app_id = self.state.check_token(token)
+                call["app_id"] = app_id
+            if method == "POST" and not url.path.startswith("/cgi-bin/media/"):
+                body = _json_body(raw, url.path)
+            payload = func(self, query, body if body is not None else raw, app_id)
+        except SandboxError as err:
+            payload = error_payload(err.errcode, err.errmsg)
+        call["errcode"] = payload.get("errcode", 0)
+        call["body"] = _redact(body)
+        if drop_after:
+            call["fault"] = "drop_after"
+            self.state.record_call(call)
+            self._drop()
+            return
+        self.state.record_call(call)
+        self._send_json(payload)
+
+    def _admin(self, method, path, query, raw):
+        func = ADMIN_ROUTES.get((method, path))
+        if func is None:
+            self._send_json({"error": f"no such sandbox endpoint: {method} {path}"}, status=404)
+            return
+        try:
+            body = json.loads(raw or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            result = func(self.server, query, body)
+        except (ValueError, TypeError, KeyError) as err:
+            self._send_json({"error": str(err)}, status=400)
+            return
+        except SandboxError as err:
+            self._send_json(error_payload(err.errcode, err.errmsg), status=400)
+            return
+        self._send_json(result)
+
+
+def _json_body(raw: bytes, path: str) -> dict[str, Any]:
+    if not raw:
+        raise SandboxError(44002)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise SandboxError(47001) from None
+    if not isinstance(body, dict):
+        raise SandboxError(47001)
+    return body
+
+
+def _redact(body):
+    if isinstance(body, dict):
+        return {k: ("***" if k in ("secret", "access_token") else v) for k, v in body.items()}
+    return body
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a burst of concurrent callers must not get connection refused
+
+    def __init__(self, address, state: SandboxState):
+        self.state = state
+        super().__init__(address, SandboxHandler)
+
+
+# --- WeChat endpoints ---------------------------------------------------------------------------
+@api("GET", "/cgi-bin/token", token=False)
+def _token(handler, query, body, app_id):
+    if query.get("grant_type") != "client_credential":
+        raise SandboxError(40002)
+    return handler.state.issue_classic(query.get("appid", ""), query.get("secret", ""))
+
+
+@api("POST", "/cgi-bin/stable_token", token=False)
+def _stable_token(handler, query, body, app_id):
+    if body.get("grant_type") != "client_credential":
+        raise SandboxError(40002)
+    return handler.state.issue_stable(str(body.get("appid", "")), str(body.get("secret", "")),
+                                      force_refresh=bool(body.get("force_refresh")))
+
+
+@api("GET", "/cgi-bin/ticket/getticket")
+def _ticket(handler, query, body, app_id):
+    return handler.state.ticket(app_id, query.get("type", "jsapi"))
+
+
+@api("POST", "/cgi-bin/message/custom/send")
+def _custom_send(handler, query, body, app_id):
+    state = handler.state
+    with state.lock:
+        follower = state.subscribed(app_id, body.get("touser"))
+        msgtype = body.get("msgtype")
+        if msgtype not in CUSTOM_REQUIRED:
+            raise SandboxError(40008)
+        content = body.get(msgtype)
+        if not isinstance(content, dict) or any(not content.get(k) for k in CUSTOM_REQUIRED[msgtype]):
+            raise SandboxError(47001)
+        if msgtype == "news" and len(content["articles"]) != 1:
+            raise SandboxError(47001, "news: exactly one article (since 2018)")
+        if follower.interaction_expired:
+            raise SandboxError(45015)
+        state.deliver(app_id, "custom", body)
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("POST", "/cgi-bin/message/custom/typing")
+def _typing(handler, query, body, app_id):
+    handler.state.subscribed(app_id, body.get("touser"))
+    if body.get("command") not in ("Typing", "CancelTyping"):
+        raise SandboxError(47001)
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("POST", "/cgi-bin/message/template/send")
+def _template_send(handler, query, body, app_id):
+    state = handler.state
+    with state.lock:
+        follower = state.subscribed(app_id, body.get("touser"))
+        template = state.templates.get(app_id, {}).get(body.get("template_id") or "")
+        if template is None:
+            raise SandboxError(40037)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise SandboxError(47001)
+        for name in TEMPLATE_KEYWORD_RE.findall(template["content"]):
+            value = data.get(name)
+            if value is not None and not (isinstance(value, dict) and "value" in value):
+                raise SandboxError(47001)
+        client_msg_id = body.get("client_msg_id") or ""
+        now = time.time()
+        if client_msg_id:
+            # WeChat's anti-reentry id: one message per openid + client_msg_id for 10 minutes.
+            previous = state.template_dedupe.get((app_id, follower.openid, client_msg_id))
+            if previous and now - previous[1] < 600:
+                return {"errcode": 0, "errmsg": "ok", "msgid": previous[0]}
+        msgid = state.new_msgid()
+        if client_msg_id:
+            state.template_dedupe[(app_id, follower.openid, client_msg_id)] = (msgid, now)
+        state.deliver(app_id, "template", body, msgid=msgid)
+        status = "failed:user block" if follower.blocks_templates else "success"
+    if state.config["push_job_finish"] and state.apps[app_id].callback_url:
+        delay = float(state.config["job_finish_delay"])
+        event = {"Event": "TEMPLATESENDJOBFINISH", "MsgID": str(msgid), "Status": status}
+        timer = threading.Timer(delay, push_event, args=(state, app_id, follower.openid, event))
+        timer.daemon = True
+        timer.start()
+    return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+
+@api("GET", "/cgi-bin/template/get_all_private_template")
+def _templates(handler, query, body, app_id):
+    with handler.state.lock:
+        return {"template_list": [dict(t) for t in handler.state.templates.get(app_id, {}).values()]}
+
+
+@api("POST", "/cgi-bin/template/del_private_template")
+def _template_delete(handler, query, body, app_id):
+    with handler.state.lock:
+        if handler.state.templates.get(app_id, {}).pop(body.get("template_id", ""), None) is None:
+            raise SandboxError(40037)
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("GET", "/cgi-bin/user/get")
+def _user_get(handler, query, body, app_id):
+    return handler.state.user_page(app_id, query.get("next_openid", ""))
+
+
+@api("GET", "/cgi-bin/user/info")
+def _user_info(handler, query, body, app_id):
+    with handler.state.lock:
+        return handler.state.follower(app_id, query.get("openid", "")).info(query.get("lang", "zh_CN"))
+
+
+@api("POST", "/cgi-bin/user/info/batchget")
+def _user_batchget(handler, query, body, app_id):
+    users = body.get("user_list")
+    if not isinstance(users, list) or not 1 <= len(users) <= 100:
+        raise SandboxError(40032)
+    with handler.state.lock:
+        infos = []
+        for item in users:
+            if not isinstance(item, dict):
+                raise SandboxError(47001)
+            infos.append(handler.state.follower(app_id, item.get("openid", "")).info(item.get("lang", "zh_CN")))
+    return {"user_info_list": infos}
+
+
+@api("POST", "/cgi-bin/user/info/updateremark")
+def _user_remark(handler, query, body, app_id):
+    with handler.state.lock:
+        handler.state.follower(app_id, body.get("openid", "")).remark = str(body.get("remark", ""))[:30]
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("POST", "/cgi-bin/menu/create")
+def _menu_create(handler, query, body, app_id):
+    buttons = body.get("button")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        raise SandboxError(40016, "invalid button size")
+    with handler.state.lock:
+        handler.state.menus[app_id] = {"button": buttons}
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("GET", "/cgi-bin/menu/get")
+def _menu_get(handler, query, body, app_id):
+    menu = handler.state.menus.get(app_id)
+    if not menu:
+        raise SandboxError(46003, "menu no exist")
+    return {"menu": menu}
+
+
+@api("GET", "/cgi-bin/menu/delete")
+def _menu_delete(handler, query, body, app_id):
+    handler.state.menus[app_id] = None
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("GET", "/cgi-bin/get_current_selfmenu_info")
+def _menu_info(handler, query, body, app_id):
+    menu = handler.state.menus.get(app_id)
+    return {"is_menu_open": 1 if menu else 0, "selfmenu_info": menu or {"button": []}}
+
+
+@api("GET", "/cgi-bin/tags/get")
+def _tags(handler, query, body, app_id):
+    with handler.state.lock:
+        tags = handler.state.tags.get(app_id, {})
+        counts = {t: 0 for t in tags}
+        for follower in handler.state.followers.get(app_id, {}).values():
+            for tag in follower.tagid_list:
+                if tag in counts:
+                    counts[tag] += 1
+        return {"tags": [{"id": t, "name": n, "count": counts[t]} for t, n in tags.items()]}
+
+
+@api("POST", "/cgi-bin/tags/create")
+def _tag_create(handler, query, body, app_id):
+    name = (body.get("tag") or {}).get("name")
+    if not name or len(name) > 30:
+        raise SandboxError(45158, "tag name too long")
+    with handler.state.lock:
+        tags = handler.state.tags.setdefault(app_id, {})
+        if name in tags.values():
+            raise SandboxError(45157, "invalid tag name")
+        tag_id = max(tags, default=99) + 1
+        tags[tag_id] = name
+    return {"tag": {"id": tag_id, "name": name}}
+
+
+@api("POST", "/cgi-bin/tags/members/batchtagging")
+def _tag_members(handler, query, body, app_id):
+    tag_id = body.get("tagid")
+    with handler.state.lock:
+        if tag_id not in handler.state.tags.get(app_id, {}):
+            raise SandboxError(45159, "invalid tag id")
+        openids = body.get("openid_list") or []
+        if not 1 <= len(openids) <= 50:
+            raise SandboxError(40032)
+        for openid in openids:
+            follower = handler.state.follower(app_id, openid)
+            if tag_id not in follower.tagid_list:
+                follower.tagid_list.append(tag_id)
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("POST", "/cgi-bin/user/tag/get")
+def _tag_users(handler, query, body, app_id):
+    tag_id = body.get("tagid")
+    with handler.state.lock:
+        if tag_id not in handler.state.tags.get(app_id, {}):
+            raise SandboxError(45159, "invalid tag id")
+        ids = [o for o, f in handler.state.followers.get(app_id, {}).items() if f.subscribe and tag_id in f.tagid_list]
+    start = ids.index(body["next_openid"]) + 1 if body.get("next_openid") in ids else 0
+    page = ids[start:start + 10000]
+    data = {"count": len(page), "next_openid": page[-1] if page else ""}
+    if page:
+        data["data"] = {"openid": page}
+    return data
+
+
+@api("POST", "/cgi-bin/qrcode/create")
+def _qrcode(handler, query, body, app_id):
+    action = body.get("action_name")
+    if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
+        raise SandboxError(40053, "invalid action info")
+    ticket = secrets.token_urlsafe(48)
+    data = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:22]}"}
+    if "LIMIT" not in action:
+        data["expire_seconds"] = int(body.get("expire_seconds") or 60)
+    return data
+
+
+@api("POST", "/cgi-bin/media/upload")
+def _media_upload(handler, query, body, app_id):
+    kind = query.get("type")
+    if kind not in ("image", "voice", "video", "thumb"):
+        raise SandboxError(40004, "invalid media type")
+    if not body:
+        raise SandboxError(41005, "media data missing")
+    return {"type": kind, "media_id": secrets.token_urlsafe(48)[:64], "created_at": int(time.time())}
+
+
+# --- pushing events to an account's callback --------------------------------------------------
+def build_event_xml(app, openid: str, fields: dict[str, Any]) -> str:
+    """Plaintext callback XML of an event sent by ``openid`` to ``app``."""
+    from ..protocol.replies import cdata
+
+    parts = [f"<ToUserName>{cdata(app.original_id or 'gh_sandbox')}</ToUserName>",
+             f"<FromUserName>{cdata(openid)}</FromUserName>",
+             f"<CreateTime>{int(time.time())}</CreateTime>", "<MsgType><![CDATA[event]]></MsgType>"]
+    for name, value in fields.items():
+        parts.append(f"<{name}>{value}</{name}>" if isinstance(value, int) else f"<{name}>{cdata(value)}</{name}>")
+    return "<xml>" + "".join(parts) + "</xml>"
+
+
+def push_event(state: SandboxState, app_id: str, openid: str, fields: dict[str, Any] | None = None,
+               xml: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    """POST an event to the app's callback, signed (and encrypted) as WeChat does.
+
+    Returns ``{"status": int, "body": str}`` or ``{"error": str}``; every push is recorded in
+    ``state.pushes``.
+    """
+    import urllib.error
+    import urllib.request
+
+    from ..protocol import MessageCrypto, make_signature
+
+    app = state._app(app_id)
+    if not app.callback_url:
+        raise ValueError(f"app {app_id} has no callback_url")
+    plaintext = xml or build_event_xml(app, openid, fields or {})
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
+    params = {"signature": make_signature(app.token, timestamp, nonce), "timestamp": timestamp,
+              "nonce": nonce, "openid": openid}
+    body = plaintext
+    if app.encrypt_mode in ("safe", "compatible") and app.encoding_aes_key:
+        crypto = MessageCrypto(app.token, app.encoding_aes_key, app.app_id)
+        envelope = crypto.encrypt_message(plaintext, nonce, timestamp)
+        encrypted = envelope.split("<Encrypt><![CDATA[", 1)[1].split("]]>", 1)[0]
+        params.update(encrypt_type="aes", msg_signature=make_signature(app.token, timestamp, nonce, encrypted))
+        body = f"<xml><ToUserName><![CDATA[{app.original_id or 'gh_sandbox'}]]></ToUserName>" \
+               f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    url = app.callback_url + ("&" if "?" in app.callback_url else "?") + urlencode(params)
+    request = urllib.request.Request(url, data=body.encode("utf-8"), method="POST",
+                                     headers={"Content-Type": "text/xml"})
+    record = {"app_id": app_id, "openid": openid, "xml": plaintext, "at": time.time()}
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
+            record.update(status=response.status, body=response.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as err:
+        record.update(status=err.code, body=err.read().decode("utf-8", "replace"))
+    except OSError as err:
+        record.update(error=str(err))
+    with state.lock:
+        state.pushes.append(record)
+    return {k: v for k, v in record.items() if k in ("status", "body", "error")}
+
+
+# --- inspection / control API (/_sandbox/...) ------------------------------------------------------
+@admin("GET", "")
+def _summary(server, query, body):
+    return server.state.summary()
+
+
+@admin("GET", "/calls")
+def _calls(server, query, body):
+    return {"calls": server.state.list_calls(query.get("path"), query.get("app_id"))}
+
+
+@admin("GET", "/messages")
+def _messages(server, query, body):
+    return {"messages": server.state.list_messages(query.get("app_id"), query.get("touser"), query.get("kind"))}
+
+
+@admin("GET", "/pushes")
+def _pushes(server, query, body):
+    with server.state.lock:
+        return {"pushes": list(server.state.pushes)}
+
+
+@admin("POST", "/reset")
+def _reset(server, query, body):
+    server.state.reset(keep_apps=bool(body.get("keep_apps", True)))
+    return {"ok": True}
+
+
+@admin("POST", "/configure")
+def _configure(server, query, body):
+    return {"config": server.state.configure(**body)}
+
+
+@admin("POST", "/apps")
+def _apps(server, query, body):
+    app = server.state.add_app(str(body.pop("app_id")), str(body.pop("secret")), **body)
+    return {"app": app.public()}
+
+
+@admin("POST", "/followers")
+def _followers(server, query, body):
+    openids = server.state.add_followers(body["app_id"], body.get("followers"), int(body.get("count", 0)))
+    return {"added": len(openids), "openids": openids[:1000]}
+
+
+@admin("POST", "/followers/update")
+def _follower_update(server, query, body):
+    with server.state.lock:
+        follower = server.state.follower(body["app_id"], body["openid"])
+        for key, value in body.get("set", {}).items():
+            if not hasattr(follower, key) or key == "openid":
+                raise ValueError(f"unknown follower field {key!r}")
+            setattr(follower, key, value)
+    return {"ok": True}
+
+
+@admin("POST", "/templates")
+def _add_template(server, query, body):
+    template_id = server.state.add_template(body["app_id"], body["title"], body["content"],
+                                            body.get("example", ""), body.get("template_id"))
+    return {"template_id": template_id}
+
+
+@admin("POST", "/faults")
+def _add_fault(server, query, body):
+    fault = server.state.add_fault(body.pop("path"), body.pop("kind", "error"), **body)
+    return {"fault": fault.public()}
+
+
+@admin("DELETE", "/faults")
+def _clear_faults(server, query, body):
+    server.state.clear_faults(query.get("path"))
+    return {"ok": True}
+
+
+@admin("POST", "/expire_tokens")
+def _expire(server, query, body):
+    return {"expired": server.state.expire_tokens(body.get("app_id"))}
+
+
+@admin("POST", "/push")
+def _push(server, query, body):
+    fields = body.get("event") or {}
+    return push_event(server.state, body["app_id"], body["openid"], fields, body.get("xml"))
+
+
+class SandboxServer:
+    """Run a sandbox in a background thread; a context manager.
+
+    ``port=0`` picks a free ephemeral port; ``url`` is the base URL to give clients.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None):
+        self.state = state or SandboxState()
+        self.httpd = SandboxHTTPServer((host, port), self.state)
+        self.host, self.port = self.httpd.server_address[:2]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"wechat-sandbox:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (for the command line)."""
+        try:
+            self.httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self.httpd.server_close()
+
+    def push_event(self, app_id: str, openid: str, fields: dict[str, Any] | None = None, xml: str | None = None):
+        return push_event(self.state, app_id, openid, fields, xml)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,91 @@
+"""Celery tasks (thin: they call services).
+
+With a broker (``celery -A project worker -B``) they run in workers; without one they run
+eagerly in the calling process. Delivery tasks are idempotent, so ``acks_late`` is safe.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger("wechat_app.tasks")
+
+
+@shared_task(name="wechat_app.refresh_tokens", ignore_result=True)
+def refresh_tokens():
+    """Beat: refresh every enabled account's token (and JS-SDK ticket) ahead of expiry."""
+    from .models import Account
+    from .services.tokens import refresh_due_credentials
+
+    refreshed = {}
+    for account in Account.objects.filter(enabled=True):
+        try:
+            refreshed[account.name] = refresh_due_credentials(account)
+        except Exception as err:  # one account's failure must not stop the others
+            logger.warning("token refresh for %s failed: %s", account.name, err)
+            refreshed[account.name] = {"error": str(err)}
+    return refreshed
+
+
+@shared_task(bind=True, name="wechat_app.deliver_message", acks_late=True, reject_on_worker_lost=True,
+             max_retries=None, ignore_result=True)
+def deliver_message(self, message_id):
+    """Send one outbound message (idempotent: a second run sends nothing).
+
+    Transient and quota failures retry with the delay the service chose; in eager mode (no
+    broker) the row stays queued with ``next_attempt_at`` and the sweeper picks it up.
+    """
+    from .services.outbound import deliver
+
+    outcome = deliver(message_id)
+    if outcome.retry_in is not None and not self.request.is_eager:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="wechat_app.deliver_campaign_chunk", acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True)
+def deliver_campaign_chunk(campaign_id, message_ids):
+    """Send a chunk of a campaign's recipients, rate-limited per account (idempotent)."""
+    from .services.outbound import deliver_chunk
+
+    return deliver_chunk(campaign_id, message_ids)
+
+
+@shared_task(name="wechat_app.resume_outbound", ignore_result=True)
+def resume_outbound():
+    """Beat: re-enqueue due retries, lost enqueues and messages of crashed workers."""
+    from .services.outbound import due_message_ids
+
+    ids = due_message_ids()
+    for message_id in ids:
+        deliver_message.delay(message_id)
+    return len(ids)
+
+
+@shared_task(name="wechat_app.sync_templates", ignore_result=True)
+def sync_templates(account_id):
+    from .models import Account
+    from .services.outbound import sync_templates as sync
+
+    return sync(Account.objects.get(pk=account_id))
+
+
+@shared_task(name="wechat_app.sync_followers", acks_late=True, ignore_result=True)
+def sync_followers(account_id):
+    """Page the follower list and batch-fetch user info; progress in the cache."""
+    from .models import Account
+    from .services import outbound
+
+    account = Account.objects.get(pk=account_id)
+    outbound.set_sync_progress(account_id, status="running", done=0, total=None)
+    try:
+        result = outbound.sync_followers(
+            account, progress=lambda done, total: outbound.set_sync_progress(
+                account_id, status="running", done=done, total=total))
+    except Exception as err:
+        outbound.set_sync_progress(account_id, status="failed", error=str(err)[:500])
+        raise
+    outbound.set_sync_progress(account_id, status="done", done=result["synced"], total=result["total"])
+    return result
