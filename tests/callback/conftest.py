@@ -1,8 +1,8 @@
 """Fixtures of the callback tests: accounts in every mode, a WeChat-side client, a stand-in engine.
 
-Until the reply engine lands in this branch, ``services.inbound.run_rules`` is replaced by
-``FakeEngine``, which implements the engine's contract (``respond(account, message) ->
-EngineResult(rule, reply, matched)``) with a few fixed rules and counts its calls.
+Tests of the transport replace ``services.inbound.run_rules`` with ``FakeEngine``, which keeps
+the engine's contract (``respond(account, message, **options) -> EngineResult(rule, reply,
+matched)``) with a few fixed rules and counts its calls; other tests run the real engine.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class FakeEngine:
         self.lock = threading.Lock()
         self.slow_seconds = 1.0
 
-    def __call__(self, account, message):
+    def __call__(self, account, message, **options):
         with self.lock:
             self.calls.append(message)
         if message.text == "slow":

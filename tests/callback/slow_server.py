@@ -26,7 +26,7 @@ from wechat_app.services import inbound  # noqa: E402
 RUNS_KEY = "test:slow-server:runs"
 
 
-def slow_rules(account, message):
+def slow_rules(account, message, **options):
     if not cache.add(RUNS_KEY, 1):
         cache.incr(RUNS_KEY)
     time.sleep(float(os.environ.get("SLOW_SECONDS", "1.5")))

@@ -46,8 +46,8 @@ from ..protocol import (
     render_reply,
 )
 from ..signals import message_received, reply_sent
-from .accounts import AccountNotFound as UnknownAccount
-from .accounts import get_enabled_account
+from . import accounts, rules
+from .cachebatch import CacheBatch
 
 logger = logging.getLogger("wechat_app.inbound")
 # A child of django.security: projects that route security warnings somewhere see these too.
@@ -109,20 +109,32 @@ class CallbackResponse:
 
 
 # --- the reply engine, behind one seam --------------------------------------------------------
-def run_rules(account: Account, message: Message):
-    """Run the account's rules on a message (``services.rules.respond``); tests replace this."""
-    from .rules import respond
+def run_rules(account: Account, message: Message, **options):
+    """Run the account's rules on a message (``services.rules.respond``); tests replace this.
 
-    return respond(account, message)
+    ``options`` are ``respond``'s round-trip savers (``prefetched``, ``batch``).
+    """
+    return rules.respond(account, message, **options)
 
 
 # --- helpers ----------------------------------------------------------------------------------
 def get_account(name: str) -> Account:
     """The enabled account called ``name`` (cached per process, see ``services.accounts``)."""
     try:
-        return get_enabled_account(name)
-    except UnknownAccount:
+        return accounts.get_enabled_account(name)
+    except accounts.AccountNotFound:
         raise AccountNotFound(name) from None
+
+
+def _lookup(name: str, *, refresh: bool = False) -> tuple[Account, str]:
+    try:
+        return accounts.lookup_account(name, refresh=refresh)
+    except accounts.AccountNotFound:
+        raise AccountNotFound(name) from None
+
+
+class _StaleAccount(Exception):
+    """The account changed since this process loaded it: start over with a fresh copy."""
 
 
 def check_timestamp(timestamp: str | None, now: float | None = None) -> None:
@@ -185,18 +197,49 @@ def handle_get(account_name: str, params) -> CallbackResponse:
 
 # --- POST: a message ----------------------------------------------------------------------------
 def handle_post(account_name: str, params, body: bytes, *, started: float | None = None) -> CallbackResponse:
-    """Verify, decrypt and parse one delivery, answer it (once per dedupe key) and log it."""
+    """Verify, decrypt and parse one delivery, answer it (once per dedupe key) and log it.
+
+    The account comes from this process's memory; whether it is still current is checked in
+    the cache round trip the dedupe claim makes anyway, and a changed account starts the
+    delivery over with a fresh copy (so a new token, key or ``enabled`` flag applies at once).
+    """
     started = started if started is not None else time.perf_counter()
-    account = get_account(account_name)
+    account, stamp = _lookup(account_name)
+    try:
+        return _handle_post(account, stamp, params, body, started)
+    except _StaleAccount:
+        account, _ = _lookup(account_name, refresh=True)
+        return _handle_post(account, None, params, body, started)
+
+
+def _handle_post(account: Account, stamp: str | None, params, body: bytes, started: float) -> CallbackResponse:
+    # ``stamp`` is the accounts version ``account`` was loaded under; None: just loaded.
+    try:
+        message, xml, encrypted = _decode(account, params, body)
+    except (ProtocolError, CallbackRefused):
+        if stamp is not None and not accounts.stamp_is_current(stamp):
+            raise _StaleAccount from None  # judged with an outdated token, key or mode
+        raise
+    reply_xml = _answer_once(account, stamp, message, xml, encrypted, started)
+    if not reply_xml:
+        return CallbackResponse()
+    if encrypted:
+        nonce = params.get("nonce", "") or hashlib.sha1(str(time.time()).encode()).hexdigest()[:10]
+        return CallbackResponse(200, account.crypto.encrypt_message(reply_xml, nonce).encode("utf-8"),
+                                XML_CONTENT_TYPE)
+    return CallbackResponse(200, reply_xml.encode("utf-8"), XML_CONTENT_TYPE)
+
+
+def _decode(account: Account, params, body: bytes) -> tuple[Message, str, bool]:
+    """Check the signature (and timestamp), decrypt when encrypted, parse: (message, xml, encrypted)."""
     encrypted = params.get("encrypt_type", "").lower() == "aes"
     mode = account.encrypt_mode
     if mode == Account.EncryptMode.PLAIN:
         encrypted = False  # a plain-mode account speaks plaintext only; the body must be plain
     elif mode == Account.EncryptMode.SAFE and not encrypted:
         raise PlaintextRefused("this account accepts encrypted messages only")
-
-    crypto = account.crypto if encrypted else None
     if encrypted:
+        crypto = account.crypto
         if crypto is None:  # pragma: no cover - model validation requires a key outside plain mode
             raise PlaintextRefused("the account has no EncodingAESKey")
         envelope = parse_xml(body)
@@ -205,36 +248,65 @@ def handle_post(account_name: str, params, body: bytes, *, started: float | None
             raise MalformedMessageError("missing Encrypt")
         _verify(params.get("msg_signature"), account, params, encrypt)
         xml = crypto.decrypt(encrypt)
-        message = parse_message(xml)
-    else:
-        _verify(params.get("signature"), account, params)
-        xml = body.decode("utf-8", "replace")
-        message = parse_message(body)
-
-    reply_xml = _answer_once(account, message, xml, encrypted, started)
-    if not reply_xml:
-        return CallbackResponse()
-    if encrypted:
-        nonce = params.get("nonce", "") or hashlib.sha1(str(time.time()).encode()).hexdigest()[:10]
-        return CallbackResponse(200, crypto.encrypt_message(reply_xml, nonce).encode("utf-8"), XML_CONTENT_TYPE)
-    return CallbackResponse(200, reply_xml.encode("utf-8"), XML_CONTENT_TYPE)
+        return parse_message(xml), xml, True
+    _verify(params.get("signature"), account, params)
+    return parse_message(body), body.decode("utf-8", "replace"), False
 
 
-def _answer_once(account: Account, message: Message, xml: str, encrypted: bool, started: float) -> str:
-    """The plaintext reply XML of this delivery ("" for none), computed once per dedupe key."""
+def _answer_once(account: Account, stamp: str | None, message: Message, xml: str, encrypted: bool,
+                 started: float) -> str:
+    """The plaintext reply XML of this delivery ("" for none), computed once per dedupe key.
+
+    One cache round trip claims the delivery and reads what the rules need (the accounts and
+    rules versions, the user's follow-up state); a second stores the answer together with any
+    follow-up state the rules changed.
+    """
     cache = _cache()
     key = _dedupe_cache_key(account, message.dedupe_key)
     # The claim expires soon if its holder dies, so that a later retry can take over; the answer
     # itself is kept for DEDUPE_TTL.
     claim_ttl = int(max(app_settings.DEDUPE_WAIT, app_settings.REPLY_BUDGET)) + 2
+    rules_key = rules.version_key(account.pk)
+    state_key = rules.state_key(account.pk, message.uid)
+    batch = CacheBatch(cache)
+    claim = batch.add(key, {"state": "processing"}, claim_ttl)
+    accounts_stamp = batch.get(accounts.version_key()) if stamp is not None else None
+    rules_stamp, state = batch.get(rules_key), batch.get(state_key)
+    batch.execute()
+    if accounts_stamp is not None and accounts_stamp.value != stamp:
+        if claim.value:
+            cache.delete(key)
+        raise _StaleAccount
+
+    if not claim.value:
+        return _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started)
+    return _process_claimed(cache, key, account, message, xml, encrypted, started,
+                            prefetched={rules_key: rules_stamp.value, state_key: state.value})
+
+
+def _process_claimed(cache, key, account, message, xml, encrypted, started, prefetched=None) -> str:
+    after = CacheBatch(cache)  # follow-up state writes and the stored answer: one round trip
+    try:
+        reply_xml = _process(account, message, xml, encrypted, started, prefetched=prefetched, batch=after)
+    except BaseException:
+        cache.delete(key)  # let a retry process it rather than wait for an answer that never comes
+        raise
+    after.set(key, {"state": "done", "reply_xml": reply_xml}, app_settings.DEDUPE_TTL)
+    after.execute()
+    return reply_xml
+
+
+def _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started) -> str:
+    """A retry (or a duplicate racing the first delivery): answer what the first one answers."""
     deadline = time.monotonic() + app_settings.DEDUPE_WAIT
     attempt = 0
     while True:
-        if cache.add(key, {"state": "processing"}, timeout=claim_ttl):
-            break  # ours: process it
         entry = cache.get(key)
         if entry is None:
-            continue  # the claim just expired: try to take it over
+            if cache.add(key, {"state": "processing"}, timeout=claim_ttl):
+                # The first delivery's claim expired (its process died): take it over.
+                return _process_claimed(cache, key, account, message, xml, encrypted, started)
+            continue
         if entry.get("state") == "done":
             _count_retry(account, message)
             return entry["reply_xml"]
@@ -246,14 +318,6 @@ def _answer_once(account: Account, message: Message, xml: str, encrypted: bool, 
         time.sleep(_POLL_INTERVALS[min(attempt, len(_POLL_INTERVALS) - 1)])
         attempt += 1
 
-    try:
-        reply_xml = _process(account, message, xml, encrypted, started)
-    except BaseException:
-        cache.delete(key)  # let a retry process it rather than wait for an answer that never comes
-        raise
-    cache.set(key, {"state": "done", "reply_xml": reply_xml}, timeout=app_settings.DEDUPE_TTL)
-    return reply_xml
-
 
 def _count_retry(account: Account, message: Message) -> None:
     MessageLog.objects.filter(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key)).update(
@@ -261,13 +325,14 @@ def _count_retry(account: Account, message: Message) -> None:
     )
 
 
-def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float) -> str:
+def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float,
+             **rule_options) -> str:
     """Run the rules once, render the reply, log the delivery; return the plaintext reply XML."""
     message_received.send_robust(sender=Account, account=account, message=message)
     rule = reply = None
     reply_xml = error = ""
     try:
-        result = run_rules(account, message)
+        result = run_rules(account, message, **rule_options)
         rule, reply = result.rule, result.reply
         if reply is not None:
             reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
@@ -311,7 +376,7 @@ def _save_log(log: MessageLog) -> tuple[MessageLog, str]:
         # IntegrityError from poisoning it; in autocommit the single INSERT is its own
         # transaction, and BEGIN/COMMIT would only add two round trips per message.
         with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
-            log.save(force_insert=True)
+            MessageLog.objects.insert(log)
         return log, log.reply_xml
     except IntegrityError:
         existing = MessageLog.objects.filter(account_id=log.account_id, dedupe_key=log.dedupe_key).first()
@@ -323,5 +388,5 @@ def _save_log(log: MessageLog) -> tuple[MessageLog, str]:
         # The matched rule was deleted meanwhile (foreign key): keep the row, lose the link.
         log.pk, log.rule_id = None, None
         with transaction.atomic():
-            log.save(force_insert=True)
+            MessageLog.objects.insert(log)
         return log, log.reply_xml

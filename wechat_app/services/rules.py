@@ -160,11 +160,16 @@ def clear_local_indexes() -> None:
 
 
 class CacheStateStore:
-    """The engine's ``StateStore`` on the Django cache; a prefetched value saves a round trip."""
+    """The engine's ``StateStore`` on the Django cache.
 
-    def __init__(self, cache, prefetched: dict[str, Any] | None = None):
+    A prefetched value saves the read's round trip; with a ``CacheBatch`` the writes are queued
+    there and go out with the caller's next round trip.
+    """
+
+    def __init__(self, cache, prefetched: dict[str, Any] | None = None, batch=None):
         self.cache = cache
         self.prefetched = dict(prefetched or {})
+        self.batch = batch
 
     def get(self, key):
         if key in self.prefetched:
@@ -175,28 +180,37 @@ class CacheStateStore:
 
     def set(self, key, value, ttl):
         self.prefetched.pop(key, None)
-        self.cache.set(key, dict(value), ttl)
+        (self.batch or self.cache).set(key, dict(value), ttl)
 
     def delete(self, key):
         self.prefetched.pop(key, None)
-        self.cache.delete(key)
+        (self.batch or self.cache).delete(key)
 
 
-def respond(account: Account, message, *, state_namespace: str = "live") -> EngineResult:
+def respond(account: Account, message, *, state_namespace: str = "live", prefetched: dict | None = None,
+            batch=None) -> EngineResult:
     """Run the reply engine for ``message`` on ``account``'s rules.
 
     Returns the ``EngineResult`` (``reply`` None: answer nothing). Exceptions raised by code
     rules and hooks propagate; the caller logs them. ``state_namespace`` keeps follow-up
     conversations apart (the admin simulator uses its own).
+
+    The callback saves round trips with the last two arguments: ``prefetched`` holds the values
+    of ``version_key(account.pk)`` and ``state_key(...)`` that it already read (None: absent),
+    and with a ``CacheBatch`` as ``batch`` the follow-up state writes are queued there for the
+    caller to execute.
     """
     cache = _cache()
     vkey = version_key(account.pk)
     skey = state_key(account.pk, message.uid, state_namespace)
-    values = cache.get_many([vkey, skey])
+    if prefetched is not None and vkey in prefetched and skey in prefetched:
+        values = prefetched
+    else:
+        values = cache.get_many([vkey, skey])
     index = get_index(account, values.get(vkey))
     engine = Engine(
         index,
-        store=CacheStateStore(cache, prefetched={skey: values.get(skey)}),
+        store=CacheStateStore(cache, prefetched={skey: values.get(skey)}, batch=batch),
         before=registry.before_hooks(account.name),
         after=registry.after_hooks(account.name),
         default_timeout=app_settings.FOLLOW_UP_TIMEOUT,

@@ -1,0 +1,44 @@
+"""MessageLog.objects.insert: the callback's fast INSERT behaves like save(force_insert=True)."""
+import pytest
+from django.db import IntegrityError, transaction
+
+from wechat_app.models import Account, MessageLog
+
+pytestmark = pytest.mark.django_db
+
+
+def make_log(account, key="msg:1", **extra):
+    values = dict(account=account, dedupe_key=key, msg_id="1", user="u1", msg_type="text", text="hi",
+                  message={"text": "hi", "param": {"lat": None}}, reply={"type": "text", "content": "yo"},
+                  reply_xml="<xml>]]></xml>", status=MessageLog.Status.REPLIED, latency_ms=1.5)
+    values.update(extra)
+    return MessageLog(**values)
+
+
+@pytest.fixture
+def account():
+    return Account.objects.create(name="a", app_id="wx0000000000000001", app_secret="s" * 16, token="tok123")
+
+
+def test_insert_sets_pk_and_defaults_and_round_trips(account):
+    log = MessageLog.objects.insert(make_log(account))
+    assert log.pk and not log._state.adding
+    assert log.created_at is not None
+    stored = MessageLog.objects.get(pk=log.pk)
+    assert stored.message == {"text": "hi", "param": {"lat": None}}
+    assert stored.reply == {"type": "text", "content": "yo"}
+    assert stored.reply_xml == "<xml>]]></xml>" and stored.retry_count == 0 and stored.created_at == log.created_at
+
+
+def test_duplicate_delivery_raises_djangos_integrity_error(account):
+    MessageLog.objects.insert(make_log(account))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MessageLog.objects.insert(make_log(account))
+    assert MessageLog.objects.count() == 1
+
+
+def test_repeated_inserts_keep_working(account):
+    # PostgreSQL prepares the statement after a few executions; the later ones must still work.
+    for number in range(8):
+        MessageLog.objects.insert(make_log(account, key=f"msg:{number}", reply=None))
+    assert MessageLog.objects.filter(reply__isnull=True).count() == 8
