@@ -66,6 +66,9 @@ class MessageLog(models.Model):
         NO_REPLY = "no_reply", _("No reply")
         UNMATCHED = "unmatched", _("Unmatched")
         ERROR = "error", _("Error")
+        # A code rule overran REPLY_BUDGET: WeChat got "success" and the reply follows as a
+        # customer-service message; the row is updated when the rule finishes.
+        DEFERRED = "deferred", _("Answered later")
 
     # Indexes are few on purpose (every INSERT maintains each one): the composite indexes below
     # lead with the foreign keys, so those need none of their own.

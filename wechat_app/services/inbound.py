@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
 from ..conf import app_settings
-from ..models import Account, MessageLog
+from ..models import Account, MessageLog, Rule
 from ..protocol import (
     AppIdMismatchError,
     DecryptError,
@@ -329,16 +332,21 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
              **rule_options) -> str:
     """Run the rules once, render the reply, log the delivery; return the plaintext reply XML."""
     message_received.send_robust(sender=Account, account=account, message=message)
-    rule = reply = None
+    rule = reply = late = None
     reply_xml = error = ""
     try:
-        result = run_rules(account, message, **rule_options)
+        if _runs_code(account.name):
+            result = _run_within_budget(account, message, rule_options.get("prefetched"))
+        else:
+            result = run_rules(account, message, **rule_options)
         rule, reply = result.rule, result.reply
         if reply is not None:
             reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
             status = MessageLog.Status.REPLIED
         else:
             status = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
+    except _LateReply as pending:
+        late, status = pending.future, MessageLog.Status.DEFERRED
     except Exception as err:  # a rule's bug must not lose the message nor answer garbage
         logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
         reply, reply_xml, status, error = None, "", MessageLog.Status.ERROR, _error_summary(err)
@@ -364,9 +372,96 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         latency_ms=(time.perf_counter() - started) * 1000,
     )
     log, reply_xml = _save_log(log)
+    if late is not None:
+        late.add_done_callback(lambda future: _late_pool().submit(
+            _in_thread, _finish_late, future, account, message, log.pk, started))
+        return reply_xml
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
                            rule_name=log.rule_name or None, log=log)
     return reply_xml
+
+
+# --- the 5-second rule ---------------------------------------------------------------------------
+# WeChat waits 5 s for a passive reply. Rules written in Python may call slow services, so on
+# accounts that have code rules or hooks the engine runs in a worker thread: what has not
+# answered within REPLY_BUDGET gets "success" now, and its reply goes out later as a
+# customer-service message. Accounts with stored rules only are fast and run inline.
+_pool = None
+_pool_lock = threading.Lock()
+_code_accounts: dict[tuple[int, str], bool] = {}
+
+
+class _LateReply(Exception):
+    def __init__(self, future):
+        super().__init__("the rules overran REPLY_BUDGET")
+        self.future = future
+
+
+def _runs_code(account_name: str) -> bool:
+    """Whether Python rules or hooks apply to the account (cached per registry version)."""
+    key = (rules.registry.version, account_name)
+    known = _code_accounts.get(key)
+    if known is None:
+        known = bool(rules.registry.rules_for(account_name) or rules.registry.before_hooks(account_name)
+                     or rules.registry.after_hooks(account_name))
+        if len(_code_accounts) > 10_000:
+            _code_accounts.clear()
+        _code_accounts[key] = known
+    return known
+
+
+def _late_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wechat-rules")
+    return _pool
+
+
+def _in_thread(func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    finally:
+        connections.close_all()  # this worker thread's own connections
+
+
+def _run_within_budget(account: Account, message: Message, prefetched):
+    # Without the batch: the follow-up state is written when the rules finish, however late.
+    future = _late_pool().submit(_in_thread, run_rules, account, message, prefetched=prefetched)
+    try:
+        return future.result(timeout=app_settings.REPLY_BUDGET)
+    except FutureTimeout:
+        raise _LateReply(future) from None
+
+
+def _finish_late(future, account: Account, message: Message, log_id: int, started: float) -> None:
+    """The deferred rules finished: send their reply as a customer-service message, update the log."""
+    from .outbound import send_reply_later
+
+    fields = {"latency_ms": (time.perf_counter() - started) * 1000}
+    reply = None
+    try:
+        result = future.result()
+        reply = result.reply
+        fields.update(rule_name=_clip(getattr(result.rule, "name", ""), 100),
+                      reply=reply.to_dict() if reply is not None else None)
+        rule_id = getattr(result.rule, "id", None)
+        if isinstance(rule_id, int) and Rule.objects.filter(pk=rule_id).exists():
+            fields["rule_id"] = rule_id
+        if reply is not None:
+            key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
+            send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
+            fields["status"] = MessageLog.Status.REPLIED
+        else:
+            fields["status"] = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
+    except Exception as err:
+        logger.exception("Late reply failed for %s on account %r", message.dedupe_key, account.name)
+        fields.update(status=MessageLog.Status.ERROR, error=_error_summary(err))
+    MessageLog.objects.filter(pk=log_id).update(**fields)
+    log = MessageLog.objects.filter(pk=log_id).first()
+    reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
+                           rule_name=fields.get("rule_name") or None, log=log)
 
 
 def _save_log(log: MessageLog) -> tuple[MessageLog, str]:
