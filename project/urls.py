@@ -3,6 +3,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+# The demo project names its admin; an installing project keeps its own.
+admin.site.site_header = "WeChat console"
+admin.site.site_title = "WeChat console"
+admin.site.index_title = "Official accounts, replies and messages"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
