@@ -13,9 +13,9 @@ class MessageLogManager(models.Manager):
     def insert(self, log: MessageLog) -> MessageLog:
         """INSERT a new row and set its primary key, like ``save(force_insert=True)``.
 
-        On PostgreSQL (psycopg 3) the statement uses server-side parameter binding, so psycopg
-        prepares it after a few executions and each message then costs the server no parsing
-        or planning and the client no SQL compiling or quoting; other databases use the ORM.
+        On PostgreSQL (psycopg 3) it is a prepared statement with server-side parameter binding:
+        each message costs the server no parsing or planning and the client no SQL compiling or
+        quoting. Other databases use the ORM.
         Errors are Django's (``IntegrityError`` for a duplicate delivery), and the query shows
         in ``connection.queries`` / ``CaptureQueriesContext`` like any other.
         """
@@ -29,12 +29,16 @@ class MessageLogManager(models.Manager):
         sql, fields = self._statement(connection)
         params = [field.get_db_prep_save(field.pre_save(log, True), connection) for field in fields]
         connection.ensure_connection()
+        # Django leaves psycopg's automatic preparation off; ask for it on this one statement.
+        # The wrappers keep Django's error classes and its query log (CaptureQueriesContext).
         with connection.wrap_database_errors:
-            raw = psycopg.Cursor(connection.connection)
-        cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-        with cursor:
-            cursor.execute(sql, params)
-            log.pk = cursor.fetchone()[0]
+            with psycopg.Cursor(connection.connection) as cursor:
+                if connection.queries_logged:
+                    with connection.make_debug_cursor(cursor).debug_sql(sql, params, use_last_executed_query=True):
+                        cursor.execute(sql, params, prepare=True)
+                else:
+                    cursor.execute(sql, params, prepare=True)
+                log.pk = cursor.fetchone()[0]
         log._state.adding = False
         log._state.db = alias
         return log
