@@ -7,10 +7,15 @@ callback and through a bare view doing the same protocol work with O(1) routing
 Targets (issue 2): at every rule count at least 70% of the bare view's throughput, and p99 at
 100,000 rules within 1.5x of p99 at 10 rules.
 
+Two ways of writing the message log are measured: the default (one INSERT per message) and,
+with ``--log-buffer``, WECHAT_APP["LOG_BUFFER"] (rows through Redis, bulk-inserted by a Celery
+worker with beat, which runs beside gunicorn during the measurement so that its CPU counts).
+Either way the script checks afterwards that every request left exactly one log row.
+
 Usage (PostgreSQL and Redis of this machine by default)::
 
     .venv/bin/python bench/callback_bench.py [--rules 10,1000,100000] [--requests 4000]
-        [--workers 2] [--clients 2] [--threads 4]
+        [--workers 2] [--clients 2] [--threads 4] [--log-buffer]
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/wechat_bench, created
 if missing), BENCH_REDIS_URL (default redis://127.0.0.1:6379/9, flushed).
@@ -56,15 +61,19 @@ def ensure_database():
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def bench_env():
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/8")
+
+
+def bench_env(log_buffer=False):
     env = dict(os.environ)
     env.update(DJANGO_SETTINGS_MODULE="bench.settings", DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL,
-               BENCH_TOKEN=TOKEN, BENCH_AES_KEY=AES_KEY, BENCH_APP_ID=APP_ID, PYTHONPATH=str(ROOT))
+               CELERY_BROKER_URL=BROKER_URL, BENCH_TOKEN=TOKEN, BENCH_AES_KEY=AES_KEY, BENCH_APP_ID=APP_ID,
+               BENCH_LOG_BUFFER="1" if log_buffer else "", PYTHONPATH=str(ROOT))
     return env
 
 
-def setup_django():
-    os.environ.update({k: v for k, v in bench_env().items() if k != "PYTHONPATH"})
+def setup_django(log_buffer=False):
+    os.environ.update({k: v for k, v in bench_env(log_buffer).items() if k != "PYTHONPATH"})
     import django
 
     django.setup()
@@ -222,19 +231,42 @@ def run_load(port, path, count, args, seed):
     }
 
 
-def serve(workers):
+def serve(workers, log_buffer=False):
     port = free_port()
-    proc = subprocess.Popen(
+    procs = [subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "bench.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--worker-class", "sync", "--log-level", "warning", "--timeout", "120"],
-        cwd=ROOT, env=bench_env(), start_new_session=True)
+        cwd=ROOT, env=bench_env(log_buffer), start_new_session=True)]
+    if log_buffer:  # the worker whose beat task drains the buffer, as in production
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "project", "worker", "-B", "--pool", "solo",
+             "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=bench_env(log_buffer), start_new_session=True))
     wait_port(port)
-    return proc, port
+    return procs, port
 
 
-def stop(proc):
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+def stop(procs):
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        proc.wait(timeout=30)
+
+
+def logged_rows():
+    from wechat_app.models import MessageLog
+
+    return MessageLog.objects.filter(account__name=ACCOUNT).count()
+
+
+def wait_drained(expected, timeout=60):
+    """With the buffer, rows arrive within a few seconds of the last request."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if logged_rows() >= expected:
+            break
+        time.sleep(0.5)
+    return logged_rows()
 
 
 def main():
@@ -244,29 +276,40 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--clients", type=int, default=2, help="load-generating processes")
     parser.add_argument("--threads", type=int, default=4, help="concurrent connections per client process")
+    parser.add_argument("--log-buffer", action="store_true", help="WECHAT_APP['LOG_BUFFER'] with a Celery worker")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
     ensure_database()
-    setup_django()
+    setup_django(args.log_buffer)
+    print(f"message log: {'buffered in Redis, drained by a Celery worker' if args.log_buffer else 'one INSERT per message'};"
+          f" gunicorn {args.workers} sync workers; load: {args.clients} processes x {args.threads} connections",
+          flush=True)
     rows = []
     for count in [int(x) for x in args.rules.split(",")]:
         began = time.perf_counter()
         load_rules(count)
         print(f"{count} rules loaded in {time.perf_counter() - began:.1f}s", flush=True)
         for label, path in (("callback", f"/wechat/callback/{ACCOUNT}/"), ("bare view", f"/bare/{ACCOUNT}/")):
-            proc, port = serve(args.workers)
+            is_callback = label == "callback"
+            procs, port = serve(args.workers, log_buffer=args.log_buffer and is_callback)
+            rows_before = logged_rows()
+            warmup = 40 * args.workers
             try:
                 # Warm-up: every worker compiles the index and opens its connections.
-                run_load(port, path, count, argparse.Namespace(requests=40 * args.workers, clients=1,
+                run_load(port, path, count, argparse.Namespace(requests=warmup, clients=1,
                                                                threads=args.workers), seed=1)
                 result = run_load(port, path, count, args, seed=count)
+                if is_callback:
+                    sent = warmup + result["requests"] - result["errors"]
+                    logged = wait_drained(rows_before + sent) - rows_before
+                    result["logged"] = f"{logged}/{sent} rows logged"
             finally:
-                stop(proc)
+                stop(procs)
             result.update(rules=count, view=label)
             rows.append(result)
             print(f"  {label:9s} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
-                  f"p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}", flush=True)
+                  f"p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}  {result.get('logged', '')}", flush=True)
 
     print("\nrules     callback req/s  bare req/s  ratio   p50 ms  p99 ms (callback)")
     by = {(r["rules"], r["view"]): r for r in rows}

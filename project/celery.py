@@ -20,4 +20,6 @@ app.conf.beat_schedule = {
     "wechat-refresh-tokens": {"task": "wechat_app.refresh_tokens", "schedule": 60.0},
     # The safety net of delivery: due retries, lost enqueues, messages of crashed workers.
     "wechat-resume-outbound": {"task": "wechat_app.resume_outbound", "schedule": 30.0},
+    # Only does work with WECHAT_APP["LOG_BUFFER"] on.
+    "wechat-drain-message-log": {"task": "wechat_app.drain_message_log", "schedule": 1.0},
 }

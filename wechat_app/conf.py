@@ -36,6 +36,11 @@ DEFAULTS = {
     "DEDUPE_WAIT": 4.0,
     # Store the decrypted raw XML of every inbound message in the message log.
     "LOG_RAW_XML": True,
+    # Buffer message-log rows in Redis and write them in bulk (the wechat_app.drain_message_log
+    # beat task, every second) instead of one INSERT per message: for high message rates. Needs
+    # django-redis as the cache (otherwise rows are inserted directly) and a Celery worker with
+    # beat. Rows reach the database about a second late; none is lost (services/logbuffer.py).
+    "LOG_BUFFER": False,
     # --- reply engine -------------------------------------------------------------------------
     # Cache alias used for rule-version stamps, follow-up state, dedupe and tokens.
     "CACHE_ALIAS": "default",

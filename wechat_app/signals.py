@@ -7,7 +7,8 @@ message_received
 reply_sent
     Sent after the callback produced its answer (also when it is "no reply").
     Arguments: ``sender``, ``account``, ``message``, ``reply`` (protocol.Reply or None),
-    ``rule_name`` (str or None), ``log`` (the MessageLog row).
+    ``rule_name`` (str or None), ``log`` (the MessageLog row; with LOG_BUFFER on it is not saved
+    yet and has no primary key: it reaches the database with the next drain).
 
 rules_changed
     Sent when an account's rules changed and its compiled index was invalidated.

@@ -89,3 +89,12 @@ def sync_followers(account_id):
         raise
     outbound.set_sync_progress(account_id, status="done", done=result["synced"], total=result["total"])
     return result
+
+
+@shared_task(name="wechat_app.drain_message_log", ignore_result=True)
+def drain_message_log():
+    """Write buffered message-log rows to the database (LOG_BUFFER; a beat task every second)."""
+    from .services import logbuffer
+
+    if logbuffer.enabled():
+        logbuffer.drain_all()

@@ -64,6 +64,10 @@ class CacheBatch:
     def delete(self, key: str) -> Result:
         return self._queue("delete", key)
 
+    def rpush(self, key: str, value: Any) -> Result:
+        """Append to the Redis list ``key`` (django-redis only: other caches have no lists)."""
+        return self._queue("rpush", key, value)
+
     def __len__(self):
         return len(self._ops)
 
@@ -79,6 +83,8 @@ class CacheBatch:
 
     def _execute_each(self, ops):
         cache = self.cache
+        if any(op == "rpush" for op, *_ in ops):
+            raise NotImplementedError("rpush needs django-redis as the cache")
         for op, key, value, timeout, result in ops:
             if op == "add":
                 result.value = cache.add(key, value, timeout)
@@ -99,6 +105,8 @@ class CacheBatch:
                 pipe.get(redis_key)
             elif op == "delete":
                 pipe.delete(redis_key)
+            elif op == "rpush":
+                pipe.rpush(redis_key, client.encode(value))
             else:
                 if timeout is DEFAULT_TIMEOUT:
                     timeout = self.cache.default_timeout

@@ -49,7 +49,7 @@ from ..protocol import (
     render_reply,
 )
 from ..signals import message_received, reply_sent
-from . import accounts, rules
+from . import accounts, logbuffer, rules
 from .cachebatch import CacheBatch
 
 logger = logging.getLogger("wechat_app.inbound")
@@ -323,6 +323,9 @@ def _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted,
 
 
 def _count_retry(account: Account, message: Message) -> None:
+    if logbuffer.enabled():  # the row may not have been drained yet
+        logbuffer.enqueue_retry(account.pk, _log_dedupe_key(message.dedupe_key))
+        return
     MessageLog.objects.filter(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key)).update(
         retry_count=F("retry_count") + 1
     )
@@ -371,7 +374,11 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         error=error,
         latency_ms=(time.perf_counter() - started) * 1000,
     )
-    log, reply_xml = _save_log(log)
+    after = rule_options.get("batch")
+    if late is None and after is not None and logbuffer.enabled():
+        logbuffer.enqueue(after, log)  # goes out with the stored answer; drained in bulk
+    else:
+        log, reply_xml = _save_log(log)
     if late is not None:
         late.add_done_callback(lambda future: _late_pool().submit(
             _in_thread, _finish_late, future, account, message, log.pk, started))
