@@ -143,6 +143,9 @@ class OutboundMessage(models.Model):
                                                    "failed: system failed."))
     lease_until = models.DateTimeField(null=True, blank=True, editable=False,
                                        help_text=_("A worker holds the message until then."))
+    # Random id of the claim holding the message: only that holder records the result, and a
+    # chunk claimed with one UPDATE is read back by it (services.outbound.claim_campaign_batch).
+    claim = models.CharField(max_length=32, blank=True, editable=False)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -292,6 +292,7 @@ def _template_send(handler, query, body, app_id):
             # WeChat's anti-reentry id: one message per openid + client_msg_id for 10 minutes.
             previous = state.template_dedupe.get((app_id, follower.openid, client_msg_id))
             if previous and now - previous[1] < 600:
+                state.resends_dropped += 1
                 return {"errcode": 0, "errmsg": "ok", "msgid": previous[0]}
         msgid = state.new_msgid()
         if client_msg_id:

@@ -171,6 +171,7 @@ class SandboxState:
             self.menus: dict[str, dict[str, Any] | None] = {}
             self.messages: list[dict[str, Any]] = []
             self.template_dedupe: dict[tuple[str, str, str], tuple[int, float]] = {}
+            self.resends_dropped = 0  # template sends answered from template_dedupe (not delivered)
             self.calls: list[dict[str, Any]] = []
             self.faults: list[Fault] = []
             self.pushes: list[dict[str, Any]] = []
@@ -456,6 +457,7 @@ class SandboxState:
                 "templates": {a: len(t) for a, t in self.templates.items()},
                 "tokens_issued": len(self.tokens),
                 "messages": len(self.messages),
+                "resends_dropped": self.resends_dropped,
                 "calls": len(self.calls),
                 "faults": [f.public() for f in self.faults],
                 "config": dict(self.config),
