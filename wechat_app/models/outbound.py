@@ -93,6 +93,13 @@ class Campaign(models.Model):
         counts.update({r["status"]: r["n"] for r in rows})
         return counts
 
+    def delivery_counts(self) -> dict[str, int]:
+        """Recipients by WeChat's delivery report (TEMPLATESENDJOBFINISH): success, failed:user
+        block, failed: system failed; messages without a report yet are not counted."""
+        rows = (self.messages.exclude(delivery_status="").values("delivery_status").annotate(n=models.Count("id"))
+                .order_by("delivery_status"))
+        return {r["delivery_status"]: r["n"] for r in rows}
+
 
 class OutboundMessage(models.Model):
     """One message to one user (customer-service or template), and what became of it.

@@ -96,6 +96,9 @@ class Follower:
     # Fault knobs per user: 45015 (no interaction for 48 h), blocks template messages.
     interaction_expired: bool = False
     blocks_templates: bool = False
+    # The TEMPLATESENDJOBFINISH status pushed after a template send, if not the default
+    # ("success", or "failed:user block" with blocks_templates): e.g. "failed: system failed".
+    template_job_status: str = ""
 
     def info(self, lang="zh_CN") -> dict[str, Any]:
         if not self.subscribe:

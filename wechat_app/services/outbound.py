@@ -247,7 +247,8 @@ def deliver(message_id: int, client=None) -> Outcome:
         _finish(message.pk, claim_id, status=Status.QUEUED, attempts=F("attempts") - 1)  # paused: resume re-queues
         return Outcome("paused")
     outcome, fields = _attempt(client or get_client(message.account), message)
-    _finish(message.pk, claim_id, **fields)
+    if _finish(message.pk, claim_id, **fields) and fields.get("msgid"):
+        apply_pending_reports(message.account_id, [fields["msgid"]])
     return outcome
 
 
@@ -453,8 +454,9 @@ def claim_campaign_batch(campaign_id: int, limit: int) -> tuple[str, list[Outbou
     return claim_id, []
 
 
-def _record_sent(claim_id: str, msgids: dict[int, int | None]) -> None:
-    """Mark a batch sent with one UPDATE, each row with its own msgid."""
+def _record_sent(account_id: int, claim_id: str, msgids: dict[int, int | None]) -> None:
+    """Mark a batch sent with one UPDATE, each row with its own msgid; then apply the delivery
+    reports that arrived first."""
     if not msgids:
         return
     now = timezone.now()
@@ -467,6 +469,7 @@ def _record_sent(claim_id: str, msgids: dict[int, int | None]) -> None:
                        [v for pair in known for v in pair], output_field=models.BigIntegerField())
     OutboundMessage.objects.filter(pk__in=list(msgids), status=Status.SENDING, claim=claim_id).update(
         status=Status.SENT, msgid=msgid, sent_at=now, errcode=0, errmsg="", lease_until=None, updated_at=now)
+    apply_pending_reports(account_id, msgids.values())
 
 
 def _release(claim_id: str, messages: list[OutboundMessage], next_attempt_at=None) -> None:
@@ -554,7 +557,7 @@ def deliver_chunk(campaign_id: int) -> ChunkResult:
                 _release(claim_id, messages[i + 1:], fields["next_attempt_at"])
                 stopped, quota_delay = True, outcome.retry_in
                 break
-        _record_sent(claim_id, sent)
+        _record_sent(campaign.account_id, claim_id, sent)
     if quota_delay is not None:
         return ChunkResult(tally, retry_in=quota_delay)
     if done >= size or (stopped and done):
@@ -613,9 +616,27 @@ def cancel_campaign(campaign: Campaign) -> int:
             status=Status.CANCELLED, updated_at=timezone.now())
 
 
+REPORT_WAIT = 3600  # seconds a delivery report waits for the msgid it is about to be recorded
+
+
+def _report_key(account_id: int, msgid: int) -> str:
+    return f"{app_settings.CACHE_PREFIX}:jobfinish:{account_id}:{msgid}"
+
+
+def _apply_report(account_id: int, msgid: int, status: str) -> int:
+    return OutboundMessage.objects.filter(account_id=account_id, msgid=msgid).update(
+        delivery_status=status, updated_at=timezone.now())
+
+
 def handle_template_job_finish(account, message) -> int:
     """Record a TEMPLATESENDJOBFINISH report (``message``: protocol.Message) on the message it is
-    about; return how many rows were updated (0 for a msgid we did not send).
+    about (``success``, ``failed:user block``, ``failed: system failed``); return how many rows
+    were updated.
+
+    The report can arrive before the worker has recorded the msgid (a campaign records its
+    results per batch): it then waits in the cache (REPORT_WAIT) and is applied when the msgid
+    is recorded (``apply_pending_reports``). Trying again after parking it closes the race with
+    a worker that recorded the msgid in between.
     https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html#6"""
     msgid = message.param.get("msg_id") or message.raw.get("MsgID") or message.raw.get("MsgId")
     try:
@@ -623,8 +644,28 @@ def handle_template_job_finish(account, message) -> int:
     except (TypeError, ValueError):
         return 0
     status = str(message.param.get("status") or message.raw.get("Status") or "")[:64]
-    return OutboundMessage.objects.filter(account=account, msgid=msgid).update(delivery_status=status,
-                                                                              updated_at=timezone.now())
+    updated = _apply_report(account.pk, msgid, status)
+    if not updated:
+        key = _report_key(account.pk, msgid)
+        get_cache().set(key, status, REPORT_WAIT)
+        updated = _apply_report(account.pk, msgid, status)
+        if updated:
+            get_cache().delete(key)
+    return updated
+
+
+def apply_pending_reports(account_id: int, msgids: Iterable[int | None]) -> int:
+    """Apply delivery reports that arrived before these msgids were recorded; return how many."""
+    keys = {_report_key(account_id, m): m for m in msgids if m is not None}
+    if not keys:
+        return 0
+    cache = get_cache()
+    found = cache.get_many(list(keys))
+    for key, status in found.items():
+        _apply_report(account_id, keys[key], status)
+    if found:
+        cache.delete_many(list(found))
+    return len(found)
 
 
 # --- followers ------------------------------------------------------------------------------------
