@@ -7,6 +7,10 @@ PY := $(BIN)/python
 MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The fake WeChat API that `make run` starts beside the server (see docs/sandbox.md).
+SANDBOX_PORT ?= 8081
+SANDBOX_URL := http://127.0.0.1:$(SANDBOX_PORT)
+CALLBACK_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 PYTEST_ARGS ?=
 
 .PHONY: run test install install-dev migrate demo bench clean
@@ -30,9 +34,14 @@ migrate: install
 	$(MANAGE) migrate --noinput
 
 demo: migrate
-	$(MANAGE) wechat_demo --host $(HOST) --port $(PORT)
+	$(MANAGE) wechat_demo --host $(HOST) --port $(PORT) --sandbox-url $(SANDBOX_URL)
 
+# The sandbox runs in the background (the demo account's API base URL points at it, and it pushes
+# events such as delivery reports to the callback) and stops with the server (Ctrl-C).
 run: demo
+	@$(MANAGE) wechat_sandbox --port $(SANDBOX_PORT) --callback-base http://$(CALLBACK_HOST):$(PORT) \
+	    --push-job-finish & sandbox=$$!; \
+	trap 'kill $$sandbox 2>/dev/null; wait $$sandbox 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(MANAGE) runserver $(HOST):$(PORT)
 
 test: install-dev

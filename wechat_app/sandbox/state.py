@@ -146,6 +146,11 @@ class Fault:
         return data
 
 
+def generated_openid(app_id: str, index: int, prefix: str = "o") -> str:
+    """The openid of the ``index``-th generated follower of an app (``add_followers(count=...)``)."""
+    return f"{prefix}{app_id[-6:]}{index:010d}"
+
+
 def _new_token() -> str:
     # Real tokens are ~150 characters of [A-Za-z0-9_-]; the length matters to storage code.
     return secrets.token_urlsafe(110)[:148]
@@ -220,7 +225,7 @@ class SandboxState:
                 added.append(follower.openid)
             start = len(bucket)
             for i in range(count):
-                openid = f"{prefix}{app_id[-6:]}{start + i:010d}"
+                openid = generated_openid(app_id, start + i, prefix)
                 bucket[openid] = Follower(openid=openid, nickname=f"user{start + i}")
                 added.append(openid)
             return added
