@@ -36,13 +36,15 @@ migrate: install
 demo: migrate
 	$(MANAGE) wechat_demo --host $(HOST) --port $(PORT) --sandbox-url $(SANDBOX_URL)
 
-# The sandbox runs in the background (the demo account's API base URL points at it, and it pushes
-# events such as delivery reports to the callback) and stops with the server (Ctrl-C).
+# The WeChat API sandbox runs beside the server (the demo account's API base URL points at it, and
+# it pushes events such as delivery reports to the callback). Both stop together: Ctrl-C, a
+# SIGTERM to make, or either of them exiting.
 run: demo
 	@$(MANAGE) wechat_sandbox --port $(SANDBOX_PORT) --callback-base http://$(CALLBACK_HOST):$(PORT) \
 	    --push-job-finish & sandbox=$$!; \
-	trap 'kill $$sandbox 2>/dev/null; wait $$sandbox 2>/dev/null' EXIT INT TERM; \
-	DEBUG=true $(MANAGE) runserver $(HOST):$(PORT)
+	DEBUG=true $(MANAGE) runserver $(HOST):$(PORT) & server=$$!; \
+	trap 'kill $$server $$sandbox 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
+	wait $$server
 
 test: install-dev
 	sh scripts/ensure-browser.sh
