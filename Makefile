@@ -38,7 +38,7 @@ demo: migrate
 
 # The WeChat API sandbox runs beside the server (the demo account's API base URL points at it, and
 # it pushes events such as delivery reports to the callback). Both stop together: Ctrl-C, a
-# SIGTERM to make, or either of them exiting.
+# SIGTERM to make, or the server exiting.
 run: demo
 	@$(MANAGE) wechat_sandbox --port $(SANDBOX_PORT) --callback-base http://$(CALLBACK_HOST):$(PORT) \
 	    --push-job-finish & sandbox=$$!; \
