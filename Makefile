@@ -7,6 +7,10 @@ PY := $(BIN)/python
 MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The fake WeChat API that `make run` starts beside the server (see docs/sandbox.md).
+SANDBOX_PORT ?= 8081
+SANDBOX_URL := http://127.0.0.1:$(SANDBOX_PORT)
+CALLBACK_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 PYTEST_ARGS ?=
 
 .PHONY: run test install install-dev migrate demo bench clean
@@ -30,10 +34,17 @@ migrate: install
 	$(MANAGE) migrate --noinput
 
 demo: migrate
-	$(MANAGE) wechat_demo --host $(HOST) --port $(PORT)
+	$(MANAGE) wechat_demo --host $(HOST) --port $(PORT) --sandbox-url $(SANDBOX_URL)
 
+# The WeChat API sandbox runs beside the server (the demo account's API base URL points at it, and
+# it pushes events such as delivery reports to the callback). Both stop together: Ctrl-C, a
+# SIGTERM to make, or the server exiting.
 run: demo
-	DEBUG=true $(MANAGE) runserver $(HOST):$(PORT)
+	@$(MANAGE) wechat_sandbox --port $(SANDBOX_PORT) --callback-base http://$(CALLBACK_HOST):$(PORT) \
+	    --push-job-finish & sandbox=$$!; \
+	DEBUG=true $(MANAGE) runserver $(HOST):$(PORT) & server=$$!; \
+	trap 'kill $$server $$sandbox 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
+	wait $$server
 
 test: install-dev
 	sh scripts/ensure-browser.sh

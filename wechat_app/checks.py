@@ -1,21 +1,101 @@
-"""System checks with stable ids (``wechat_app.E001`` ...)."""
-from django.core.checks import Error, register
+"""System checks with stable ids (``wechat_app.E001`` ...), run by ``manage.py check`` and at
+start-up: a wrong setting is reported by name before the first message or task fails on it.
 
-from .conf import app_settings
+E001 the settings cannot be read (not a dict, unknown names); E002-E003 the callback;
+E010-E024 the outbound side (API client, tokens, delivery, campaigns); W001-W002 legal but
+harmful values.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+from .conf import SETTINGS_NAME, app_settings
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _timeout(value) -> tuple[float, float] | None:
+    """``API_TIMEOUT`` as ``(connect, read)`` seconds, or None if it is not a valid timeout."""
+    if _number(value) and value > 0:
+        return float(value), float(value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(_number(v) and v > 0 for v in value):
+        return float(value[0]), float(value[1])
+    return None
+
+
+# name -> (check id, is the value valid?, what it must be)
+RULES = {
+    "TIMESTAMP_WINDOW": ("E002", lambda v: _int(v) and v >= 0, "a non-negative integer (seconds)"),
+    "MAX_BODY_SIZE": ("E003", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
+    "API_BASE_URL": ("E010", lambda v: isinstance(v, str) and v.startswith(("http://", "https://")),
+                     "an http(s) URL"),
+    "API_TIMEOUT": ("E011", lambda v: _timeout(v) is not None,
+                    "a positive number of seconds or a (connect, read) pair of them"),
+    "USE_STABLE_TOKEN": ("E012", lambda v: isinstance(v, bool), "True or False"),
+    "TOKEN_REFRESH_MARGIN": ("E014", lambda v: _number(v) and 0 <= v < 7200,
+                             "a number of seconds from 0 to 7199 (tokens live 7200 s)"),
+    "OUTBOUND_MAX_ATTEMPTS": ("E015", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    "OUTBOUND_RETRY_DELAY": ("E016", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "OUTBOUND_RETRY_MAX_DELAY": ("E017", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "OUTBOUND_QUOTA_DELAY": ("E018", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "OUTBOUND_LEASE": ("E019", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "CAMPAIGN_RATE_LIMIT": ("E020", lambda v: _int(v) and v >= 0,
+                            "a non-negative integer (messages per second; 0: no limit)"),
+    "CAMPAIGN_CHUNK_SIZE": ("E021", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    "CAMPAIGN_CONCURRENCY": ("E022", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    "REPLY_BUDGET": ("E023", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+}
+
+
+def _error(name, message, check_id, hint=None):
+    return Error(f"{SETTINGS_NAME}[{name!r}] {message}", hint=hint, id=f"wechat_app.{check_id}")
 
 
 @register()
 def check_settings(app_configs, **kwargs):
-    errors = []
     try:
-        window = app_settings.TIMESTAMP_WINDOW
-        size = app_settings.MAX_BODY_SIZE
-    except Exception as err:  # ImproperlyConfigured: unknown names, wrong type
+        app_settings.user_settings  # noqa: B018 - reading it validates the dict and its names
+    except Exception as err:  # ImproperlyConfigured: not a dict, unknown names
         return [Error(str(err), id="wechat_app.E001")]
-    if not isinstance(window, int) or window < 0:
-        errors.append(Error("WECHAT_APP['TIMESTAMP_WINDOW'] must be a non-negative integer (seconds).",
-                            id="wechat_app.E002"))
-    if not isinstance(size, int) or size <= 0:
-        errors.append(Error("WECHAT_APP['MAX_BODY_SIZE'] must be a positive integer (bytes).",
-                            id="wechat_app.E003"))
+    errors = []
+    values = {}
+    for name, (check_id, valid, expected) in RULES.items():
+        value = getattr(app_settings, name)
+        if valid(value):
+            values[name] = value
+        else:
+            errors.append(_error(name, f"must be {expected}, not {value!r}.", check_id))
+    try:
+        provider = app_settings.TOKEN_PROVIDER
+    except Exception as err:  # the dotted path does not import
+        errors.append(Error(str(err), id="wechat_app.E013"))
+    else:
+        if provider is not None and not callable(provider):
+            errors.append(_error("TOKEN_PROVIDER", "must be the dotted path of a callable (account) -> token.",
+                                 "E013"))
+    if app_settings.CACHE_ALIAS not in settings.CACHES:
+        errors.append(_error("CACHE_ALIAS", f"is {app_settings.CACHE_ALIAS!r}, which is not in settings.CACHES.",
+                             "E024"))
+    if "OUTBOUND_RETRY_DELAY" in values and "OUTBOUND_RETRY_MAX_DELAY" in values \
+            and values["OUTBOUND_RETRY_MAX_DELAY"] < values["OUTBOUND_RETRY_DELAY"]:
+        errors.append(_error("OUTBOUND_RETRY_MAX_DELAY", "must not be shorter than OUTBOUND_RETRY_DELAY.", "E017"))
+    if "OUTBOUND_LEASE" in values and "API_TIMEOUT" in values \
+            and values["OUTBOUND_LEASE"] <= sum(_timeout(values["API_TIMEOUT"])):
+        errors.append(Warning(
+            f"{SETTINGS_NAME}['OUTBOUND_LEASE'] ({values['OUTBOUND_LEASE']} s) is not longer than one API call "
+            f"may take (API_TIMEOUT {values['API_TIMEOUT']}).",
+            hint="A message still being sent could be taken over and sent again; make the lease longer.",
+            id="wechat_app.W001"))
+    if values.get("REPLY_BUDGET", 0) >= 5:
+        errors.append(Warning(
+            f"{SETTINGS_NAME}['REPLY_BUDGET'] is {values['REPLY_BUDGET']} s: WeChat gives up on an answer after 5 s.",
+            hint="Keep it under 5 (default 4) so that slow code rules answer in time and reply later.",
+            id="wechat_app.W002"))
     return errors

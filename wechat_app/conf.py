@@ -80,6 +80,9 @@ DEFAULTS = {
     # Campaign messages per second per account (shared by all workers), and recipients per task.
     "CAMPAIGN_RATE_LIMIT": 100,
     "CAMPAIGN_CHUNK_SIZE": 200,
+    # Chunk tasks a campaign runs at once ("lanes"; each enqueues the next chunk when done).
+    # At most the number of worker slots you want one campaign to occupy.
+    "CAMPAIGN_CONCURRENCY": 4,
     # Seconds a code rule may take before the callback answers "success" and the eventual
     # reply goes out as a customer-service message.
     "REPLY_BUDGET": 4.0,

@@ -44,24 +44,41 @@ def deliver_message(self, message_id):
     return outcome.status
 
 
-@shared_task(name="wechat_app.deliver_campaign_chunk", acks_late=True, reject_on_worker_lost=True,
+@shared_task(bind=True, name="wechat_app.deliver_campaign_chunk", acks_late=True, reject_on_worker_lost=True,
              ignore_result=True)
-def deliver_campaign_chunk(campaign_id, message_ids):
-    """Send a chunk of a campaign's recipients, rate-limited per account (idempotent)."""
+def deliver_campaign_chunk(self, campaign_id):
+    """One lane of a campaign: send a chunk of its recipients (rate-limited per account), then
+    enqueue the next chunk while work remains, so other tasks interleave between chunks.
+
+    Idempotent (rows are claimed); retries not due yet come back with a countdown. In eager
+    mode (no broker) the lane loops in place and due retries are left to the sweeper.
+    """
     from .services.outbound import deliver_chunk
 
-    return deliver_chunk(campaign_id, message_ids)
+    result = deliver_chunk(campaign_id)
+    if self.request.is_eager:
+        while result.more:
+            result = deliver_chunk(campaign_id)
+    elif result.more:
+        deliver_campaign_chunk.delay(campaign_id)
+    elif result.retry_in is not None:
+        deliver_campaign_chunk.apply_async((campaign_id,), countdown=result.retry_in)
+    return result.tally
 
 
 @shared_task(name="wechat_app.resume_outbound", ignore_result=True)
 def resume_outbound():
-    """Beat: re-enqueue due retries, lost enqueues and messages of crashed workers."""
-    from .services.outbound import due_message_ids
+    """Beat: re-enqueue due retries, lost enqueues and messages of crashed workers (single
+    messages one task each; campaigns one lane each)."""
+    from .services.outbound import due_campaign_ids, due_message_ids
 
     ids = due_message_ids()
     for message_id in ids:
         deliver_message.delay(message_id)
-    return len(ids)
+    campaigns = due_campaign_ids()
+    for campaign_id in campaigns:
+        deliver_campaign_chunk.delay(campaign_id)
+    return len(ids) + len(campaigns)
 
 
 @shared_task(name="wechat_app.sync_templates", ignore_result=True)

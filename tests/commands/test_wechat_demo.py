@@ -67,3 +67,20 @@ def test_demo_imports_the_example_rule_file_and_answers(tmp_path, settings):
     out = StringIO()
     call_command("wechat_send", "click", "V1001_TODAY_MUSIC", "--account", "demo", stdout=out)
     assert "< [music] Song" in out.getvalue()
+
+
+def test_demo_points_its_account_at_the_sandbox_and_prints_it(tmp_path, settings):
+    settings.BASE_DIR = tmp_path
+    out = StringIO()
+    call_command("wechat_demo", "--sandbox-url", "http://127.0.0.1:8081/", stdout=out)
+    account = Account.objects.get(name="demo")
+    assert account.api_base_url == "http://127.0.0.1:8081"
+    output = out.getvalue()
+    assert "WeChat API:    http://127.0.0.1:8081 (sandbox; inspection API: http://127.0.0.1:8081/_sandbox)" in output
+    assert f"wechat_push text Hello --account demo --to o{account.app_id[-6:]}0000000000" in output
+    # Pointed at a real API by hand: the demo leaves it alone.
+    Account.objects.filter(pk=account.pk).update(api_base_url="https://api.weixin.qq.com")
+    out = StringIO()
+    call_command("wechat_demo", "--sandbox-url", "http://127.0.0.1:8081", stdout=out)
+    assert Account.objects.get(pk=account.pk).api_base_url == "https://api.weixin.qq.com"
+    assert "WeChat API:    https://api.weixin.qq.com" in out.getvalue() and "wechat_push" not in out.getvalue()

@@ -109,3 +109,19 @@ def test_over_http(make_account, engine, live_server):
     assert "<-- reply (decrypted)" in output
     with pytest.raises(CommandError, match="Could not reach"):
         send("text", "x", "--account", "shop", "--url", "http://127.0.0.1:9", "--timeout", "2")
+
+
+@pytest.mark.django_db
+def test_verify_does_the_signed_url_check(make_account):
+    account = make_account()
+    assert "echostr echoed" in send("verify", "12345", "--account", account.name)
+    assert "echostr=12345" in send("verify", "12345", "--account", account.name)
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_verify_against_a_running_server(make_account, live_server):
+    account = make_account(mode="safe")
+    assert "the URL check passes" in send("verify", "--account", account.name, "--url", live_server.url)
+    with pytest.raises(CommandError, match="URL check failed: HTTP 404"):
+        send("verify", "--account", account.name, "--url", live_server.url, "--path", "/wechat/callback/nobody/")

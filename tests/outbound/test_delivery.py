@@ -1,6 +1,7 @@
 """Delivery of outbound messages (eager Celery here; a real worker in test_worker.py)."""
 from datetime import timedelta
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -260,3 +261,75 @@ def test_wechat_push_command(sandbox, account, template, followers, django_captu
     with django_capture_on_commit_callbacks(execute=True):
         call_command("wechat_push", "text", "x", "--account", "demo", "--to", followers[1], stdout=out)
     assert OutboundMessage.objects.get(to_user=followers[1]).errcode == 43004
+
+
+def _started(account, template, openids):
+    campaign = outbound.create_campaign(account, "Chunks", template.template_id,
+                                        {"first": "Hi", "order": "-", "remark": "!"}, openids=openids)
+    with mock.patch.object(outbound, "enqueue_campaign_chunks"):  # no lane runs: the test drives them
+        outbound.start_campaign(campaign)
+    return campaign
+
+
+def test_campaign_rows_are_complete(account, template, followers):
+    campaign = _started(account, template, followers)
+    row = OutboundMessage.objects.filter(campaign=campaign).order_by("id").first()
+    assert (row.status, row.attempts, row.kind, row.template_id, row.errmsg, row.claim) == \
+        (Status.QUEUED, 0, "template", template.pk, "", "")
+    assert row.idempotency_key == f"campaign:{campaign.pk}:{row.to_user}" and row.created_at and row.updated_at
+    assert row.payload == {"template_id": template.template_id, "data": {
+        "first": {"value": "Hi"}, "order": {"value": "-"}, "remark": {"value": "!"}}}
+    assert campaign.messages.count() == 5
+
+
+def test_campaign_batches_are_claimed_once_and_each_row_gets_its_msgid(sandbox, account, template, followers):
+    campaign = _started(account, template, followers)
+    first_claim, first = outbound.claim_campaign_batch(campaign.pk, 3)
+    second_claim, second = outbound.claim_campaign_batch(campaign.pk, 3)
+    assert len(first) == 3 and len(second) == 2 and not {m.pk for m in first} & {m.pk for m in second}
+    assert outbound.claim_campaign_batch(campaign.pk, 3)[1] == []  # all held by live claims
+    assert all(m.attempts == 1 for m in first + second)
+    # The first claimer's worker died: its lease expires and the next claimer takes its rows.
+    OutboundMessage.objects.filter(claim=first_claim).update(lease_until=timezone.now() - timedelta(seconds=1))
+    result = outbound.deliver_chunk(campaign.pk)
+    assert result.tally == {"sent": 3} and not result.more
+    assert OutboundMessage.objects.filter(claim=first_claim).count() == 0  # a dead claim records nothing
+    msgids = {m["touser"]: m["msgid"] for m in delivered(sandbox, kind="template")}
+    assert dict(OutboundMessage.objects.filter(status=Status.SENT).values_list("to_user", "msgid")) == msgids
+
+
+def test_a_quota_error_puts_the_rest_of_the_batch_back(sandbox, account, template, followers, settings):
+    settings.WECHAT_APP = {"OUTBOUND_QUOTA_DELAY": 30}
+    campaign = _started(account, template, followers)
+    sandbox.state.add_fault("/cgi-bin/message/template/send", errcode=45009)
+    result = outbound.deliver_chunk(campaign.pk)
+    assert result.retry_in == 30 and not result.more and delivered(sandbox) == []
+    rows = OutboundMessage.objects.filter(campaign=campaign)
+    assert set(rows.values_list("status", flat=True)) == {Status.QUEUED}
+    assert sorted(rows.values_list("attempts", flat=True)) == [0, 0, 0, 0, 1]  # only one was tried
+    assert outbound.deliver_chunk(campaign.pk).tally == {}  # not due yet
+    rows.update(next_attempt_at=timezone.now())
+    assert outbound.due_campaign_ids() == [campaign.pk]
+    resume_outbound()  # eager: the sweeper runs the campaign's lane
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE and len(delivered(sandbox)) == 5
+
+
+def test_sweeper_resumes_a_campaign_whose_lanes_were_lost(sandbox, account, template, followers, settings):
+    settings.WECHAT_APP = {"CAMPAIGN_CHUNK_SIZE": 2}
+    campaign = _started(account, template, followers)
+    assert outbound.due_campaign_ids() == []  # fresh: its lanes are presumably in the queue
+    OutboundMessage.objects.filter(campaign=campaign).update(updated_at=timezone.now() - timedelta(minutes=5))
+    assert outbound.due_campaign_ids() == [campaign.pk]
+    assert resume_outbound() == 1
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE
+    assert sorted(m["touser"] for m in delivered(sandbox)) == sorted(followers)
+
+
+def test_rate_limit_slots_are_shared_per_second(account):
+    with mock.patch.object(outbound.time, "time", return_value=1_000_000.5):
+        assert outbound.acquire_send_slots(account.pk, 25, 10) == 10
+        assert outbound.acquire_send_slots(account.pk, 25, 10) == 10
+        assert outbound.acquire_send_slots(account.pk, 25, 10) == 5  # what is left of this second
+    assert outbound.acquire_send_slots(account.pk, 0, 7) == 7  # no limit

@@ -101,10 +101,15 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         counts = obj.counts()
         total = sum(counts.values()) or 1
         done = counts["sent"] + counts["failed"] + counts["cancelled"]
-        return format_html(
+        html = format_html(
             '<progress value="{}" max="{}" style="width:10em"></progress> {}% — sent {}, failed {}, queued {}, '
             "cancelled {}", done, total, round(100 * done / total), counts["sent"], counts["failed"],
             counts["queued"] + counts["sending"], counts["cancelled"])
+        reports = obj.delivery_counts()
+        if reports:  # WeChat's final word on the sent ones (TEMPLATESENDJOBFINISH)
+            html += format_html("<br>{}: {}", _("delivery reports"),
+                                ", ".join(f"{status} {n}" for status, n in reports.items()))
+        return html
 
     def _run(self, request, queryset, func, verb):
         for campaign in queryset:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from typing import Any, Protocol
 
 import requests
@@ -46,6 +47,24 @@ def get_session() -> requests.Session:
                 session.headers["User-Agent"] = USER_AGENT
                 _session, _session_pid = session, pid
     return _session
+
+
+_environment: weakref.WeakKeyDictionary[requests.Session, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _environment_settings(session: requests.Session, base_url: str) -> dict[str, Any]:
+    """Proxies, CA bundle and client certificate for ``base_url`` from the session and the
+    environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), resolved once per session and
+    base URL: ``Session.request`` re-reads the whole environment on every call, which costs
+    more than the HTTP exchange itself on loopback."""
+    per_url = _environment.get(session)
+    if per_url is None:
+        per_url = _environment.setdefault(session, {})
+    settings = per_url.get(base_url)
+    if settings is None:
+        merged = session.merge_environment_settings(base_url + "/", {}, None, None, None)
+        settings = per_url[base_url] = {name: merged[name] for name in ("proxies", "verify", "cert")}
+    return settings
 
 
 class TokenProvider(Protocol):
@@ -162,8 +181,10 @@ class WeChatClient:
                 headers = {"Content-Type": "application/json; charset=utf-8"}
             else:
                 headers = None
-            response = self.session.request(method, url, params=query, data=data, files=files,
-                                            headers=headers, timeout=self.timeout)
+            session = self.session
+            prepared = session.prepare_request(requests.Request(method, url, params=query, data=data, files=files,
+                                                                headers=headers))
+            response = session.send(prepared, timeout=self.timeout, **_environment_settings(session, self.base_url))
         except requests.ConnectTimeout:
             raise WeChatTransportError(None, "connect timeout", where, maybe_applied=False) from None
         except requests.ReadTimeout:

@@ -93,6 +93,13 @@ class Campaign(models.Model):
         counts.update({r["status"]: r["n"] for r in rows})
         return counts
 
+    def delivery_counts(self) -> dict[str, int]:
+        """Recipients by WeChat's delivery report (TEMPLATESENDJOBFINISH): success, failed:user
+        block, failed: system failed; messages without a report yet are not counted."""
+        rows = (self.messages.exclude(delivery_status="").values("delivery_status").annotate(n=models.Count("id"))
+                .order_by("delivery_status"))
+        return {r["delivery_status"]: r["n"] for r in rows}
+
 
 class OutboundMessage(models.Model):
     """One message to one user (customer-service or template), and what became of it.
@@ -143,6 +150,9 @@ class OutboundMessage(models.Model):
                                                    "failed: system failed."))
     lease_until = models.DateTimeField(null=True, blank=True, editable=False,
                                        help_text=_("A worker holds the message until then."))
+    # Random id of the claim holding the message: only that holder records the result, and a
+    # chunk claimed with one UPDATE is read back by it (services.outbound.claim_campaign_batch).
+    claim = models.CharField(max_length=32, blank=True, editable=False)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

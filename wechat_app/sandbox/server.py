@@ -292,12 +292,13 @@ def _template_send(handler, query, body, app_id):
             # WeChat's anti-reentry id: one message per openid + client_msg_id for 10 minutes.
             previous = state.template_dedupe.get((app_id, follower.openid, client_msg_id))
             if previous and now - previous[1] < 600:
+                state.resends_dropped += 1
                 return {"errcode": 0, "errmsg": "ok", "msgid": previous[0]}
         msgid = state.new_msgid()
         if client_msg_id:
             state.template_dedupe[(app_id, follower.openid, client_msg_id)] = (msgid, now)
         state.deliver(app_id, "template", body, msgid=msgid)
-        status = "failed:user block" if follower.blocks_templates else "success"
+        status = follower.template_job_status or ("failed:user block" if follower.blocks_templates else "success")
     if state.config["push_job_finish"] and state.apps[app_id].callback_url:
         delay = float(state.config["job_finish_delay"])
         event = {"Event": "TEMPLATESENDJOBFINISH", "MsgID": str(msgid), "Status": status}
@@ -464,12 +465,15 @@ def _media_upload(handler, query, body, app_id):
 
 # --- pushing events to an account's callback --------------------------------------------------
 def build_event_xml(app, openid: str, fields: dict[str, Any]) -> str:
-    """Plaintext callback XML of an event sent by ``openid`` to ``app``."""
+    """Plaintext callback XML of an event sent by ``openid`` to ``app`` (``CreateTime`` in
+    ``fields`` replaces the current time: WeChat's retries of one event share it)."""
     from ..protocol.replies import cdata
 
+    fields = dict(fields)
+    create_time = int(fields.pop("CreateTime", None) or time.time())
     parts = [f"<ToUserName>{cdata(app.original_id or 'gh_sandbox')}</ToUserName>",
              f"<FromUserName>{cdata(openid)}</FromUserName>",
-             f"<CreateTime>{int(time.time())}</CreateTime>", "<MsgType><![CDATA[event]]></MsgType>"]
+             f"<CreateTime>{create_time}</CreateTime>", "<MsgType><![CDATA[event]]></MsgType>"]
     for name, value in fields.items():
         parts.append(f"<{name}>{value}</{name}>" if isinstance(value, int) else f"<{name}>{cdata(value)}</{name}>")
     return "<xml>" + "".join(parts) + "</xml>"

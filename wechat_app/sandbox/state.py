@@ -96,6 +96,9 @@ class Follower:
     # Fault knobs per user: 45015 (no interaction for 48 h), blocks template messages.
     interaction_expired: bool = False
     blocks_templates: bool = False
+    # The TEMPLATESENDJOBFINISH status pushed after a template send, if not the default
+    # ("success", or "failed:user block" with blocks_templates): e.g. "failed: system failed".
+    template_job_status: str = ""
 
     def info(self, lang="zh_CN") -> dict[str, Any]:
         if not self.subscribe:
@@ -143,6 +146,11 @@ class Fault:
         return data
 
 
+def generated_openid(app_id: str, index: int, prefix: str = "o") -> str:
+    """The openid of the ``index``-th generated follower of an app (``add_followers(count=...)``)."""
+    return f"{prefix}{app_id[-6:]}{index:010d}"
+
+
 def _new_token() -> str:
     # Real tokens are ~150 characters of [A-Za-z0-9_-]; the length matters to storage code.
     return secrets.token_urlsafe(110)[:148]
@@ -171,6 +179,7 @@ class SandboxState:
             self.menus: dict[str, dict[str, Any] | None] = {}
             self.messages: list[dict[str, Any]] = []
             self.template_dedupe: dict[tuple[str, str, str], tuple[int, float]] = {}
+            self.resends_dropped = 0  # template sends answered from template_dedupe (not delivered)
             self.calls: list[dict[str, Any]] = []
             self.faults: list[Fault] = []
             self.pushes: list[dict[str, Any]] = []
@@ -216,7 +225,7 @@ class SandboxState:
                 added.append(follower.openid)
             start = len(bucket)
             for i in range(count):
-                openid = f"{prefix}{app_id[-6:]}{start + i:010d}"
+                openid = generated_openid(app_id, start + i, prefix)
                 bucket[openid] = Follower(openid=openid, nickname=f"user{start + i}")
                 added.append(openid)
             return added
@@ -456,6 +465,7 @@ class SandboxState:
                 "templates": {a: len(t) for a, t in self.templates.items()},
                 "tokens_issued": len(self.tokens),
                 "messages": len(self.messages),
+                "resends_dropped": self.resends_dropped,
                 "calls": len(self.calls),
                 "faults": [f.public() for f in self.faults],
                 "config": dict(self.config),

@@ -16,14 +16,16 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import F, Q, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ..client import WeChatAPIError, WeChatPayloadError, custom_message, template_data, template_keywords
@@ -152,6 +154,7 @@ class Outcome:
 
     status: str
     retry_in: float | None = None
+    quota: bool = False  # refused for quota (45009, 45047...): later sends would be refused too
 
 
 def backoff(attempt: int) -> float:
@@ -160,38 +163,36 @@ def backoff(attempt: int) -> float:
     return delay * random.uniform(0.75, 1.25)
 
 
-def claim(message_id: int) -> bool:
-    """Take a message for sending (atomic conditional UPDATE); False if not claimable now."""
+def _claimable(now) -> Q:
+    """Rows a worker may take now: queued and due, or held by a claim whose lease expired."""
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return (Q(status=Status.QUEUED) & due) | Q(status=Status.SENDING, lease_until__lt=now)
+
+
+def _claim_fields(now, claim_id: str) -> dict:
+    return {"status": Status.SENDING, "claim": claim_id, "attempts": F("attempts") + 1, "next_attempt_at": None,
+            "lease_until": now + timedelta(seconds=app_settings.OUTBOUND_LEASE), "updated_at": now}
+
+
+def claim(message_id: int) -> str | None:
+    """Take one message for sending (one conditional UPDATE); return the claim id, or None if
+    it is not claimable now (sent, failed, held by a live claim, or waiting for its retry)."""
     now = timezone.now()
-    claimable = Q(status=Status.QUEUED) | Q(status=Status.SENDING, lease_until__lt=now)
-    return bool(OutboundMessage.objects.filter(claimable, pk=message_id).update(
-        status=Status.SENDING, lease_until=now + timedelta(seconds=app_settings.OUTBOUND_LEASE),
-        attempts=F("attempts") + 1, next_attempt_at=None, updated_at=now))
+    claim_id = uuid.uuid4().hex
+    claimed = OutboundMessage.objects.filter(Q(status=Status.QUEUED) | Q(status=Status.SENDING, lease_until__lt=now),
+                                             pk=message_id).update(**_claim_fields(now, claim_id))
+    return claim_id if claimed else None
 
 
-def _finish(message: OutboundMessage, **fields) -> None:
+def _finish(message_id: int, claim_id: str, **fields) -> int:
+    """Record a result; only the holder of the claim writes (a taken-over claim writes nothing)."""
     fields.setdefault("lease_until", None)
     fields["updated_at"] = timezone.now()
-    # Only the holder of the claim writes the result.
-    OutboundMessage.objects.filter(pk=message.pk, status=Status.SENDING).update(**fields)
+    return OutboundMessage.objects.filter(pk=message_id, status=Status.SENDING, claim=claim_id).update(**fields)
 
 
-def deliver(message_id: int, client=None) -> Outcome:
-    """Send one outbound message if it is still to be sent; see the module docstring."""
-    if not claim(message_id):
-        status = OutboundMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
-        # Sent, failed, cancelled: done. Sending: another worker holds it (or the sweeper will
-        # take it over after the lease). Missing: deleted meanwhile.
-        return Outcome(status or "missing")
-    message = OutboundMessage.objects.select_related("account", "campaign").get(pk=message_id)
-    campaign = message.campaign
-    if campaign is not None and campaign.status != Campaign.Status.RUNNING:
-        if campaign.status == Campaign.Status.CANCELLED:
-            _finish(message, status=Status.CANCELLED, attempts=F("attempts") - 1)
-            return Outcome(Status.CANCELLED)
-        _finish(message, status=Status.QUEUED, attempts=F("attempts") - 1)  # paused: resume re-queues it
-        return Outcome("paused")
-    client = client or get_client(message.account)
+def _attempt(client, message: OutboundMessage) -> tuple[Outcome, dict]:
+    """Send ``message`` once; return the outcome and the fields to record."""
     try:
         if message.kind == OutboundMessage.Kind.TEMPLATE:
             # client_msg_id: WeChat drops a second send of the same key (lost answers, crashes).
@@ -203,44 +204,65 @@ def deliver(message_id: int, client=None) -> Outcome:
             client.message.custom.send(message.to_user, message.kind, message.payload)
             msgid = None
     except WeChatAPIError as err:
-        return _failed_attempt(message, err)
+        return _failure(message, err)
     except Exception as err:  # a bug or an unexpected answer: keep the message, retry later
         logger.exception("delivery of outbound message %s crashed", message.pk)
-        return _failed_attempt(message, WeChatAPIError(None, f"{type(err).__name__}: {err}", "deliver"))
-    _finish(message, status=Status.SENT, msgid=msgid, sent_at=timezone.now(), errcode=0, errmsg="")
-    return Outcome(Status.SENT)
+        return _failure(message, WeChatAPIError(None, f"{type(err).__name__}: {err}", "deliver"))
+    return Outcome(Status.SENT), {"status": Status.SENT, "msgid": msgid, "sent_at": timezone.now(),
+                                  "errcode": 0, "errmsg": ""}
 
 
-def _failed_attempt(message: OutboundMessage, err: WeChatAPIError) -> Outcome:
+def _failure(message: OutboundMessage, err: WeChatAPIError) -> tuple[Outcome, dict]:
     errmsg = err.errmsg[:1000]
     if err.is_quota:
         delay = float(app_settings.OUTBOUND_QUOTA_DELAY)
-        _finish(message, status=Status.QUEUED, errcode=err.errcode, errmsg=errmsg,
-                next_attempt_at=timezone.now() + timedelta(seconds=delay))
-        return Outcome(Status.QUEUED, delay)
+        return Outcome(Status.QUEUED, delay, quota=True), {
+            "status": Status.QUEUED, "errcode": err.errcode, "errmsg": errmsg,
+            "next_attempt_at": timezone.now() + timedelta(seconds=delay)}
     retryable = err.is_transient or err.is_token_error
     if retryable and message.attempts < app_settings.OUTBOUND_MAX_ATTEMPTS:
         delay = backoff(message.attempts)
-        _finish(message, status=Status.QUEUED, errcode=err.errcode, errmsg=errmsg,
-                next_attempt_at=timezone.now() + timedelta(seconds=delay))
-        return Outcome(Status.QUEUED, delay)
+        return Outcome(Status.QUEUED, delay), {"status": Status.QUEUED, "errcode": err.errcode, "errmsg": errmsg,
+                                               "next_attempt_at": timezone.now() + timedelta(seconds=delay)}
     # Permanent (43004, 40003, 45015, ...), unknown codes, or out of attempts: fail with the reason.
     reason = errmsg if not retryable else f"{errmsg} (gave up after {message.attempts} attempts)"
-    _finish(message, status=Status.FAILED, errcode=err.errcode, errmsg=reason)
     logger.info("outbound message %s failed: %s", message.pk, err)
-    return Outcome(Status.FAILED)
+    return Outcome(Status.FAILED), {"status": Status.FAILED, "errcode": err.errcode, "errmsg": reason}
+
+
+def deliver(message_id: int, client=None) -> Outcome:
+    """Send one outbound message if it is still to be sent; see the module docstring."""
+    claim_id = claim(message_id)
+    if claim_id is None:
+        status = OutboundMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
+        # Sent, failed, cancelled: done. Sending: another worker holds it (or the sweeper will
+        # take it over after the lease). Missing: deleted meanwhile.
+        return Outcome(status or "missing")
+    message = OutboundMessage.objects.select_related("account", "campaign").get(pk=message_id)
+    campaign = message.campaign
+    if campaign is not None and campaign.status != Campaign.Status.RUNNING:
+        if campaign.status == Campaign.Status.CANCELLED:
+            _finish(message.pk, claim_id, status=Status.CANCELLED, attempts=F("attempts") - 1)
+            return Outcome(Status.CANCELLED)
+        _finish(message.pk, claim_id, status=Status.QUEUED, attempts=F("attempts") - 1)  # paused: resume re-queues
+        return Outcome("paused")
+    outcome, fields = _attempt(client or get_client(message.account), message)
+    if _finish(message.pk, claim_id, **fields) and fields.get("msgid"):
+        apply_pending_reports(message.account_id, [fields["msgid"]])
+    return outcome
 
 
 def due_message_ids(limit: int = 1000) -> list[int]:
-    """Messages to (re)deliver now: retries that are due, enqueues that were lost, claims whose
-    worker died. The sweeper task sends them; ``deliver`` makes duplicates harmless."""
+    """Single messages to (re)deliver now: retries that are due, enqueues that were lost, claims
+    whose worker died. The sweeper task sends them; ``deliver`` makes duplicates harmless.
+    Campaign messages are resumed per campaign (``due_campaign_ids``), rate-limited."""
     now = timezone.now()
     stale = now - timedelta(seconds=max(60, app_settings.OUTBOUND_LEASE))
-    running = Q(campaign__isnull=True) | Q(campaign__status=Campaign.Status.RUNNING)
     due = (Q(status=Status.QUEUED, next_attempt_at__lte=now)
            | Q(status=Status.QUEUED, next_attempt_at__isnull=True, created_at__lt=stale)
            | Q(status=Status.SENDING, lease_until__lt=now))
-    return list(OutboundMessage.objects.filter(due & running).order_by("id").values_list("id", flat=True)[:limit])
+    return list(OutboundMessage.objects.filter(due, campaign__isnull=True).order_by("id")
+                .values_list("id", flat=True)[:limit])
 
 
 def resend(message: OutboundMessage) -> OutboundMessage:
@@ -272,21 +294,23 @@ def sync_templates(account) -> dict[str, int]:
 
 
 # --- rate limit -----------------------------------------------------------------------------------
-def acquire_send_slot(account_id: int, per_second: int) -> None:
-    """Block until this account may send one more message this second (shared by all workers)."""
+def acquire_send_slots(account_id: int, per_second: int, wanted: int = 1) -> int:
+    """Block until this account may send more messages this second (a window shared by all
+    workers); return how many it may send now (1..wanted). One cache round trip per call."""
     if not per_second:
-        return
+        return wanted
     cache = get_cache()
     while True:
         now = time.time()
         key = f"{app_settings.CACHE_PREFIX}:rate:{account_id}:{int(now)}"
-        cache.add(key, 0, 5)
         try:
-            count = cache.incr(key)
-        except ValueError:  # the window's key expired between add and incr
+            count = cache.incr(key, wanted)
+        except ValueError:  # first call of this second: create the window (5 s to live)
+            cache.add(key, 0, 5)
             continue
-        if count <= per_second:
-            return
+        granted = min(wanted, per_second - (count - wanted))
+        if granted > 0:
+            return granted
         time.sleep(max(0.001, int(now) + 1 - time.time()))
 
 
@@ -321,6 +345,46 @@ def campaign_recipients(campaign: Campaign) -> Iterable[str]:
     return client.user.iter_followers()
 
 
+def _create_recipients(campaign: Campaign, payload: dict, openids: list[str]) -> None:
+    """One queued message per openid (an existing key is left alone).
+
+    On PostgreSQL one ``INSERT ... SELECT FROM unnest(openids)``, every other column a constant
+    taken from a model instance (so defaults and auto_now stay Django's); elsewhere bulk_create.
+    Building 10,000 model instances costs more than sending to a tenth of them.
+    """
+    if not openids:
+        return
+    key_prefix = f"campaign:{campaign.pk}:"
+    row = OutboundMessage(account=campaign.account, campaign=campaign, template=campaign.template, kind="template",
+                          to_user="", payload=payload, idempotency_key="")
+    if connection.vendor != "postgresql":
+        rows = []
+        for openid in openids:
+            row = OutboundMessage(account=campaign.account, campaign=campaign, template=campaign.template,
+                                  kind="template", to_user=openid, payload=payload, idempotency_key=key_prefix + openid)
+            rows.append(row)
+        OutboundMessage.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        return
+    qn = connection.ops.quote_name
+    columns, values, params = [], [], []
+    for field in OutboundMessage._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(qn(field.column))
+        if field.name == "to_user":
+            values.append("r.openid")
+        elif field.name == "idempotency_key":
+            values.append("%s || r.openid")
+            params.append(key_prefix)
+        else:
+            values.append(f"%s::{field.cast_db_type(connection)}")
+            params.append(field.get_db_prep_save(field.pre_save(row, add=True), connection))
+    sql = (f"INSERT INTO {qn(OutboundMessage._meta.db_table)} ({', '.join(columns)}) "
+           f"SELECT {', '.join(values)} FROM unnest(%s::text[]) AS r(openid) ON CONFLICT DO NOTHING")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, list(openids)])
+
+
 def start_campaign(campaign: Campaign) -> int:
     """Create one queued message per recipient (once) and fan out chunk tasks; return the total."""
     with transaction.atomic():
@@ -332,13 +396,11 @@ def start_campaign(campaign: Campaign) -> int:
             payload = template_payload(campaign.template, campaign.data, campaign.url, campaign.miniprogram)
             batch = []
             for openid in campaign_recipients(campaign):
-                batch.append(OutboundMessage(
-                    account=campaign.account, campaign=campaign, template=campaign.template, kind="template",
-                    to_user=openid, payload=payload, idempotency_key=f"campaign:{campaign.pk}:{openid}"))
-                if len(batch) >= 1000:
-                    OutboundMessage.objects.bulk_create(batch, ignore_conflicts=True)
+                batch.append(openid)
+                if len(batch) >= 10000:
+                    _create_recipients(campaign, payload, batch)
                     batch = []
-            OutboundMessage.objects.bulk_create(batch, ignore_conflicts=True)
+            _create_recipients(campaign, payload, batch)
             campaign.total = campaign.messages.count()
             campaign.started_at = timezone.now()
         campaign.status = Campaign.Status.RUNNING
@@ -347,38 +409,187 @@ def start_campaign(campaign: Campaign) -> int:
     return campaign.total
 
 
-def enqueue_campaign_chunks(campaign_id: int) -> int:
+def enqueue_campaign_chunks(campaign_id: int, lanes: int | None = None) -> int:
+    """Start the campaign's delivery lanes: ``lanes`` (default CAMPAIGN_CONCURRENCY, at most one
+    per chunk) chunk tasks, each re-enqueueing itself while work remains; return how many."""
     from ..tasks import deliver_campaign_chunk
 
-    ids = list(OutboundMessage.objects.filter(campaign_id=campaign_id, status=Status.QUEUED)
-               .order_by("id").values_list("id", flat=True))
-    size = max(1, int(app_settings.CAMPAIGN_CHUNK_SIZE))
-    for start in range(0, len(ids), size):
-        deliver_campaign_chunk.delay(campaign_id, ids[start:start + size])
-    if not ids:
+    pending = OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=[Status.QUEUED, Status.SENDING])
+    if lanes is None:
+        chunks = -(-pending.count() // max(1, int(app_settings.CAMPAIGN_CHUNK_SIZE)))
+        lanes = min(max(1, int(app_settings.CAMPAIGN_CONCURRENCY)), chunks)
+    for _ in range(lanes):
+        deliver_campaign_chunk.delay(campaign_id)
+    if not lanes:
         finish_campaign_if_done(campaign_id)
-    return len(ids)
+    return lanes
 
 
-def deliver_chunk(campaign_id: int, message_ids: list[int]) -> dict[str, int]:
-    """Send a chunk of a campaign, rate-limited; stop when the campaign is paused or cancelled."""
-    from ..tasks import deliver_message
+CLAIM_BATCH = 50  # rows claimed (and their results recorded) per UPDATE
+SLOT_BLOCK = 10  # rate-limit slots taken per cache round trip
 
-    campaign = Campaign.objects.select_related("account").get(pk=campaign_id)
+
+def claim_campaign_batch(campaign_id: int, limit: int) -> tuple[str, list[OutboundMessage]]:
+    """Claim up to ``limit`` sendable messages of a campaign; return the claim id and the rows.
+
+    The ids are picked with ``SELECT ... FOR UPDATE SKIP LOCKED`` (concurrent claimers take
+    different rows; SQLite, without row locks, runs one writer at a time), then claimed with
+    one conditional UPDATE. Two statements on purpose: PostgreSQL may re-run a ``LIMIT ... FOR
+    UPDATE`` subquery inside an UPDATE and claim more than ``limit`` rows.
+    """
+    claim_id = uuid.uuid4().hex
+    for _ in range(3):  # without row locks another claimer may win the picked rows: pick again
+        now = timezone.now()
+        with transaction.atomic():
+            ids = list(OutboundMessage.objects.filter(_claimable(now), campaign_id=campaign_id).order_by("id")
+                       .select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+            if not ids:
+                return claim_id, []
+            claimed = OutboundMessage.objects.filter(_claimable(now), pk__in=ids).update(
+                **_claim_fields(now, claim_id))
+        if claimed:
+            rows = OutboundMessage.objects.filter(pk__in=ids, status=Status.SENDING, claim=claim_id).only(
+                "id", "kind", "to_user", "payload", "idempotency_key", "attempts").order_by("id")
+            return claim_id, list(rows)
+    return claim_id, []
+
+
+def _record_sent(account_id: int, claim_id: str, msgids: dict[int, int | None]) -> None:
+    """Mark a batch sent with one UPDATE, each row with its own msgid; then apply the delivery
+    reports that arrived first."""
+    if not msgids:
+        return
+    now = timezone.now()
+    known = [(pk, m) for pk, m in msgids.items() if m is not None]
+    msgid = Value(None, output_field=models.BigIntegerField())
+    if known:
+        # A plain SQL CASE: a Case(When(...)) per row costs more Python than the UPDATE itself.
+        column = connection.ops.quote_name(OutboundMessage._meta.pk.column)
+        msgid = RawSQL(f"CASE {column} " + "WHEN %s THEN %s " * len(known) + "END",
+                       [v for pair in known for v in pair], output_field=models.BigIntegerField())
+    OutboundMessage.objects.filter(pk__in=list(msgids), status=Status.SENDING, claim=claim_id).update(
+        status=Status.SENT, msgid=msgid, sent_at=now, errcode=0, errmsg="", lease_until=None, updated_at=now)
+    apply_pending_reports(account_id, msgids.values())
+
+
+def _release(claim_id: str, messages: list[OutboundMessage], next_attempt_at=None) -> None:
+    """Give claimed but unsent messages back (their attempt did not happen)."""
+    if messages:
+        OutboundMessage.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENDING,
+                                       claim=claim_id).update(
+            status=Status.QUEUED, attempts=F("attempts") - 1, lease_until=None, next_attempt_at=next_attempt_at,
+            updated_at=timezone.now())
+
+
+class _ReusedToken:
+    """Hold the account's token for a few seconds instead of a cache read per message."""
+
+    TTL = 5.0
+
+    def __init__(self, provider):
+        self.provider = provider
+        self.token, self.until = None, 0.0
+
+    def get_token(self, client):
+        if self.token is None or time.monotonic() > self.until:
+            self.token, self.until = self.provider.get_token(client), time.monotonic() + self.TTL
+        return self.token
+
+    def invalidate(self, client, token):
+        self.token = None
+        self.provider.invalidate(client, token)
+
+
+@dataclass
+class ChunkResult:
+    """What a chunk did: counts by outcome, whether work remains for this lane (``more``), and
+    when to look again for retries that are not due yet (``retry_in``)."""
+
+    tally: dict[str, int]
+    more: bool = False
+    retry_in: float | None = None
+
+
+def deliver_chunk(campaign_id: int) -> ChunkResult:
+    """Send up to CAMPAIGN_CHUNK_SIZE messages of a running campaign, rate-limited per account.
+
+    Messages are claimed CLAIM_BATCH at a time (one UPDATE) and their results recorded in one
+    UPDATE per batch; the claim's lease covers the batch, so a worker that dies mid-batch leaves
+    rows the next claimer takes over once the lease expires (template resends carry
+    ``client_msg_id``: WeChat drops them). Stops when the campaign is paused or cancelled.
+    """
+    tally: dict[str, int] = {}
+    campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
+    if campaign is None:
+        return ChunkResult(tally)
     per_second = campaign.rate_limit or app_settings.CAMPAIGN_RATE_LIMIT
     client = get_client(campaign.account)
-    tally: dict[str, int] = {}
-    for i, message_id in enumerate(message_ids):
-        if i % 20 == 0 and Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first() \
-                != Campaign.Status.RUNNING:
+    client.token_provider = _ReusedToken(client.token_provider)
+    size = max(1, int(app_settings.CAMPAIGN_CHUNK_SIZE))
+    lease = float(app_settings.OUTBOUND_LEASE)
+    done, stopped, quota_delay = 0, False, None
+    while done < size and not stopped:
+        if Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first() != Campaign.Status.RUNNING:
+            return ChunkResult(tally)
+        claim_id, messages = claim_campaign_batch(campaign_id, min(CLAIM_BATCH, size - done))
+        if not messages:
             break
-        acquire_send_slot(campaign.account_id, per_second)
-        outcome = deliver(message_id, client)
-        if outcome.retry_in is not None:
-            deliver_message.apply_async((message_id,), countdown=outcome.retry_in)
-        tally[outcome.status] = tally.get(outcome.status, 0) + 1
-    finish_campaign_if_done(campaign_id)
-    return tally
+        done += len(messages)
+        send_until = time.monotonic() + lease * 0.8  # never send on a claim about to expire
+        sent: dict[int, int | None] = {}
+        slots = 0
+        for i, message in enumerate(messages):
+            if time.monotonic() > send_until:
+                _release(claim_id, messages[i:])
+                stopped = True
+                break
+            if not slots:
+                slots = acquire_send_slots(campaign.account_id, per_second, min(SLOT_BLOCK, len(messages) - i))
+            slots -= 1
+            outcome, fields = _attempt(client, message)
+            tally[outcome.status] = tally.get(outcome.status, 0) + 1
+            if outcome.status == Status.SENT:
+                sent[message.pk] = fields["msgid"]
+                continue
+            _finish(message.pk, claim_id, **fields)
+            if outcome.quota:
+                # Quota reached: the rest of the batch would be refused too; all wait together.
+                _release(claim_id, messages[i + 1:], fields["next_attempt_at"])
+                stopped, quota_delay = True, outcome.retry_in
+                break
+        _record_sent(campaign.account_id, claim_id, sent)
+    if quota_delay is not None:
+        return ChunkResult(tally, retry_in=quota_delay)
+    if done >= size or (stopped and done):
+        return ChunkResult(tally, more=True)
+    if finish_campaign_if_done(campaign_id):
+        return ChunkResult(tally)
+    # Nothing to claim now: retries may be waiting for their time.
+    nxt = OutboundMessage.objects.filter(campaign_id=campaign_id, status=Status.QUEUED,
+                                         next_attempt_at__isnull=False).order_by("next_attempt_at") \
+        .values_list("next_attempt_at", flat=True).first()
+    if nxt is not None:
+        return ChunkResult(tally, retry_in=max(0.0, (nxt - timezone.now()).total_seconds()))
+    return ChunkResult(tally)
+
+
+def due_campaign_ids() -> list[int]:
+    """Running campaigns whose delivery must be resumed (the sweeper starts a lane for each):
+    claims of a dead worker past their lease, retries that are due, or queued rows nobody has
+    touched for a while (lost chunk tasks). Running campaigns with nothing left are finished."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=max(60, app_settings.OUTBOUND_LEASE))
+    due = []
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("id", flat=True):
+        rows = OutboundMessage.objects.filter(campaign_id=campaign_id)
+        if (rows.filter(Q(status=Status.SENDING, lease_until__lt=now)
+                        | Q(status=Status.QUEUED, next_attempt_at__lte=now)).exists()
+                or (rows.filter(status=Status.QUEUED, next_attempt_at__isnull=True).exists()
+                    and not rows.filter(updated_at__gte=stale).exists())):
+            due.append(campaign_id)
+        else:
+            finish_campaign_if_done(campaign_id)
+    return due
 
 
 def finish_campaign_if_done(campaign_id: int) -> bool:
@@ -405,9 +616,27 @@ def cancel_campaign(campaign: Campaign) -> int:
             status=Status.CANCELLED, updated_at=timezone.now())
 
 
+REPORT_WAIT = 3600  # seconds a delivery report waits for the msgid it is about to be recorded
+
+
+def _report_key(account_id: int, msgid: int) -> str:
+    return f"{app_settings.CACHE_PREFIX}:jobfinish:{account_id}:{msgid}"
+
+
+def _apply_report(account_id: int, msgid: int, status: str) -> int:
+    return OutboundMessage.objects.filter(account_id=account_id, msgid=msgid).update(
+        delivery_status=status, updated_at=timezone.now())
+
+
 def handle_template_job_finish(account, message) -> int:
     """Record a TEMPLATESENDJOBFINISH report (``message``: protocol.Message) on the message it is
-    about; return how many rows were updated (0 for a msgid we did not send).
+    about (``success``, ``failed:user block``, ``failed: system failed``); return how many rows
+    were updated.
+
+    The report can arrive before the worker has recorded the msgid (a campaign records its
+    results per batch): it then waits in the cache (REPORT_WAIT) and is applied when the msgid
+    is recorded (``apply_pending_reports``). Trying again after parking it closes the race with
+    a worker that recorded the msgid in between.
     https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html#6"""
     msgid = message.param.get("msg_id") or message.raw.get("MsgID") or message.raw.get("MsgId")
     try:
@@ -415,8 +644,28 @@ def handle_template_job_finish(account, message) -> int:
     except (TypeError, ValueError):
         return 0
     status = str(message.param.get("status") or message.raw.get("Status") or "")[:64]
-    return OutboundMessage.objects.filter(account=account, msgid=msgid).update(delivery_status=status,
-                                                                              updated_at=timezone.now())
+    updated = _apply_report(account.pk, msgid, status)
+    if not updated:
+        key = _report_key(account.pk, msgid)
+        get_cache().set(key, status, REPORT_WAIT)
+        updated = _apply_report(account.pk, msgid, status)
+        if updated:
+            get_cache().delete(key)
+    return updated
+
+
+def apply_pending_reports(account_id: int, msgids: Iterable[int | None]) -> int:
+    """Apply delivery reports that arrived before these msgids were recorded; return how many."""
+    keys = {_report_key(account_id, m): m for m in msgids if m is not None}
+    if not keys:
+        return 0
+    cache = get_cache()
+    found = cache.get_many(list(keys))
+    for key, status in found.items():
+        _apply_report(account_id, keys[key], status)
+    if found:
+        cache.delete_many(list(found))
+    return len(found)
 
 
 # --- followers ------------------------------------------------------------------------------------

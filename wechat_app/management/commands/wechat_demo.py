@@ -1,9 +1,12 @@
-"""``manage.py wechat_demo [--host H --port P]``: set up the demo (idempotent) and print how to use it.
+"""``manage.py wechat_demo [--host H --port P] [--sandbox-url URL]``: set up the demo (idempotent)
+and print how to use it.
 
 Creates, once: an account ``demo`` in compatible mode with a generated token and EncodingAESKey,
 sample rules (from ``examples/rules.yaml`` when the rule importer and the file exist, otherwise a
 built-in set), and a superuser ``admin`` whose generated password is kept in ``var/`` so that
-every run prints the same credentials. Used by ``make run``.
+every run prints the same credentials. With ``--sandbox-url`` the demo account's API base URL is
+the sandbox (unless it was pointed elsewhere by hand). Used by ``make run``, which also starts the
+sandbox (``manage.py wechat_sandbox``).
 """
 import os
 import secrets
@@ -74,8 +77,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
         parser.add_argument("--rules", default="examples/rules.yaml",
                             help="Rule file to import for a new demo account (default: examples/rules.yaml).")
+        parser.add_argument("--sandbox-url", default="",
+                            help="Base URL of a WeChat API sandbox (manage.py wechat_sandbox) to point the demo "
+                                 "account at, so that tokens, templates and pushes work offline.")
 
-    def handle(self, *args, host, port, rules, **options):
+    def handle(self, *args, host, port, rules, sandbox_url, **options):
+        sandbox_url = sandbox_url.rstrip("/")
         with transaction.atomic():
             account, created = Account.objects.get_or_create(
                 name=DEMO_ACCOUNT,
@@ -86,6 +93,7 @@ class Command(BaseCommand):
             if created:
                 account.full_clean()
             rules_note = self._ensure_rules(account, rules)
+            api_note = self._point_at_sandbox(account, sandbox_url)
         password, admin_note = self._ensure_admin()
 
         base = f"http://{host}:{port}"
@@ -98,13 +106,36 @@ class Command(BaseCommand):
             f"Token:         {account.token}",
             f"AESKey:        {account.encoding_aes_key}   (mode: {account.encrypt_mode}, app id: {account.app_id})",
             f"Rules:         {rules_note}",
+            f"WeChat API:    {api_note}",
             "",
             "Try it from another shell:",
             f"  python manage.py wechat_send text hello --account {account.name} --url {base}",
             f"  python manage.py wechat_send subscribe --account {account.name} --url {base}",
-            "",
         ]
+        if sandbox_url and account.api_base_url == sandbox_url:
+            from ...sandbox.state import generated_openid
+
+            lines += [
+                f"  python manage.py wechat_token show --account {account.name}",
+                f"  python manage.py wechat_push text Hello --account {account.name} --to "
+                f"{generated_openid(account.app_id, 0)}",
+                f"  curl {sandbox_url}/_sandbox/messages      # what the sandbox delivered",
+            ]
+        lines.append("")
         self.stdout.write("\n".join(lines))
+
+    # --- WeChat API ------------------------------------------------------------------------------
+    @staticmethod
+    def _point_at_sandbox(account, sandbox_url):
+        """Point the demo account at the sandbox, unless it was pointed at a real API by hand."""
+        if sandbox_url:
+            current = account.api_base_url
+            if not current or current.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+                if current != sandbox_url:
+                    account.api_base_url = sandbox_url
+                    account.save(update_fields=["api_base_url"])
+                return f"{sandbox_url} (sandbox; inspection API: {sandbox_url}/_sandbox)"
+        return f"{account.effective_api_base_url}"
 
     # --- rules -----------------------------------------------------------------------------------
     def _ensure_rules(self, account, rules_path):

@@ -9,8 +9,10 @@ Examples::
     manage.py wechat_send text hello --account demo
     manage.py wechat_send click V1001_TODAY_MUSIC --account demo --url http://127.0.0.1:8000
     manage.py wechat_send location 23.13 113.35 Guangzhou --account demo --user oSomeone
+    manage.py wechat_send verify --account demo --url http://127.0.0.1:8000   # the URL check (GET)
 """
 import json
+import secrets
 from urllib.parse import urlencode
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,7 +28,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         kinds = "; ".join(f"{kind} {usage}".strip() for kind, (usage, _) in KINDS.items())
-        parser.add_argument("kind", choices=list(KINDS), metavar="KIND", help=f"One of: {kinds}.")
+        parser.add_argument("kind", choices=[*KINDS, "verify"], metavar="KIND",
+                            help=f"One of: {kinds}; or verify [ECHOSTR]: WeChat's URL check (a signed GET "
+                                 "that must echo echostr).")
         parser.add_argument("message_args", nargs="*", metavar="ARGS", help="The message's arguments (text, key, coordinates...).")
         parser.add_argument("--account", required=True, help="Name of the account to send to.")
         parser.add_argument("--url", help="Base URL of a running server (e.g. http://127.0.0.1:8000). "
@@ -45,6 +49,8 @@ class Command(BaseCommand):
             account = Account.objects.get(name=options["account"])
         except Account.DoesNotExist:
             raise CommandError(f"No account named {options['account']!r} (see: manage.py wechat_account list).") from None
+        if options["kind"] == "verify":
+            return self._verify(account, options)
         encrypt = account.encrypt_mode != Account.EncryptMode.PLAIN and not options["plain"]
         if options["plain"] and account.encrypt_mode == Account.EncryptMode.SAFE:
             self.stderr.write("Note: a safe-mode account refuses plaintext; expect a 400.")
@@ -75,6 +81,33 @@ class Command(BaseCommand):
             self.stdout.write(f"<-- reply ({'decrypted' if was_encrypted else 'plain'})\n{reply_xml}")
         if options["verbosity"] >= 2 and fields:
             self.stdout.write(json.dumps(fields, ensure_ascii=False, indent=2))
+
+    def _verify(self, account, options):
+        """The GET WeChat sends when the server URL is saved in its console: signed, with an
+        ``echostr`` that the callback must answer verbatim."""
+        echostr = (options["message_args"] or [str(secrets.randbelow(10**18))])[0]
+        params, _ = sign_request("", account.token)
+        params["echostr"] = echostr
+        path = options["path"].format(name=account.name)
+        if options["url"]:
+            import requests
+
+            url = options["url"].rstrip("/") + path
+            try:
+                response = requests.get(url, params=params, timeout=options["timeout"])
+            except requests.RequestException as err:
+                raise CommandError(f"Could not reach {url}: {err}") from None
+            status, content = response.status_code, response.content
+        else:
+            from ...views import callback
+
+            response = callback(RequestFactory().get(path, params), account_name=account.name)
+            status, content = response.status_code, response.content
+        answer = content.decode("utf-8", "replace")
+        if status != 200 or answer != echostr:
+            raise CommandError(f"The URL check failed: HTTP {status}, answer {answer[:200]!r} (expected {echostr!r}).")
+        self.stdout.write(f"> verify (GET {path}, signed, echostr={echostr})")
+        self.stdout.write("< echostr echoed: the URL check passes")
 
     def _post(self, options, path, params, body):
         if options["url"]:
