@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wechat_app', '0003_outbound_messages_templates_campaigns_followers'),
+        ('wechat_app', '0004_message_log_fewer_indexes_deferred_status'),
     ]
 
     operations = [
