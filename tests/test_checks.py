@@ -68,3 +68,17 @@ def test_the_message_names_the_setting_and_the_value():
     with override_settings(WECHAT_APP={"CAMPAIGN_CHUNK_SIZE": -3}):
         (error,) = check_settings(None)
     assert "WECHAT_APP['CAMPAIGN_CHUNK_SIZE']" in error.msg and "-3" in error.msg
+
+
+def test_log_buffer_without_django_redis_warns(settings):
+    from django.core.cache import cache
+
+    from wechat_app.checks import check_settings
+    from wechat_app.services.cachebatch import _django_redis_client
+
+    settings.WECHAT_APP = {"LOG_BUFFER": True}
+    ids = [m.id for m in check_settings(None)]
+    if _django_redis_client(cache) is None:
+        assert "wechat_app.W003" in ids
+    else:
+        assert "wechat_app.W003" not in ids

@@ -2,7 +2,7 @@
 start-up: a wrong setting is reported by name before the first message or task fails on it.
 
 E001 the settings cannot be read (not a dict, unknown names); E002-E003 the callback;
-E010-E024 the outbound side (API client, tokens, delivery, campaigns); W001-W002 legal but
+E010-E024 the outbound side (API client, tokens, delivery, campaigns); W001-W003 legal but
 harmful values.
 """
 from __future__ import annotations
@@ -98,4 +98,15 @@ def check_settings(app_configs, **kwargs):
             f"{SETTINGS_NAME}['REPLY_BUDGET'] is {values['REPLY_BUDGET']} s: WeChat gives up on an answer after 5 s.",
             hint="Keep it under 5 (default 4) so that slow code rules answer in time and reply later.",
             id="wechat_app.W002"))
+    if app_settings.LOG_BUFFER:
+        from django.core.cache import caches
+
+        from .services.cachebatch import _django_redis_client
+
+        if _django_redis_client(caches[app_settings.CACHE_ALIAS]) is None:
+            errors.append(Warning(
+                f"{SETTINGS_NAME}['LOG_BUFFER'] is on but the cache {app_settings.CACHE_ALIAS!r} is not django-redis: "
+                "message-log rows are inserted directly.",
+                hint="Use django_redis.cache.RedisCache for that cache, or turn LOG_BUFFER off.",
+                id="wechat_app.W003"))
     return errors
