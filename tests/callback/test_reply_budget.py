@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
+from tests.polling import wait_until
 from wechat_app.engine import registry
 from wechat_app.models import MessageLog
 from wechat_app.protocol.simulator import build_message, read_reply, sign_request
@@ -52,25 +53,16 @@ def post(account, text):
     return response, time.perf_counter() - began
 
 
-def wait_for(predicate, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_slow_code_rule_answers_success_then_a_customer_service_message(slow_account, sandbox):
     response, elapsed = post(slow_account, "slow")
     assert response.content == b"success"
     assert elapsed < 1.5  # the budget (0.3 s), not the rule (2 s)
     log = MessageLog.objects.get()
     assert log.status == MessageLog.Status.DEFERRED
-    assert wait_for(lambda: MessageLog.objects.get().status == MessageLog.Status.REPLIED)
+    assert wait_until(lambda: MessageLog.objects.get().status == MessageLog.Status.REPLIED)
     log.refresh_from_db()
     assert log.rule_name == "slow" and log.reply == {"type": "text", "content": "sorry for the wait, oFan0001"}
-    assert wait_for(lambda: sandbox.state.list_messages(app_id=slow_account.app_id))
+    assert wait_until(lambda: sandbox.state.list_messages(app_id=slow_account.app_id))
     (sent,) = sandbox.state.list_messages(app_id=slow_account.app_id)
     assert sent["touser"] == "oFan0001" and sent["payload"]["text"]["content"] == "sorry for the wait, oFan0001"
 
@@ -81,7 +73,7 @@ def test_retry_of_a_deferred_message_sends_nothing_more(slow_account, sandbox):
     first = Client().post(url, data=body, content_type="text/xml")
     second = Client().post(url, data=body, content_type="text/xml")  # WeChat's retry
     assert first.content == second.content == b"success"
-    assert wait_for(lambda: sandbox.state.list_messages(app_id=slow_account.app_id))
+    assert wait_until(lambda: sandbox.state.list_messages(app_id=slow_account.app_id))
     time.sleep(0.3)
     assert len(sandbox.state.list_messages(app_id=slow_account.app_id)) == 1
     assert MessageLog.objects.get().retry_count == 1

@@ -6,6 +6,7 @@ import time
 import pytest
 from django.urls import reverse
 
+from tests.polling import wait_until
 from wechat_app.models import Account, Campaign, Follower, OutboundMessage
 from wechat_app.services import outbound
 
@@ -13,15 +14,6 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 APP_ID, SECRET, TOKEN = "wxevents000001", "events-app-secret", "evtoken123"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-
-
-def wait_until(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

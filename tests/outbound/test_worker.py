@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.polling import wait_until
 from wechat_app.models import Campaign, OutboundMessage
 from wechat_app.services import outbound
 
@@ -42,15 +43,6 @@ def worker(settings):
         yield app
 
 
-def wait_until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_messages_survive_error_bursts_and_drops_exactly_once(worker, sandbox, account, followers):
     path = "/cgi-bin/message/custom/send"
     sandbox.state.add_fault(path, errcode=-1, count=4)
@@ -58,7 +50,8 @@ def test_messages_survive_error_bursts_and_drops_exactly_once(worker, sandbox, a
     sandbox.state.add_fault(path, "drop", count=3)
     ids = [outbound.queue_custom(account, followers[i % 5], "text", {"content": f"m{i}"}).pk
            for i in range(20)]
-    assert wait_until(lambda: OutboundMessage.objects.filter(pk__in=ids, status="sent").count() == 20), \
+    assert wait_until(lambda: OutboundMessage.objects.filter(pk__in=ids, status="sent").count() == 20,
+                      timeout=30, interval=0.1), \
         list(OutboundMessage.objects.values_list("status", "errcode", "attempts"))
     contents = [m["payload"]["text"]["content"] for m in sandbox.state.list_messages(app_id=APP_ID)]
     assert sorted(contents) == sorted(f"m{i}" for i in range(20))  # nothing lost, nothing twice
@@ -72,7 +65,8 @@ def test_campaign_through_the_worker_with_lost_answers(worker, sandbox, account)
     sandbox.state.add_fault("/cgi-bin/message/template/send", "drop_after", count=5)  # sent, answer lost
     campaign = outbound.create_campaign(account, "W", "tpl_w", {"first": "hi"}, openids=openids, rate_limit=200)
     outbound.start_campaign(campaign)
-    assert wait_until(lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DONE), \
+    assert wait_until(lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DONE,
+                      timeout=30, interval=0.1), \
         Campaign.objects.get(pk=campaign.pk).counts()
     assert Campaign.objects.get(pk=campaign.pk).counts()["sent"] == 60
     delivered = [m["touser"] for m in sandbox.state.list_messages(app_id=APP_ID, kind="template")]
