@@ -24,7 +24,7 @@ def test_demo_is_idempotent_and_prints_the_same_credentials(tmp_path, settings):
     assert "http://127.0.0.1:8001/admin/" in first
     assert "http://127.0.0.1:8001/wechat/callback/demo/" in first
     assert account.token in first and account.encoding_aes_key in first
-    assert "wechat_send text hello --account demo --url http://127.0.0.1:8001" in first
+    assert "wechat_send text help --account demo --url http://127.0.0.1:8001" in first
     password = (tmp_path / "var" / "demo-admin-password").read_text().strip()
     assert f"password: {password}" in first
     assert get_user_model().objects.get(username="admin").check_password(password)

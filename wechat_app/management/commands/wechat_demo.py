@@ -109,7 +109,8 @@ class Command(BaseCommand):
             f"WeChat API:    {api_note}",
             "",
             "Try it from another shell:",
-            f"  python manage.py wechat_send text hello --account {account.name} --url {base}",
+            f"  python manage.py wechat_send text help --account {account.name} --url {base}",
+            f"  python manage.py wechat_send text game --account {account.name} --url {base}   # then: text 7",
             f"  python manage.py wechat_send subscribe --account {account.name} --url {base}",
         ]
         if sandbox_url and account.api_base_url == sandbox_url:
