@@ -74,15 +74,17 @@ def test_priority_is_editable_in_the_list(admin_client_, account_a):
     assert rule.priority == 7
 
 
-def test_bulk_enable_disable_notifies_the_engine(admin_client_, account_a, monkeypatch):
-    from wechat_app.admin import rule_io
+def test_bulk_enable_disable_notifies_the_engine(admin_client_, account_a):
+    from django.core.cache import cache
 
-    notified = []
-    monkeypatch.setattr(rule_io, "rules_changed", lambda ids: notified.append(set(ids)))
+    from wechat_app.services.rules import version_key
+
     r1, r2 = make_rule(account_a, "r1"), make_rule(account_a, "r2")
+    stamp = cache.get(version_key(account_a.pk))
     admin_client_.post(LIST, {"action": "disable_rules", "_selected_action": [r1.pk, r2.pk]})
     assert list(Rule.objects.values_list("enabled", flat=True)) == [False, False]
-    assert notified == [{account_a.pk}]
+    # QuerySet.update() sends no post_save: the action itself must mark the rules stale.
+    assert cache.get(version_key(account_a.pk)) != stamp
     admin_client_.post(LIST, {"action": "enable_rules", "_selected_action": [r1.pk]})
     r1.refresh_from_db(), r2.refresh_from_db()
     assert r1.enabled and not r2.enabled

@@ -124,3 +124,55 @@ def test_member_sees_and_writes_only_granted_accounts(client, account):
                                                    "match_value": "a", "replies": ["b"]})
     assert resp.status_code == 201
     assert not Rule.objects.filter(name="sneaky").exists()
+
+
+RULE_FILE = """
+- name: welcome
+  match: {event: subscribe}
+  reply: Welcome!
+- name: game
+  match: {regex: '^game$'}
+  reply: Pick a number
+  follow_ups: {retries: 1, rules: [{match: {regex: '^([1-9])$'}, reply: 'You picked {1}'}]}
+"""
+
+
+CREATED = ["game", "game.1", "welcome"]  # a follow-up without a name is named after its parent
+
+
+def test_rule_import_dry_run_then_apply_then_export(admin_client, account):
+    url = "/wechat/api/accounts/shop/rules/import/"
+    resp = post_json(admin_client, url, {"rules": RULE_FILE, "dry_run": True})
+    assert resp.status_code == 200, resp.content
+    assert sorted(resp.json()["created"]) == CREATED, resp.json()
+    assert resp.json()["dry_run"] is True and not Rule.objects.exists()
+    resp = post_json(admin_client, url, {"rules": RULE_FILE})
+    assert resp.status_code == 200 and Rule.objects.filter(account=account, parent=None).count() == 2
+    export = admin_client.get("/wechat/api/accounts/shop/rules/export/?as=json")
+    assert export.status_code == 200 and export["Content-Type"].startswith("application/json")
+    names = [rule["name"] for rule in json.loads(export.content)]
+    assert names == ["welcome", "game"]
+    # The export imports back unchanged.
+    again = post_json(admin_client, url, {"rules": json.loads(export.content), "dry_run": True}).json()
+    assert again["created"] == [] and again["updated"] == [] and set(again["unchanged"]) >= {"welcome", "game"}
+
+
+def test_invalid_rule_file_names_the_rule_and_writes_nothing(admin_client, account):
+    bad = "- name: broken\n  match: {regex: '(unclosed'}\n  reply: x\n"
+    resp = post_json(admin_client, "/wechat/api/accounts/shop/rules/import/", {"rules": bad})
+    assert resp.status_code == 400 and "broken" in resp.json()["rules"][0]
+    assert not Rule.objects.exists()
+    assert admin_client.get("/wechat/api/accounts/shop/rules/export/?as=xml").status_code == 400
+
+
+def test_rule_import_needs_access_and_permissions(client, account):
+    from wechat_app.models import AccountMembership
+
+    user = get_user_model().objects.create_user("viewer", password="pw-123456789", is_staff=True)
+    client.force_login(user)
+    url = "/wechat/api/accounts/shop/rules/import/"
+    assert post_json(client, url, {"rules": RULE_FILE}).status_code == 404  # not a member
+    AccountMembership.objects.create(user=user, account=account)
+    assert post_json(client, url, {"rules": RULE_FILE, "dry_run": True}).status_code == 200
+    assert post_json(client, url, {"rules": RULE_FILE}).status_code == 403  # no rule permissions
+    assert not Rule.objects.exists()

@@ -22,7 +22,8 @@ from django.utils.translation import ngettext
 
 from ..engine.spec import MatchKind
 from ..models import MessageLog, Rule
-from . import rule_io
+from ..services import rule_files
+from ..services.rules import bump_rules_version
 from .access import AccountScopedAdminMixin, allowed_accounts, get_account_or_404
 from .filters import AccountListFilter, RuleLevelFilter
 from .forms import BaseFollowUpFormSet, FollowUpForm, ImportRulesForm, RuleForm
@@ -31,8 +32,10 @@ HIT_WINDOW_DAYS = 7
 
 
 def notify_rules_changed(account_ids):
-    """Tell every process that these accounts' rules changed (for changes made without save())."""
-    rule_io.rules_changed(account_ids)
+    """Tell every process that these accounts' rules changed (for changes made without save(),
+    such as QuerySet.update(), which the post_save receivers never see)."""
+    for account_id in set(account_ids):
+        bump_rules_version(account_id)
 
 
 def describe_match(rule) -> str:
@@ -245,8 +248,8 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                 replace = form.cleaned_data["replace"]
                 if request.POST.get("confirm"):
                     try:
-                        result = rule_io.apply_import(account, content, replace=replace)
-                    except rule_io.ImportFailed as err:
+                        result = rule_files.apply_import(account, content, replace=replace)
+                    except rule_files.ImportFailed as err:
                         form.add_error(None, str(err))
                     else:
                         self.message_user(request, _("Imported into %(account)s: %(summary)s.")
@@ -255,8 +258,8 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                         return redirect(url)
                 else:
                     try:
-                        preview = rule_io.preview_import(account, content, replace=replace)
-                    except rule_io.ImportFailed as err:
+                        preview = rule_files.preview_import(account, content, replace=replace)
+                    except rule_files.ImportFailed as err:
                         form.add_error("file" if form.cleaned_data.get("file") else "text", str(err))
         else:
             form = ImportRulesForm(accounts=accounts, initial={"account": request.GET.get("account")})
@@ -275,7 +278,7 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         fmt = request.GET.get("format", "yaml")
-        body = rule_io.export(account, fmt)
+        body = rule_files.export_text(account, fmt)
         content_type = "application/json" if fmt == "json" else "application/x-yaml"
         response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{account.name}-rules.{"json" if fmt == "json" else "yaml"}"'

@@ -98,6 +98,17 @@ class RuleSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class RuleImportSerializer(serializers.Serializer):
+    rules = serializers.JSONField(help_text="The rule file: YAML/JSON text, or its list or mapping.")
+    replace = serializers.BooleanField(default=False, help_text="Delete the account's other rules first.")
+    dry_run = serializers.BooleanField(default=False, help_text="Only report what would change.")
+
+    def validate_rules(self, value):
+        if not isinstance(value, (str, list, dict)) or not value:
+            raise serializers.ValidationError("Send the rule file as text, or as a list or mapping of rules.")
+        return value
+
+
 class MessageLogSerializer(serializers.ModelSerializer):
     account = serializers.SlugRelatedField(slug_field="name", read_only=True)
 

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from django.db.models import Q
+from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
-from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
 from ..models import Account, MessageLog, Rule
+from ..services import rule_files
 from ..services.access import accessible_accounts
-from .serializers import AccountSerializer, MessageLogSerializer, RuleSerializer
+from .serializers import AccountSerializer, MessageLogSerializer, RuleImportSerializer, RuleSerializer
 
 
 class AccountViewSet(viewsets.ModelViewSet):
@@ -24,6 +29,43 @@ class AccountViewSet(viewsets.ModelViewSet):
         if not self.request.user.is_superuser:
             raise serializers.ValidationError("Only superusers create accounts.")
         serializer.save()
+
+    @action(detail=True, methods=["get"], url_path="rules/export")
+    def export_rules(self, request, name=None):
+        """The account's rules as a webot-dialect file: ``?as=yaml`` (default) or ``?as=json``.
+
+        (``format`` is DRF's content-negotiation parameter, hence ``as``.)
+        """
+        fmt = request.query_params.get("as", "yaml")
+        if fmt not in ("yaml", "json"):
+            raise serializers.ValidationError({"as": "Use yaml or json."})
+        account = self.get_object()
+        content_type = "application/json" if fmt == "json" else "application/yaml"
+        response = HttpResponse(rule_files.export_text(account, fmt), content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{account.name}-rules.{fmt}"'
+        return response
+
+    @action(detail=True, methods=["post"], url_path="rules/import", serializer_class=RuleImportSerializer)
+    def import_rules(self, request, name=None):
+        """Import a rule file (all or nothing); with ``dry_run`` only report what would change.
+
+        Body: ``{"rules": <YAML/JSON text, or the loaded list or mapping>, "replace": false,
+        "dry_run": false}``. The answer lists the rule names created, updated, deleted and
+        unchanged; an invalid file answers 400 naming the rule, and nothing is written.
+        """
+        account = self.get_object()
+        serializer = RuleImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        needed = ["wechat_app.add_rule", "wechat_app.change_rule"] + (["wechat_app.delete_rule"] if data["replace"] else [])
+        if not data["dry_run"] and not request.user.has_perms(needed):
+            raise PermissionDenied("Importing rules needs the add and change (and, to replace, delete) rule permissions.")
+        run = rule_files.preview_import if data["dry_run"] else rule_files.apply_import
+        try:
+            preview = run(account, data["rules"], replace=data["replace"])
+        except rule_files.ImportFailed as err:
+            return Response({"rules": [str(err)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"dry_run": data["dry_run"], "summary": preview.summary(), **preview.names()})
 
 
 class RuleViewSet(viewsets.ModelViewSet):
