@@ -74,11 +74,11 @@ def test_log_buffer_without_django_redis_warns(settings):
     from django.core.cache import cache
 
     from wechat_app.checks import check_settings
-    from wechat_app.services.cachebatch import _django_redis_client
+    from wechat_app.services.cachebatch import django_redis_client
 
     settings.WECHAT_APP = {"LOG_BUFFER": True}
     ids = [m.id for m in check_settings(None)]
-    if _django_redis_client(cache) is None:
+    if django_redis_client(cache) is None:
         assert "wechat_app.W003" in ids
     else:
         assert "wechat_app.W003" not in ids

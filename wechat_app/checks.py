@@ -101,9 +101,9 @@ def check_settings(app_configs, **kwargs):
     if app_settings.LOG_BUFFER:
         from django.core.cache import caches
 
-        from .services.cachebatch import _django_redis_client
+        from .services.cachebatch import django_redis_client
 
-        if _django_redis_client(caches[app_settings.CACHE_ALIAS]) is None:
+        if django_redis_client(caches[app_settings.CACHE_ALIAS]) is None:
             errors.append(Warning(
                 f"{SETTINGS_NAME}['LOG_BUFFER'] is on but the cache {app_settings.CACHE_ALIAS!r} is not django-redis: "
                 "message-log rows are inserted directly.",

@@ -8,12 +8,12 @@ from django.test import Client
 from wechat_app.models import Account, MessageLog, Rule
 from wechat_app.protocol.simulator import build_message, read_reply, sign_request
 from wechat_app.services import logbuffer
-from wechat_app.services.cachebatch import _django_redis_client
+from wechat_app.services.cachebatch import django_redis_client
 from wechat_app.services.rules import import_rules
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(_django_redis_client(cache) is None,
+    pytest.mark.skipif(django_redis_client(cache) is None,
                        reason="needs django-redis as the cache (CI's second pass runs it)"),
 ]
 
@@ -59,7 +59,7 @@ def test_retries_are_counted_once_drained(account):
 
 def test_a_repeated_drain_adds_no_duplicate(account, monkeypatch):
     post(account, "hi", 11)
-    client = _django_redis_client(cache)
+    client = django_redis_client(cache)
     redis = client.get_client(write=True)
     key = client.make_key(logbuffer.queue_key())
     # A drain that committed but died before trimming the list: the entries are drained again.

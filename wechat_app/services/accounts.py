@@ -81,8 +81,3 @@ def get_enabled_account(name: str) -> Account:
     if not stamp_is_current(stamp):
         account, stamp = lookup_account(name, refresh=True)
     return account
-
-
-def clear_local_accounts() -> None:
-    """Forget this process's accounts (tests; the version stamp handles normal use)."""
-    _accounts.clear()

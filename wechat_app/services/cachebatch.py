@@ -28,7 +28,7 @@ class Result:
     value: Any = None
 
 
-def _django_redis_client(cache):
+def django_redis_client(cache):
     """The django-redis ``DefaultClient`` behind ``cache``, or None for any other backend."""
     try:
         from django_redis.client import DefaultClient
@@ -75,7 +75,7 @@ class CacheBatch:
         ops, self._ops = self._ops, []
         if not ops:
             return
-        client = _django_redis_client(self.cache)
+        client = django_redis_client(self.cache)
         if client is None:
             self._execute_each(ops)
         else:

@@ -23,7 +23,7 @@ from django.db.models import F
 
 from ..conf import app_settings
 from ..models import Account, MessageLog, Rule
-from .cachebatch import _django_redis_client
+from .cachebatch import django_redis_client
 
 logger = logging.getLogger("wechat_app.inbound")
 
@@ -34,7 +34,7 @@ def _cache():
 
 def enabled() -> bool:
     """Whether log rows go through the buffer (the setting is on and the cache is django-redis)."""
-    return bool(app_settings.LOG_BUFFER) and _django_redis_client(_cache()) is not None
+    return bool(app_settings.LOG_BUFFER) and django_redis_client(_cache()) is not None
 
 
 def queue_key() -> str:
@@ -54,14 +54,14 @@ def enqueue(batch, log: MessageLog) -> None:
 
 def enqueue_retry(account_id: int, dedupe_key: str) -> None:
     """Count one more retry of a delivery whose row may still be in the buffer."""
-    client = _django_redis_client(_cache())
+    client = django_redis_client(_cache())
     client.get_client(write=True).rpush(client.make_key(queue_key()),
                                         client.encode({"retry": [account_id, dedupe_key]}))
 
 
 def pending() -> int:
     """How many entries wait in the buffer."""
-    client = _django_redis_client(_cache())
+    client = django_redis_client(_cache())
     return 0 if client is None else client.get_client(write=False).llen(client.make_key(queue_key()))
 
 
@@ -72,7 +72,7 @@ def drain(limit: int = 2000) -> int:
     """
     from .tokens import single_flight
 
-    client = _django_redis_client(_cache())
+    client = django_redis_client(_cache())
     if client is None:
         return 0
     redis = client.get_client(write=True)
