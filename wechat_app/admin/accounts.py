@@ -62,11 +62,12 @@ class AccountForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["encoding_aes_key"].help_text = _(
-            "43 characters from the WeChat console (开发 › 基本配置 › 消息加解密密钥). Needed for the "
-            "compatible and safe modes.")
+        if "encoding_aes_key" in self.fields:
+            self.fields["encoding_aes_key"].help_text = _(
+                "43 characters from the WeChat console (开发 › 基本配置 › 消息加解密密钥). Needed for the "
+                "compatible and safe modes.")
         for name in SECRET_FIELDS:
-            if name not in self.fields:  # the app secret, for users who may not change credentials
+            if name not in self.fields:  # shown masked instead (AccountAdmin._shown_fields)
                 continue
             stored = getattr(self.instance, name, "") if self.instance.pk else ""
             field = self.fields[name]
@@ -76,7 +77,9 @@ class AccountForm(forms.ModelForm):
                 field.help_text = format_html("{} {}", field.help_text or "", _("Leave empty to keep the current value."))
             else:
                 field.widget.attrs["placeholder"] = _("not set")
-        self.fields["token"].help_text = _("3 to 32 letters or digits; the same token goes into the WeChat console.")
+        if "token" in self.fields:
+            self.fields["token"].help_text = _("3 to 32 letters or digits; the same token goes into the WeChat "
+                                               "console.")
         if "api_base_url" in self.fields:
             self.fields["api_base_url"].help_text = format_html(
                 "{} {}", _("Leave empty for the default (%(url)s). Allowed:") % {"url": app_settings.API_BASE_URL},
@@ -193,14 +196,21 @@ class AccountAdmin(admin.ModelAdmin):
         css = {"all": ["wechat_app/css/console.css"]}
         js = ["wechat_app/js/console.js"]
 
+    def _shown_fields(self, request, obj) -> dict[str, str]:
+        """Fields shown instead of edited, and how: without the credentials permission the app
+        id, secret and API base URL (a new account still gets its app id and secret, on the
+        default API host); without change permission every secret, masked."""
+        shown = {}
+        if not can_change_credentials(request.user):
+            shown["api_base_url"] = "api_base_url_shown"
+            if obj is not None:
+                shown.update(app_id="app_id", app_secret="app_secret_shown")
+        if obj is not None and not self.has_change_permission(request, obj):
+            shown.update(app_secret="app_secret_shown", token="token_shown", encoding_aes_key="aes_key_shown")
+        return shown
+
     def get_fieldsets(self, request, obj=None):
-        """Without the credentials permission the app id, secret and API base URL are shown, not
-        editable (a new account still gets its app id and secret, on the default API host)."""
-        if can_change_credentials(request.user):
-            return self.fieldsets
-        shown = {"api_base_url": "api_base_url_shown"}
-        if obj is not None:
-            shown.update(app_id="app_id", app_secret="app_secret_shown")
+        shown = self._shown_fields(request, obj)
 
         def swap(fields):
             return [swap(f) if isinstance(f, (list, tuple)) else shown.get(f, f) for f in fields]
@@ -208,13 +218,19 @@ class AccountAdmin(admin.ModelAdmin):
         return [(title, {**options, "fields": swap(options["fields"])}) for title, options in self.fieldsets]
 
     def get_readonly_fields(self, request, obj=None):
-        if can_change_credentials(request.user):
-            return ()
-        return ("api_base_url_shown",) if obj is None else ("app_id", "app_secret_shown", "api_base_url_shown")
+        return tuple(self._shown_fields(request, obj).values())
 
     @admin.display(description=_("app secret"))
     def app_secret_shown(self, account):
         return mask_secret(account.app_secret) or "-"
+
+    @admin.display(description=_("token"))
+    def token_shown(self, account):
+        return mask_secret(account.token) or "-"
+
+    @admin.display(description=_("EncodingAESKey"))
+    def aes_key_shown(self, account):
+        return mask_secret(account.encoding_aes_key) or "-"
 
     @admin.display(description=_("API base URL"))
     def api_base_url_shown(self, account):

@@ -27,6 +27,9 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {name: {"write_only": True} for name in SECRET_FIELDS}
         extra_kwargs["encoding_aes_key"]["required"] = False
+        # The model's validate_constraints judges the app id per API host (in ``validate``), with
+        # a message on the field; DRF's generic unique-together validator would preempt it.
+        validators = []
 
     def get_app_secret_set(self, obj):
         return bool(obj.app_secret)
