@@ -25,7 +25,8 @@ def test_allowed(url):
 
 @pytest.mark.parametrize("url", [
     "http://api.weixin.qq.com",  # plain http to WeChat: not the same entry
-    "https://api.weixin.qq.com:8443", "https://api.weixin.qq.com.evil.example", "https://evil.example/api.weixin.qq.com",
+    "https://api.weixin.qq.com:8443", "https://api.weixin.qq.com.evil.example",
+    "https://evil.example/api.weixin.qq.com",
     "https://api.weixin.qq.com@evil.example", "https://x:y@api.weixin.qq.com", "https://api.weixin.qq.com/?a=1",
     "https://api.weixin.qq.com/#x", "https://api.weixin.qq.com/cgi-bin", "http://127.0.0.2:8081",
     "http://169.254.169.254", "https://127.0.0.1:8081", "ftp://api.weixin.qq.com", "", "api.weixin.qq.com",

@@ -94,7 +94,8 @@ def test_a_second_account_with_the_same_app_id_is_refused_everywhere(admin_clien
     assert response.status_code == 400 and "already uses this app id" in response.json()["app_id"][0]
     # An equivalent spelling of the same host is the same host.
     Account.objects.filter(pk=account_b.pk).update(api_base_url="https://api.weixin.qq.com/")
-    response = patch(admin_client_, account_a, {"app_id": account_b.app_id, "api_base_url": "https://API.weixin.qq.com"})
+    response = patch(admin_client_, account_a, {"app_id": account_b.app_id,
+                                                "api_base_url": "https://API.weixin.qq.com"})
     assert response.status_code == 400 and "app_id" in response.json()
     with pytest.raises(CommandError, match="app_id"):
         call_command("wechat_account", "update", "alpha", "--app-id", account_b.app_id)

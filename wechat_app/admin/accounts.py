@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from ..models import Account, AccountMembership
 from ..conf import app_settings
+from ..models import Account, AccountMembership
 from ..models.accounts import mask_secret
 from ..protocol import InvalidAESKeyError, validate_aes_key
 from ..services.access import can_change_credentials

@@ -90,9 +90,9 @@ class Account(models.Model):
         permissions = [("change_account_credentials",
                         "Can change the app id, app secret and API base URL of an account")]
         constraints = [
-            # One account per app at one API host: a second account with another's app id
-            # could otherwise use what WeChat grants that app. (``validate_constraints`` also
-            # compares equivalent spellings of the URL, and an empty URL with the default.)
+            # One account per app at one API host: two would act as the same app (and with
+            # classic tokens revoke each other's). ``validate_constraints`` also compares
+            # equivalent spellings of the URL, and an empty URL with the default.
             models.UniqueConstraint(fields=["app_id", "api_base_url"], name="wechat_app_account_app_id_per_api"),
         ]
 
