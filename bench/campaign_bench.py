@@ -142,6 +142,7 @@ def main():
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.cache import cache
     from django.core.management import call_command
     from django.test import override_settings
@@ -182,7 +183,7 @@ def main():
                                     cwd=ROOT, env=env) for i in range(args.workers)]
         wait_for_workers(app, args.workers)
         lanes = args.workers * args.concurrency
-        with override_settings(WECHAT_APP={"CAMPAIGN_CONCURRENCY": lanes}):
+        with override_settings(WECHAT_APP={**settings.WECHAT_APP, "CAMPAIGN_CONCURRENCY": lanes}):
             campaign = outbound.create_campaign(account, "bench", "tpl_bench",
                                                 {"first": "hello", "order": "-", "remark": "!"},
                                                 openids=openids, rate_limit=1_000_000)

@@ -4,6 +4,6 @@ from project.settings import *  # noqa: F401,F403
 ROOT_URLCONF = "bench.urls"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-WECHAT_APP = {"LOG_BUFFER": bool(env("BENCH_LOG_BUFFER", default=""))}
+WECHAT_APP = {**WECHAT_APP, "LOG_BUFFER": bool(env("BENCH_LOG_BUFFER", default=""))}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "loggers": {"wechat_app": {"level": "WARNING"}}}

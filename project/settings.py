@@ -119,6 +119,13 @@ SPECTACULAR_SETTINGS = {"TITLE": "WeChat app API", "VERSION": "0.1.0"}
 
 # The app's own settings: one namespaced dict, every key documented in wechat_app/conf.py.
 WECHAT_APP = {}
+# The demo talks to the WeChat API sandbox on loopback (`make run`, the tests: ports chosen at
+# run time), so it allows plain http to loopback on any port besides WeChat's hosts. A production
+# deployment sets WECHAT_SANDBOX=false: account API URLs are then WeChat's hosts only.
+if env.bool("WECHAT_SANDBOX", default=True):
+    from wechat_app.client.hosts import LOOPBACK_SANDBOX_BASE_URLS, WECHAT_API_BASE_URLS
+
+    WECHAT_APP["ALLOWED_API_BASE_URLS"] = [*WECHAT_API_BASE_URLS, *LOOPBACK_SANDBOX_BASE_URLS]
 
 LOGGING = {
     "version": 1,

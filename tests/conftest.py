@@ -12,6 +12,31 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _sandbox_allowed(request, monkeypatch):
+    """The suite's sandboxes listen on loopback ports chosen at run time. The project's settings
+    allow them (WECHAT_SANDBOX); this keeps them allowed in tests that replace
+    ``settings.WECHAT_APP`` wholesale. A test that needs the shipped default asks for the
+    ``shipped_api_allow_list`` fixture."""
+    if "shipped_api_allow_list" in request.fixturenames:
+        yield
+        return
+    from wechat_app import conf
+    from wechat_app.client.hosts import LOOPBACK_SANDBOX_BASE_URLS, WECHAT_API_BASE_URLS
+
+    monkeypatch.setitem(conf.DEFAULTS, "ALLOWED_API_BASE_URLS", [*WECHAT_API_BASE_URLS, *LOOPBACK_SANDBOX_BASE_URLS])
+    conf.app_settings.reload()
+    yield
+    monkeypatch.undo()
+    conf.app_settings.reload()
+
+
+@pytest.fixture
+def shipped_api_allow_list(settings):
+    """The app's own default allow-list (WeChat's hosts only), without the project's sandbox opt-in."""
+    settings.WECHAT_APP = {}
+
+
 def pytest_report_header(config):
     from django.conf import settings
 

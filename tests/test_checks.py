@@ -82,3 +82,17 @@ def test_log_buffer_without_django_redis_warns(settings):
         assert "wechat_app.W003" in ids
     else:
         assert "wechat_app.W003" not in ids
+
+
+@pytest.mark.parametrize(("entries", "expected"), [
+    (["https://api.weixin.qq.com", "http://127.0.0.1:*", "http://localhost:8081", "http://[::1]:*"], []),
+    (["https://api.weixin.qq.com", "ftp://files.example.com"], ["wechat_app.E025"]),
+    (["api.weixin.qq.com"], ["wechat_app.E025"]),  # no scheme
+    (["https://user:pw@api.weixin.qq.com"], ["wechat_app.E025"]),
+    (["https://api.weixin.qq.com:http"], ["wechat_app.E025"]),  # a bad port
+    ("https://api.weixin.qq.com", ["wechat_app.E025"]),  # a string, not a list
+    (["http://api.weixin.qq.com"], ["wechat_app.W004"]),  # the secret in clear over the network
+    (["http://10.1.2.3:*", "https://10.1.2.3:*"], ["wechat_app.W004"]),
+])
+def test_api_base_url_allow_list_entries(entries, expected):
+    assert ids(ALLOWED_API_BASE_URLS=entries) == expected

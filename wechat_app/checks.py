@@ -2,14 +2,17 @@
 start-up: a wrong setting is reported by name before the first message or task fails on it.
 
 E001 the settings cannot be read (not a dict, unknown names); E002-E003 the callback;
-E010-E024 the outbound side (API client, tokens, delivery, campaigns); W001-W003 legal but
-harmful values.
+E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an API base URL
+allow-list entry that is not an http(s) base URL; W001-W003 legal but harmful values; W004 an
+allow-list entry in plain http to a host other than loopback (secrets would cross the network
+unencrypted).
 """
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from .client.hosts import parse_base_url
 from .conf import SETTINGS_NAME, app_settings
 
 
@@ -98,6 +101,7 @@ def check_settings(app_configs, **kwargs):
             f"{SETTINGS_NAME}['REPLY_BUDGET'] is {values['REPLY_BUDGET']} s: WeChat gives up on an answer after 5 s.",
             hint="Keep it under 5 (default 4) so that slow code rules answer in time and reply later.",
             id="wechat_app.W002"))
+    errors += _check_api_allow_list(app_settings.ALLOWED_API_BASE_URLS)
     if app_settings.LOG_BUFFER:
         from django.core.cache import caches
 
@@ -110,3 +114,24 @@ def check_settings(app_configs, **kwargs):
                 hint="Use django_redis.cache.RedisCache for that cache, or turn LOG_BUFFER off.",
                 id="wechat_app.W003"))
     return errors
+
+
+def _check_api_allow_list(entries) -> list:
+    name = "ALLOWED_API_BASE_URLS"
+    if not isinstance(entries, (list, tuple)):
+        return [_error(name, f"must be a list of base URLs, not {entries!r}.", "E025")]
+    found = []
+    for entry in entries:
+        try:
+            url = parse_base_url(entry, entry=True)
+        except ValueError as err:
+            found.append(_error(name, f"has {entry!r}, which is not an http(s) base URL: {err}.", "E025",
+                                hint="Write entries as scheme://host[:port][/path]; '*' as the port allows any port."))
+            continue
+        if url.scheme == "http" and not url.is_loopback:
+            found.append(Warning(
+                f"{SETTINGS_NAME}[{name!r}] allows {entry!r}: plain http to a host other than loopback, so the "
+                "app secret and access tokens would cross the network unencrypted.",
+                hint="Use https, or keep plain http to a sandbox on loopback (127.0.0.1, localhost, ::1).",
+                id="wechat_app.W004"))
+    return found

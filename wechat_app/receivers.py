@@ -1,10 +1,12 @@
 """Signal receivers of the app itself (connected in AppConfig.ready by importing this module)."""
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from .models import Account, Rule
+from .models.accounts import CREDENTIAL_FIELDS
 from .services.accounts import bump_accounts_version
 from .services.rules import bump_rules_version
+from .services.tokens import forget_credentials
 
 
 @receiver(post_save, sender=Rule, dispatch_uid="wechat_app.rule_saved")
@@ -21,3 +23,28 @@ def account_changed(sender, instance, **kwargs):
     an account changes its rules too."""
     bump_accounts_version()
     bump_rules_version(instance.pk)
+
+
+@receiver(pre_save, sender=Account, dispatch_uid="wechat_app.account_credentials_before_save")
+def remember_stored_credentials(sender, instance, raw=False, update_fields=None, **kwargs):
+    """Note which credentials the row had before this save (see ``drop_replaced_credentials``)."""
+    instance._stored_credentials = None
+    if raw or instance.pk is None or (update_fields is not None and not set(update_fields) & set(CREDENTIAL_FIELDS)):
+        return
+    stored = Account.objects.filter(pk=instance.pk).only(*CREDENTIAL_FIELDS).first()
+    if stored is not None:
+        instance._stored_credentials = stored.credentials_fingerprint()
+
+
+@receiver(post_save, sender=Account, dispatch_uid="wechat_app.account_credentials_saved")
+def drop_replaced_credentials(sender, instance, **kwargs):
+    """New app id, secret or API base URL: the token and tickets of the old ones are dropped
+    (whether the change came from the admin, the REST API or a command)."""
+    stored = getattr(instance, "_stored_credentials", None)
+    if stored is not None and stored != instance.credentials_fingerprint():
+        forget_credentials(instance, stored)
+
+
+@receiver(post_delete, sender=Account, dispatch_uid="wechat_app.account_credentials_deleted")
+def drop_deleted_credentials(sender, instance, **kwargs):
+    forget_credentials(instance)

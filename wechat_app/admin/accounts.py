@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
@@ -15,9 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from ..conf import app_settings
 from ..models import Account, AccountMembership
 from ..models.accounts import mask_secret
 from ..protocol import InvalidAESKeyError, validate_aes_key
+from ..services.access import can_change_credentials
 from .access import allowed_accounts, can_access_account, get_account_or_404
 
 # The labels WeChat's console uses for the three message encryption modes.
@@ -38,24 +41,34 @@ class SecretInput(forms.PasswordInput):
                          render_value=False)
 
 
-class AccountForm(forms.ModelForm):
-    """Secrets are write-only: empty keeps the stored value, anything typed replaces it."""
+def _https_url_formfield(db_field, **kwargs):
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")  # a URL typed without scheme is https
+    return db_field.formfield(**kwargs)
 
-    api_base_url = forms.URLField(label=_("API base URL"), required=False, max_length=255, assume_scheme="https",
-                                  help_text=Account._meta.get_field("api_base_url").help_text)
+
+class AccountForm(forms.ModelForm):
+    """Secrets are write-only: empty keeps the stored value, anything typed replaces it.
+
+    The admin leaves the credential fields (app id, app secret, API base URL) out of the form
+    for users who may not change them (``AccountAdmin.get_fieldsets``)."""
 
     class Meta:
         model = Account
         fields = ["name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
                   "api_base_url", "enabled"]
         widgets = {name: SecretInput() for name in SECRET_FIELDS}
+        formfield_callback = _https_url_formfield  # the admin's formfield_overrides does the same
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["encoding_aes_key"].help_text = _(
-            "43 characters from the WeChat console (开发 › 基本配置 › 消息加解密密钥). Needed for the "
-            "compatible and safe modes.")
+        if "encoding_aes_key" in self.fields:
+            self.fields["encoding_aes_key"].help_text = _(
+                "43 characters from the WeChat console (开发 › 基本配置 › 消息加解密密钥). Needed for the "
+                "compatible and safe modes.")
         for name in SECRET_FIELDS:
+            if name not in self.fields:  # shown masked instead (AccountAdmin._shown_fields)
+                continue
             stored = getattr(self.instance, name, "") if self.instance.pk else ""
             field = self.fields[name]
             if stored:
@@ -64,7 +77,13 @@ class AccountForm(forms.ModelForm):
                 field.help_text = format_html("{} {}", field.help_text or "", _("Leave empty to keep the current value."))
             else:
                 field.widget.attrs["placeholder"] = _("not set")
-        self.fields["token"].help_text = _("3 to 32 letters or digits; the same token goes into the WeChat console.")
+        if "token" in self.fields:
+            self.fields["token"].help_text = _("3 to 32 letters or digits; the same token goes into the WeChat "
+                                               "console.")
+        if "api_base_url" in self.fields:
+            self.fields["api_base_url"].help_text = format_html(
+                "{} {}", _("Leave empty for the default (%(url)s). Allowed:") % {"url": app_settings.API_BASE_URL},
+                ", ".join(app_settings.ALLOWED_API_BASE_URLS))
 
     def _clean_secret(self, name):
         value = (self.cleaned_data.get(name) or "").strip()
@@ -159,6 +178,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [MembershipInline]
     change_form_template = "admin/wechat_app/account/change_form.html"
     list_display = ["name", "app_id", "mode_display", "enabled", "rule_count", "tools"]
@@ -175,6 +195,46 @@ class AccountAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["wechat_app/css/console.css"]}
         js = ["wechat_app/js/console.js"]
+
+    def _shown_fields(self, request, obj) -> dict[str, str]:
+        """Fields shown instead of edited, and how: without the credentials permission the app
+        id, secret and API base URL (a new account still gets its app id and secret, on the
+        default API host); without change permission every secret, masked."""
+        shown = {}
+        if not can_change_credentials(request.user):
+            shown["api_base_url"] = "api_base_url_shown"
+            if obj is not None:
+                shown.update(app_id="app_id", app_secret="app_secret_shown")
+        if obj is not None and not self.has_change_permission(request, obj):
+            shown.update(app_secret="app_secret_shown", token="token_shown", encoding_aes_key="aes_key_shown")
+        return shown
+
+    def get_fieldsets(self, request, obj=None):
+        shown = self._shown_fields(request, obj)
+
+        def swap(fields):
+            return [swap(f) if isinstance(f, (list, tuple)) else shown.get(f, f) for f in fields]
+
+        return [(title, {**options, "fields": swap(options["fields"])}) for title, options in self.fieldsets]
+
+    def get_readonly_fields(self, request, obj=None):
+        return tuple(self._shown_fields(request, obj).values())
+
+    @admin.display(description=_("app secret"))
+    def app_secret_shown(self, account):
+        return mask_secret(account.app_secret) or "-"
+
+    @admin.display(description=_("token"))
+    def token_shown(self, account):
+        return mask_secret(account.token) or "-"
+
+    @admin.display(description=_("EncodingAESKey"))
+    def aes_key_shown(self, account):
+        return mask_secret(account.encoding_aes_key) or "-"
+
+    @admin.display(description=_("API base URL"))
+    def api_base_url_shown(self, account):
+        return account.effective_api_base_url if account.pk else app_settings.API_BASE_URL
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).annotate(rules_total=Count("rules"))
@@ -216,9 +276,13 @@ class AccountAdmin(admin.ModelAdmin):
             reverse("admin:wechat_app_messagelog_changelist") + f"?account__id__exact={account.pk}", _("Log"),
         )
 
-    @admin.action(description=_("Check the configuration of the selected accounts"), permissions=["view"])
+    # The checks fetch a token: they send the account's secret to its API host, so they need
+    # change permission (like every action that contacts WeChat).
+    @admin.action(description=_("Check the configuration of the selected accounts"), permissions=["change"])
     def check_accounts(self, request, queryset):
         for account in queryset:
+            if not self.has_change_permission(request, account):
+                raise PermissionDenied
             failed = [r for r in check_account(account) if r.level == "error"]
             if failed:
                 self.message_user(request, _("%(account)s: %(problems)s") % {
@@ -255,12 +319,13 @@ class AccountAdmin(admin.ModelAdmin):
         account = self.get_object(request, object_id)
         if account is not None and self.has_view_permission(request, account):
             extra_context["callback"] = self.callback_info(request, account)
-            extra_context["can_copy_secrets"] = self.has_change_permission(request, account)
+            extra_context["can_copy_secrets"] = extra_context["can_check"] = self.has_change_permission(
+                request, account)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def check_view(self, request, account_id):
         account = get_account_or_404(request, account_id)
-        if not self.has_view_permission(request, account):
+        if not self.has_change_permission(request, account):  # it contacts WeChat with the secret
             raise PermissionDenied
         results = check_account(account)
         context = {

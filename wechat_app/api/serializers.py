@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
 from ..engine.spec import RuleSpecError, validate_match, validate_replies
 from ..models import Account, MessageLog, Rule
+from ..models.accounts import CREDENTIAL_FIELDS
+from ..services.access import CHANGE_CREDENTIALS_PERMISSION, can_change_credentials
 
 SECRET_FIELDS = ("app_secret", "token", "encoding_aes_key")
 
@@ -24,6 +27,9 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {name: {"write_only": True} for name in SECRET_FIELDS}
         extra_kwargs["encoding_aes_key"]["required"] = False
+        # The model's validate_constraints judges the app id per API host (in ``validate``), with
+        # a message on the field; DRF's generic unique-together validator would preempt it.
+        validators = []
 
     def get_app_secret_set(self, obj):
         return bool(obj.app_secret)
@@ -37,8 +43,9 @@ class AccountSerializer(serializers.ModelSerializer):
         return reverse("wechat_app:callback", args=[obj.name])
 
     def validate(self, attrs):
-        # Run the model's own validation (AES key format, mode needs a key...) so that the API
-        # and the admin judge an account the same way.
+        self._check_credentials_permission(attrs)
+        # Run the model's own validation (AES key format, mode needs a key, API base URL allowed,
+        # app id free at that host...) so that the API and the admin judge an account the same way.
         instance = self.instance or Account()
         for name, value in attrs.items():
             setattr(instance, name, value)
@@ -47,6 +54,21 @@ class AccountSerializer(serializers.ModelSerializer):
         except DjangoValidationError as err:
             raise serializers.ValidationError(serializers.as_serializer_error(err)) from err
         return attrs
+
+    def _check_credentials_permission(self, attrs):
+        """Changing the app id, app secret or API base URL needs the credentials permission (as
+        in the admin); a new account may be given its app id and secret, on the default host."""
+        request = self.context.get("request")
+        if request is None or can_change_credentials(request.user):
+            return
+        if self.instance is None:
+            changed = ["api_base_url"] if attrs.get("api_base_url") else []
+        else:
+            changed = [name for name in CREDENTIAL_FIELDS
+                       if name in attrs and attrs[name] != getattr(self.instance, name)]
+        if changed:
+            raise PermissionDenied(f"Changing {', '.join(changed)} needs the permission "
+                                   f"{CHANGE_CREDENTIALS_PERMISSION!r} (superusers have it).")
 
 
 class FollowUpRuleSerializer(serializers.ModelSerializer):

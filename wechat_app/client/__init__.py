@@ -13,6 +13,7 @@ from .errors import (
     QUOTA_ERRORS,
     TOKEN_ERRORS,
     TRANSIENT_ERRORS,
+    DisallowedBaseURL,
     WeChatAPIError,
     WeChatErrorCode,
     WeChatPayloadError,
@@ -21,7 +22,7 @@ from .errors import (
 from .messages import custom_message, template_data, template_keywords, template_message
 
 __all__ = [
-    "MemoryTokenProvider", "PERMANENT_ERRORS", "QUOTA_ERRORS", "TOKEN_ERRORS", "TRANSIENT_ERRORS",
+    "DisallowedBaseURL", "MemoryTokenProvider", "PERMANENT_ERRORS", "QUOTA_ERRORS", "TOKEN_ERRORS", "TRANSIENT_ERRORS",
     "TokenProvider", "WeChatAPIError", "WeChatClient", "WeChatErrorCode", "WeChatPayloadError",
     "WeChatTransportError", "custom_message", "get_session", "jssdk_signature", "template_data",
     "template_keywords", "template_message",

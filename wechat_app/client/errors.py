@@ -132,3 +132,18 @@ class WeChatPayloadError(WeChatAPIError, ValueError):
     @property
     def is_permanent(self) -> bool:
         return True
+
+
+class DisallowedBaseURL(WeChatAPIError):
+    """The base URL is not one the installation allows (``ALLOWED_API_BASE_URLS``): nothing was
+    sent, neither the secret nor a token. Permanent until the account or the settings change."""
+
+    def __init__(self, errmsg: str = "the API base URL is not allowed", request: str = ""):
+        super().__init__(None, errmsg, request)
+
+    def __reduce__(self):
+        return (type(self), (self.errmsg, self.request))
+
+    @property
+    def is_permanent(self) -> bool:
+        return True

@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator, URLValidator
+from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from ..client.hosts import base_url_allowed, parse_base_url
 from ..protocol import InvalidAESKeyError, MessageCrypto, validate_aes_key
+
+# The fields that obtain an access token: changing one is a privileged operation
+# (``wechat_app.change_account_credentials``) and drops the account's cached token and tickets.
+CREDENTIAL_FIELDS = ("app_id", "app_secret", "api_base_url")
 
 name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
@@ -23,6 +29,25 @@ def aes_key_validator(value):
             validate_aes_key(value)
         except InvalidAESKeyError as err:
             raise ValidationError(str(err), code="invalid_aes_key") from err
+
+
+def api_base_url_allowed(url: str) -> bool:
+    """Whether the client may send an account's secret and tokens to ``url``: one of
+    ``ALLOWED_API_BASE_URLS``, or the installer's own ``API_BASE_URL``."""
+    from ..conf import app_settings
+
+    return base_url_allowed(url, [*app_settings.ALLOWED_API_BASE_URLS, app_settings.API_BASE_URL])
+
+
+def api_base_url_validator(value):
+    if value and not api_base_url_allowed(value):
+        from ..conf import SETTINGS_NAME, app_settings
+
+        raise ValidationError(
+            _("This API base URL is not allowed. Use one of: %(allowed)s (%(setting)s).")
+            % {"allowed": ", ".join(app_settings.ALLOWED_API_BASE_URLS),
+               "setting": f"{SETTINGS_NAME}['ALLOWED_API_BASE_URLS']"},
+            code="api_base_url_not_allowed")
 
 
 def mask_secret(value: str | None) -> str:
@@ -50,8 +75,10 @@ class Account(models.Model):
     encrypt_mode = models.CharField(_("encryption mode"), max_length=16, choices=EncryptMode.choices,
                                     default=EncryptMode.PLAIN)
     api_base_url = models.URLField(_("API base URL"), max_length=255, blank=True,
+                                   validators=[api_base_url_validator],
                                    help_text=_("Leave empty for the default (https://api.weixin.qq.com); "
-                                               "point it at the sandbox for offline work."))
+                                               "point it at the sandbox for offline work. Only the "
+                                               "URLs the installation allows are accepted."))
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -60,6 +87,14 @@ class Account(models.Model):
         ordering = ["name"]
         verbose_name = _("official account")
         verbose_name_plural = _("official accounts")
+        permissions = [("change_account_credentials",
+                        "Can change the app id, app secret and API base URL of an account")]
+        constraints = [
+            # One account per app at one API host: two would act as the same app (and with
+            # classic tokens revoke each other's). ``validate_constraints`` also compares
+            # equivalent spellings of the URL, and an empty URL with the default.
+            models.UniqueConstraint(fields=["app_id", "api_base_url"], name="wechat_app_account_app_id_per_api"),
+        ]
 
     def __str__(self):
         return self.name
@@ -72,8 +107,35 @@ class Account(models.Model):
         if self.encrypt_mode != self.EncryptMode.PLAIN and not self.encoding_aes_key:
             raise ValidationError({"encoding_aes_key": _("The %(mode)s mode needs an EncodingAESKey.")
                                    % {"mode": self.get_encrypt_mode_display()}})
-        if self.api_base_url:
-            URLValidator(schemes=["http", "https"])(self.api_base_url)
+
+    def validate_constraints(self, exclude=None):
+        """The database constraint, judged on the effective API host, with a message on the field."""
+        exclude = set(exclude or ())
+        field = next((name for name in ("app_id", "api_base_url") if name not in exclude), None)
+        if field is not None and self.app_id and self._app_id_taken():
+            exclude |= {"app_id", "api_base_url"}  # the constraint's own (generic) message would repeat this
+            try:
+                super().validate_constraints(exclude=exclude)
+            except ValidationError as err:
+                errors = err.update_error_dict({})
+            else:
+                errors = {}
+            errors.setdefault(field, []).append(ValidationError(
+                _("Another account already uses this app id with this API base URL."), code="app_id_taken"))
+            raise ValidationError(errors)
+        super().validate_constraints(exclude=exclude)
+
+    def _app_id_taken(self) -> bool:
+        mine = _comparable_base_url(self.effective_api_base_url)
+        others = Account.objects.filter(app_id=self.app_id).exclude(pk=self.pk).only("api_base_url")
+        return any(_comparable_base_url(other.effective_api_base_url) == mine for other in others)
+
+    def credentials_fingerprint(self) -> str:
+        """A keyed digest of what obtains this account's tokens (app id, secret, effective API
+        base URL); cache keys carry it, so a token is only ever handed to the same credentials.
+        Keyed with SECRET_KEY: the digest does not let anyone who reads the cache test guesses."""
+        message = "\x00".join((self.app_id or "", self.app_secret or "", self.effective_api_base_url))
+        return salted_hmac("wechat_app.account.credentials", message, algorithm="sha256").hexdigest()[:32]
 
     @property
     def crypto(self) -> MessageCrypto | None:
@@ -87,3 +149,11 @@ class Account(models.Model):
         from ..conf import app_settings
 
         return (self.api_base_url or app_settings.API_BASE_URL).rstrip("/")
+
+
+def _comparable_base_url(url: str):
+    """Equivalent spellings of a base URL compare equal (case, default port, trailing slash)."""
+    try:
+        return parse_base_url(url)
+    except ValueError:
+        return url

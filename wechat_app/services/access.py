@@ -15,3 +15,14 @@ def accessible_accounts(user):
     if user.is_superuser:
         return Account.objects.all()
     return Account.objects.filter(pk__in=AccountMembership.objects.account_ids_for(user))
+
+
+CHANGE_CREDENTIALS_PERMISSION = "wechat_app.change_account_credentials"
+
+
+def can_change_credentials(user) -> bool:
+    """Whether ``user`` may set an account's app id, app secret or API base URL (besides being
+    allowed to change the account at all): superusers, and whom they grant
+    ``wechat_app.change_account_credentials``. Without it, an editor of one account could point
+    it at another app's id or send its secret to a host of their choosing."""
+    return bool(getattr(user, "is_active", False) and user.has_perm(CHANGE_CREDENTIALS_PERMISSION))

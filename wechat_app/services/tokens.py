@@ -14,7 +14,6 @@ https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/getStableAcce
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 import time
@@ -25,8 +24,9 @@ from typing import Callable
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from ..client import WeChatClient
-from ..conf import app_settings
+from ..client import DisallowedBaseURL, WeChatClient
+from ..conf import SETTINGS_NAME, app_settings
+from ..models.accounts import api_base_url_allowed
 
 logger = logging.getLogger("wechat_app.tokens")
 
@@ -100,7 +100,7 @@ class CachedCredential:
     """
 
     name: str
-    fetch: Callable[[bool], tuple[str, int]]
+    fetch: Callable[[bool], tuple[str, int]] | None
 
     @property
     def key(self) -> str:
@@ -159,18 +159,43 @@ class CachedCredential:
         return value
 
 
-def _scope(account) -> str:
-    # A token belongs to an app id at one API host (the sandbox and WeChat must not share one).
-    host = hashlib.sha1(account.effective_api_base_url.encode()).hexdigest()[:8]
-    return f"{account.app_id}:{host}"
+def _scope(account, fingerprint: str | None = None) -> str:
+    # A token belongs to the account and to the credentials that obtained it (app id, secret,
+    # API base URL, as a keyed digest): another account with the same app id, or this account
+    # after its credentials changed, never gets it.
+    return f"{account.pk or 'unsaved'}:{fingerprint or account.credentials_fingerprint()}"
 
 
-def access_token_credential(account, client: WeChatClient) -> CachedCredential:
-    return CachedCredential(f"token:{_scope(account)}", lambda force: client.token.fetch(force_refresh=force))
+def _credential_names(account, fingerprint: str | None = None) -> list[str]:
+    scope = _scope(account, fingerprint)
+    return [f"token:{scope}", f"jsapi:{scope}"]
 
 
-def jsapi_ticket_credential(account, client: WeChatClient) -> CachedCredential:
-    return CachedCredential(f"jsapi:{_scope(account)}", lambda force: client.jssdk.fetch_ticket("jsapi"))
+def access_token_credential(account, client: WeChatClient | None = None) -> CachedCredential:
+    def fetch(force):
+        return (client or get_client(account)).token.fetch(force_refresh=force)
+
+    return CachedCredential(_credential_names(account)[0], fetch)
+
+
+def jsapi_ticket_credential(account, client: WeChatClient | None = None) -> CachedCredential:
+    def fetch(force):
+        return (client or get_client(account)).jssdk.fetch_ticket("jsapi")
+
+    return CachedCredential(_credential_names(account)[1], fetch)
+
+
+def forget_credentials(account, fingerprint: str | None = None) -> None:
+    """Drop the account's cached access token and JS-SDK tickets (of the credentials with
+    ``fingerprint``; default: its current ones). Called when its credentials change or it is
+    deleted (``receivers``), so admin, REST API and commands all get it."""
+    cache = get_cache()
+    keys = []
+    for name in _credential_names(account, fingerprint):
+        key = CachedCredential(name, fetch=None).key
+        keys += [key, key + ":refused"]
+    cache.delete_many(keys)
+    logger.info("dropped the cached token and tickets of account %s", account.pk)
 
 
 class AccountTokenProvider:
@@ -213,7 +238,14 @@ class ExternalTokenProvider:
 
 
 def get_client(account) -> WeChatClient:
-    """The API client of an account, with its token provider and the configured timeouts."""
+    """The API client of an account, with its token provider and the configured timeouts.
+
+    Raises ``DisallowedBaseURL`` when the account's API base URL is not allowed by the settings
+    (a row written around validation, or settings narrowed since): nothing is sent there.
+    """
+    if not api_base_url_allowed(account.effective_api_base_url):
+        raise DisallowedBaseURL(f"the API base URL of account {account.name!r} is not in "
+                                f"{SETTINGS_NAME}['ALLOWED_API_BASE_URLS']", "client")
     provider_func = app_settings.TOKEN_PROVIDER
     client = WeChatClient(account.app_id, account.app_secret, account.effective_api_base_url,
                           timeout=app_settings.API_TIMEOUT, use_stable_token=app_settings.USE_STABLE_TOKEN)
@@ -235,7 +267,7 @@ def refresh_access_token(account, force: bool = False) -> str:
 
 def token_status(account) -> dict | None:
     """The cached token entry (value and expiry) of an account, without fetching."""
-    return access_token_credential(account, get_client(account)).peek()
+    return access_token_credential(account).peek()
 
 
 def get_jsapi_ticket(account) -> str:

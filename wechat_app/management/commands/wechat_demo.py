@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ...models import Account, Rule
+from ...models.accounts import api_base_url_allowed
 
 DEMO_ACCOUNT = "demo"
 ADMIN_USERNAME = "admin"
@@ -129,6 +130,9 @@ class Command(BaseCommand):
     @staticmethod
     def _point_at_sandbox(account, sandbox_url):
         """Point the demo account at the sandbox, unless it was pointed at a real API by hand."""
+        if sandbox_url and not api_base_url_allowed(sandbox_url):
+            return (f"{account.effective_api_base_url} (the sandbox {sandbox_url} is not in "
+                    "WECHAT_APP['ALLOWED_API_BASE_URLS'])")
         if sandbox_url:
             current = account.api_base_url
             if not current or current.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from ...models import Account
+from ...models.accounts import api_base_url_allowed
 from ...sandbox import SandboxServer
 
 DEMO_TEMPLATE = ("{{first.DATA}}\n订单号：{{keyword1.DATA}}\n金额：{{keyword2.DATA}}\n{{remark.DATA}}",
@@ -40,6 +41,10 @@ class Command(BaseCommand):
             server = SandboxServer(host, port)
         except OSError as err:
             raise CommandError(f"Cannot listen on {host}:{port}: {err}") from err
+        if point_accounts and not api_base_url_allowed(server.url):
+            server.httpd.server_close()
+            raise CommandError(f"--point-accounts: {server.url} is not in WECHAT_APP['ALLOWED_API_BASE_URLS'] "
+                               "(add it, or 'http://127.0.0.1:*' for any loopback port).")
         server.state.configure(push_job_finish=push_job_finish)
         accounts = list(Account.objects.filter(enabled=True))
         for account in accounts:
