@@ -21,7 +21,7 @@ pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "shop"
-APP_ID, APP_SECRET = "wxinstall00001", "install-app-secret"
+APP_ID, APP_SECRET = "wx5f3c2a1b0d9e8f70", "install-app-secret"
 
 # What `pip install` without the [redis] extra leaves out, and what only the demo project uses.
 NOT_INSTALLED = ("django_redis", "redis", "hiredis", "drf_spectacular", "environ")
@@ -113,6 +113,8 @@ def test_the_readme_install_works_literally(project, sandbox):
     assert "sent" in pushed.stdout
     assert [m["payload"]["text"]["content"] for m in sandbox.state.list_messages(app_id=APP_ID)] == \
         ["Hello from the shop"]
+    refused = project("manage.py", "wechat_push", "text", "Hi", "--account", "shop", "--to", "oNobody", check=False)
+    assert refused.returncode == 1 and "errcode 40003" in refused.stderr
 
     # The README's Celery app (no broker configured here: still delivered in-process).
     (project.base / PROJECT / "celery.py").write_text(literal(project.snippets["celery.py"]))

@@ -10,7 +10,6 @@ sandbox (``manage.py wechat_sandbox``).
 """
 import os
 import secrets
-import string
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +18,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ...models import Account, Rule
+from ...protocol.crypto import new_aes_key
+from ...protocol.signature import new_token
 
 DEMO_ACCOUNT = "demo"
 ADMIN_USERNAME = "admin"
@@ -58,17 +59,6 @@ def _var_dir() -> Path:
     return base / "var"
 
 
-def _random_token(length=32) -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def _random_aes_key() -> str:
-    import base64
-
-    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")[:43]
-
-
 class Command(BaseCommand):
     help = "Create the demo account, sample rules and admin user (once), and print how to use them."
 
@@ -86,8 +76,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             account, created = Account.objects.get_or_create(
                 name=DEMO_ACCOUNT,
-                defaults=dict(app_id="wxdemo" + secrets.token_hex(5), app_secret=_random_token(32),
-                              token=_random_token(32), encoding_aes_key=_random_aes_key(),
+                defaults=dict(app_id="wxdemo" + secrets.token_hex(5), app_secret=new_token(32),
+                              token=new_token(32), encoding_aes_key=new_aes_key(),
                               encrypt_mode=Account.EncryptMode.COMPATIBLE),
             )
             if created:
