@@ -161,8 +161,19 @@ def test_sample_rules_have_real_looking_links(tmp_path, settings):
         assert "http://x/" not in path.read_text() and "issue" not in path.read_text().lower(), path.name
 
 
+@pytest.fixture
+def eager_celery():
+    """As with `make run` (no broker); CI's second pass configures one."""
+    from project.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_printed_try_lines_work_as_printed(tmp_path, settings, sandbox):
+def test_the_printed_try_lines_work_as_printed(tmp_path, settings, sandbox, eager_celery):
     from wechat_app.management.commands.wechat_demo import python_command
     from wechat_app.management.commands.wechat_sandbox import DEMO_TEMPLATE
 
