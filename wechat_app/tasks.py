@@ -2,11 +2,14 @@
 
 With a broker (``celery -A yourproject worker -B``) they run in workers; without one they run
 in the calling process (``services.enqueue``). Delivery tasks are idempotent, so ``acks_late``
-is safe. The periodic ones are in ``beat_schedule()``, which the project's Celery app merges::
+is safe. The periodic ones are in ``beat_schedule()``, which the project's Celery app merges
+when it loads its configuration (the README's ``celery.py``)::
 
-    from wechat_app.tasks import beat_schedule
+    @app.on_after_configure.connect
+    def add_wechat_schedule(sender, **kwargs):
+        from wechat_app.tasks import beat_schedule
 
-    app.conf.beat_schedule = {**beat_schedule(), **app.conf.beat_schedule}
+        sender.conf.beat_schedule = {**beat_schedule(), **sender.conf.beat_schedule}
 """
 from __future__ import annotations
 
