@@ -46,6 +46,8 @@ run: demo
 	trap 'kill $$server $$sandbox 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
 	wait $$server
 
+# The browser tests drive Debian's chromium: as root, scripts/ensure-browser.sh installs it and the
+# CJK and emoji fonts of the screenshots (apt-get) when they are missing.
 test: install-dev
 	sh scripts/ensure-browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)

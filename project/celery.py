@@ -14,12 +14,11 @@ app = Celery("project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {
-    # Tokens are refreshed TOKEN_REFRESH_MARGIN seconds before expiry; checking every minute
-    # keeps callers from ever waiting on a refresh in steady state.
-    "wechat-refresh-tokens": {"task": "wechat_app.refresh_tokens", "schedule": 60.0},
-    # The safety net of delivery: due retries, lost enqueues, messages of crashed workers.
-    "wechat-resume-outbound": {"task": "wechat_app.resume_outbound", "schedule": 30.0},
-    # Only does work with WECHAT_APP["LOG_BUFFER"] on.
-    "wechat-drain-message-log": {"task": "wechat_app.drain_message_log", "schedule": 1.0},
-}
+
+@app.on_after_configure.connect
+def add_wechat_schedule(sender, **kwargs):
+    # The periodic tasks of django-wechat-app (token refresh, delivery sweeper, and the log drain
+    # when LOG_BUFFER is on), read from the settings when Celery loads its configuration.
+    from wechat_app.tasks import beat_schedule
+
+    sender.conf.beat_schedule = {**beat_schedule(), **sender.conf.beat_schedule}

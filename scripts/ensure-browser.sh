@@ -1,19 +1,37 @@
 #!/bin/sh
-# Make sure a Chromium for the browser tests exists: Playwright's own download does not work
-# offline, so the tests drive Debian's chromium. Installs it when missing and we are root;
-# otherwise says what to do (the tests themselves fail loudly under CI=true without a browser).
+# Make sure the browser tests can run: a Chromium (Playwright's own download does not work
+# offline, so the tests drive Debian's chromium) and the fonts that render Chinese labels and
+# emoji in their screenshots. Each is checked on its own: fonts are installed also when a
+# chromium is already there. As root with apt-get, installs the missing Debian packages
+# (chromium chromium-driver fonts-wqy-microhei fonts-noto-color-emoji); otherwise says what to
+# install (the tests themselves fail loudly under CI=true without a browser).
 set -e
+
+browser=""
 for candidate in "${CHROMIUM_PATH:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
     if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-        exit 0
+        browser=$candidate
+        break
     fi
 done
+
+has_font() {  # fc-list arguments, then a pattern its family names must match
+    command -v fc-list >/dev/null 2>&1 && fc-list "$1" family 2>/dev/null | grep -qi "$2"
+}
+
+packages=""
+[ -n "$browser" ] || packages="chromium chromium-driver"
+has_font :lang=zh . || packages="$packages fonts-wqy-microhei"
+has_font : emoji || packages="$packages fonts-noto-color-emoji"
+packages=${packages# }
+[ -n "$packages" ] || exit 0
+
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing Debian chromium for the browser tests..."
+    echo "Installing Debian packages for the browser tests: $packages"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    # The fonts make Chinese labels and emoji render in screenshots.
-    apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei fonts-noto-color-emoji >/dev/null
+    # shellcheck disable=SC2086  # one word per package
+    apt-get install -y -qq $packages >/dev/null
 else
-    echo "No chromium found: install Debian's chromium and chromium-driver (or set CHROMIUM_PATH) to run the browser tests." >&2
+    echo "For the browser tests, install: $packages (Debian package names; or set CHROMIUM_PATH to a chromium)." >&2
 fi

@@ -1,7 +1,15 @@
 """Celery tasks (thin: they call services).
 
-With a broker (``celery -A project worker -B``) they run in workers; without one they run
-eagerly in the calling process. Delivery tasks are idempotent, so ``acks_late`` is safe.
+With a broker (``celery -A yourproject worker -B``) they run in workers; without one they run
+in the calling process (``services.enqueue``). Delivery tasks are idempotent, so ``acks_late``
+is safe. The periodic ones are in ``beat_schedule()``, which the project's Celery app merges
+when it loads its configuration (the README's ``celery.py``)::
+
+    @app.on_after_configure.connect
+    def add_wechat_schedule(sender, **kwargs):
+        from wechat_app.tasks import beat_schedule
+
+        sender.conf.beat_schedule = {**beat_schedule(), **sender.conf.beat_schedule}
 """
 from __future__ import annotations
 
@@ -10,6 +18,29 @@ import logging
 from celery import shared_task
 
 logger = logging.getLogger("wechat_app.tasks")
+
+
+def beat_schedule() -> dict[str, dict]:
+    """The periodic tasks the app needs, as a Celery ``beat_schedule`` (seconds).
+
+    - ``wechat-refresh-tokens``: tokens are refreshed TOKEN_REFRESH_MARGIN seconds before they
+      expire; checking every minute keeps callers from ever waiting on a refresh.
+    - ``wechat-resume-outbound``: the safety net of delivery (due retries, lost enqueues,
+      messages of crashed workers).
+    - ``wechat-drain-message-log``: writes the buffered message log every second, only with
+      ``WECHAT_APP["LOG_BUFFER"]`` on (otherwise there is nothing to drain).
+
+    Read when called (at the Celery app's start): change LOG_BUFFER, restart the beat.
+    """
+    from .conf import app_settings
+
+    schedule = {
+        "wechat-refresh-tokens": {"task": "wechat_app.refresh_tokens", "schedule": 60.0},
+        "wechat-resume-outbound": {"task": "wechat_app.resume_outbound", "schedule": 30.0},
+    }
+    if app_settings.LOG_BUFFER:
+        schedule["wechat-drain-message-log"] = {"task": "wechat_app.drain_message_log", "schedule": 1.0}
+    return schedule
 
 
 @shared_task(name="wechat_app.refresh_tokens", ignore_result=True)
@@ -95,17 +126,7 @@ def sync_followers(account_id):
     from .models import Account
     from .services import outbound
 
-    account = Account.objects.get(pk=account_id)
-    outbound.set_sync_progress(account_id, status="running", done=0, total=None)
-    try:
-        result = outbound.sync_followers(
-            account, progress=lambda done, total: outbound.set_sync_progress(
-                account_id, status="running", done=done, total=total))
-    except Exception as err:
-        outbound.set_sync_progress(account_id, status="failed", error=str(err)[:500])
-        raise
-    outbound.set_sync_progress(account_id, status="done", done=result["synced"], total=result["total"])
-    return result
+    return outbound.sync_followers_tracked(Account.objects.get(pk=account_id))
 
 
 @shared_task(name="wechat_app.drain_message_log", ignore_result=True)

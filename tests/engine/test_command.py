@@ -61,3 +61,20 @@ def test_stdin(account, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO('{"hi": "hello"}'))
     run("import", "-", "--account", "shop")
     assert Rule.objects.get(account=account, name="hi").match_kind == "contains"
+
+
+def test_dry_run_shows_the_changes_and_saves_nothing(account, tmp_path):
+    run("import", str(EXAMPLES / "rules.yaml"), "--account", "shop")
+    before = list(Rule.objects.order_by("pk").values_list("name", "replies"))
+    path = tmp_path / "change.yaml"
+    path.write_text("- {name: welcome, match: {event: subscribe}, reply: Hello again}\n"
+                    "- {name: brand-new, match: {exact: new}, reply: New!}\n")
+    output = run("import", str(path), "--account", "shop", "--replace", "--dry-run")
+    assert output.startswith("Dry run, nothing saved. Importing into shop would give: 1 created, 1 updated, ")
+    assert "  created: brand-new\n" in output and "  updated: welcome\n" in output
+    assert "  deleted: " in output and "fallback" in output.split("  deleted: ")[1]
+    assert list(Rule.objects.order_by("pk").values_list("name", "replies")) == before
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {name: broken, match: {regex: '('}, reply: x}\n")
+    with pytest.raises(CommandError, match="rule 'broken'.*Nothing was imported"):
+        run("import", str(bad), "--account", "shop", "--dry-run")

@@ -38,6 +38,11 @@ def validate_aes_key(encoding_aes_key: str) -> bytes:
     return key
 
 
+def new_aes_key() -> str:
+    """A random EncodingAESKey (32 random bytes as 43 characters of base64), as the console generates."""
+    return base64.b64encode(os.urandom(32)).decode("ascii")[:43]
+
+
 def pkcs7_pad(data: bytes, block_size: int = BLOCK_SIZE) -> bytes:
     amount = block_size - len(data) % block_size
     return data + bytes([amount]) * amount

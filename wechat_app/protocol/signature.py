@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+import string
 
 from .errors import InvalidSignatureError
+
+
+def new_token(length: int = 32) -> str:
+    """A random callback Token: letters and digits, 32 by default (the console allows 3 to 32)."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def make_signature(*parts: str) -> str:

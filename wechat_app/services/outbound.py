@@ -31,6 +31,7 @@ from django.utils import timezone
 from ..client import WeChatAPIError, WeChatPayloadError, custom_message, template_data, template_keywords
 from ..conf import app_settings
 from ..models import Campaign, Follower, OutboundMessage, Template
+from .enqueue import enqueue
 from .tokens import get_cache, get_client
 
 logger = logging.getLogger("wechat_app.outbound")
@@ -38,12 +39,6 @@ Status = OutboundMessage.Status
 
 
 # --- queueing -------------------------------------------------------------------------------------
-def _enqueue(message_id: int) -> None:
-    from ..tasks import deliver_message
-
-    deliver_message.delay_on_commit(message_id)
-
-
 def _create(account, *, idempotency_key: str | None, **fields) -> OutboundMessage:
     """Create the row and enqueue its delivery on commit; an existing key returns that row."""
     key = idempotency_key or None
@@ -55,7 +50,7 @@ def _create(account, *, idempotency_key: str | None, **fields) -> OutboundMessag
         with transaction.atomic():
             message = OutboundMessage.objects.create(account=account, **fields,
                                                      **({"idempotency_key": key} if key else {}))
-            _enqueue(message.pk)
+            enqueue("deliver_message", message.pk)
     except IntegrityError:  # the same key raced in from another caller: that row wins
         return OutboundMessage.objects.get(idempotency_key=key)
     return message
@@ -81,7 +76,8 @@ def get_template(account, template_id: str) -> Template:
         return Template.objects.get(account=account, template_id=template_id, active=True)
     except Template.DoesNotExist:
         raise ValidationError(f"Unknown template {template_id!r} for {account}; sync the templates first "
-                              f"(admin action or sync_templates).") from None
+                              f"(manage.py wechat_sync templates --account {account.name}, or Sync in the admin's "
+                              f"Templates page).") from None
 
 
 def template_payload(template: Template, data: dict, url: str | None = None, miniprogram: dict | None = None):
@@ -272,7 +268,7 @@ def resend(message: OutboundMessage) -> OutboundMessage:
     with transaction.atomic():
         OutboundMessage.objects.filter(pk=message.pk).update(status=Status.QUEUED, attempts=0, errcode=None,
                                                              errmsg="", next_attempt_at=None)
-        _enqueue(message.pk)
+        enqueue("deliver_message", message.pk)
     message.refresh_from_db()
     return message
 
@@ -412,14 +408,12 @@ def start_campaign(campaign: Campaign) -> int:
 def enqueue_campaign_chunks(campaign_id: int, lanes: int | None = None) -> int:
     """Start the campaign's delivery lanes: ``lanes`` (default CAMPAIGN_CONCURRENCY, at most one
     per chunk) chunk tasks, each re-enqueueing itself while work remains; return how many."""
-    from ..tasks import deliver_campaign_chunk
-
     pending = OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=[Status.QUEUED, Status.SENDING])
     if lanes is None:
         chunks = -(-pending.count() // max(1, int(app_settings.CAMPAIGN_CHUNK_SIZE)))
         lanes = min(max(1, int(app_settings.CAMPAIGN_CONCURRENCY)), chunks)
     for _ in range(lanes):
-        deliver_campaign_chunk.delay(campaign_id)
+        enqueue("deliver_campaign_chunk", campaign_id, on_commit=False)  # callers run this on commit
     if not lanes:
         finish_campaign_if_done(campaign_id)
     return lanes
@@ -754,6 +748,24 @@ def sync_followers(account, progress=None) -> dict[str, int]:
     unsubscribed = Follower.objects.filter(account=account, subscribed=True, updated_at__lt=started).update(
         subscribed=False, unsubscribed_at=timezone.now())
     return {"total": total, "synced": done, "unsubscribed": unsubscribed}
+
+
+def sync_followers_tracked(account, progress=None) -> dict[str, int]:
+    """``sync_followers`` with its progress kept in the cache for the admin (``sync_followers_progress``);
+    ``progress(done, total)`` is also called after each batch."""
+    def track(done, total):
+        set_sync_progress(account.pk, status="running", done=done, total=total)
+        if progress:
+            progress(done, total)
+
+    set_sync_progress(account.pk, status="running", done=0, total=None)
+    try:
+        result = sync_followers(account, progress=track)
+    except Exception as err:
+        set_sync_progress(account.pk, status="failed", error=str(err)[:500])
+        raise
+    set_sync_progress(account.pk, status="done", done=result["synced"], total=result["total"])
+    return result
 
 
 def sync_followers_progress(account_id: int) -> dict | None:

@@ -1,16 +1,41 @@
 """``manage.py wechat_account add|list|update|remove``: manage official accounts from the shell.
 
-Values are validated through the model (``full_clean``); a bad value is a ``CommandError`` that
-names the field, and nothing is written. Secrets are never printed.
+Values are validated through the model (``full_clean``) and the app id against WeChat's format;
+a bad value is a ``CommandError`` that names the field, and nothing is written. Secrets are
+never printed, except a token or EncodingAESKey this command generates (once, to copy into the
+WeChat console).
+
+Secrets need not go through the shell history: ``add`` takes a secret it is not given from the
+environment (WECHAT_APP_SECRET, WECHAT_TOKEN, WECHAT_AES_KEY) or asks for it (hidden input);
+an option given without a value (``update shop --app-secret``) does the same::
+
+    WECHAT_APP_SECRET=... manage.py wechat_account add shop --app-id wx... --generate-token
+    manage.py wechat_account update shop --app-secret          # asks: App secret:
 """
+import getpass
+import os
+import re
+import sys
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from ...models import Account, MessageLog, Rule
 from ...models.accounts import mask_secret
+from ...protocol.crypto import new_aes_key
+from ...protocol.signature import new_token
 
 MODES = [choice for choice, _ in Account.EncryptMode.choices]
+# An Official Account's AppID: "wx" and 16 hexadecimal digits (开发 → 基本配置 → 开发者ID).
+APP_ID_RE = re.compile(r"^wx[0-9a-f]{16}$")
+ASK = object()  # an option given without a value: read it from the environment or ask
+# option -> (model field, environment variable, prompt)
+SECRETS = {
+    "app_secret": ("app_secret", "WECHAT_APP_SECRET", "App secret (AppSecret)"),
+    "token": ("token", "WECHAT_TOKEN", "Token"),
+    "aes_key": ("encoding_aes_key", "WECHAT_AES_KEY", "EncodingAESKey"),
+}
 
 
 def _validation_message(err: ValidationError) -> str:
@@ -26,10 +51,22 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True, metavar="{add,list,update,remove}")
 
         def credential_options(sub, required):
-            sub.add_argument("--app-id", required=required, help="The account's AppID.")
-            sub.add_argument("--app-secret", required=required, help="The account's AppSecret.")
-            sub.add_argument("--token", required=required, help="The callback Token (3-32 letters or digits).")
-            sub.add_argument("--aes-key", help="The EncodingAESKey (43 characters); needed by compatible and safe modes.")
+            asked = ("; without a value: from {env} or asked" if not required
+                     else "; if omitted: from {env}, else asked")
+            sub.add_argument("--app-id", required=required, help="The account's AppID (wx and 16 hex digits).")
+            sub.add_argument("--app-secret", nargs="?", const=ASK, metavar="SECRET",
+                             help="The account's AppSecret" + asked.format(env="WECHAT_APP_SECRET") + ".")
+            token = sub.add_mutually_exclusive_group()
+            token.add_argument("--token", nargs="?", const=ASK,
+                               help="The callback Token (3-32 letters or digits)" + asked.format(env="WECHAT_TOKEN") + ".")
+            token.add_argument("--generate-token", action="store_true",
+                               help="Generate a random Token (printed once, for the WeChat console).")
+            key = sub.add_mutually_exclusive_group()
+            key.add_argument("--aes-key", nargs="?", const=ASK, metavar="KEY",
+                             help="The EncodingAESKey (43 characters), needed by compatible and safe modes; "
+                                  "without a value: from WECHAT_AES_KEY or asked.")
+            key.add_argument("--generate-aes-key", action="store_true",
+                             help="Generate a random EncodingAESKey (printed once, for the WeChat console).")
             sub.add_argument("--encrypt-mode", choices=MODES, help="Message encryption mode (default: plain).")
             sub.add_argument("--api-base-url", help="WeChat API base URL (default: https://api.weixin.qq.com).")
 
@@ -57,21 +94,23 @@ class Command(BaseCommand):
     # --- actions -------------------------------------------------------------------------------
     def handle_add(self, name, **options):
         account = Account(name=name, enabled=not options["disabled"])
-        self._apply(account, options)
+        generated = self._apply(account, options, adding=True)
         if not account.encrypt_mode:
             account.encrypt_mode = Account.EncryptMode.PLAIN
         self._save(account)
         self.stdout.write(self.style.SUCCESS(
             f"Added account {account.name!r} ({account.get_encrypt_mode_display()}). "
             f"Callback URL path: /wechat/callback/{account.name}/"))
+        self._show_generated(generated)
 
     def handle_update(self, name, **options):
         account = self._get(name)
-        self._apply(account, options)
+        generated = self._apply(account, options, adding=False)
         if options.get("enabled") is not None:
             account.enabled = options["enabled"]
         self._save(account)
         self.stdout.write(self.style.SUCCESS(f"Updated account {account.name!r}."))
+        self._show_generated(generated)
 
     def handle_list(self, **options):
         accounts = list(Account.objects.order_by("name"))
@@ -107,12 +146,53 @@ class Command(BaseCommand):
         except Account.DoesNotExist:
             raise CommandError(f"No account named {name!r}.") from None
 
-    def _apply(self, account, options):
-        mapping = {"app_id": "app_id", "app_secret": "app_secret", "token": "token",
-                   "aes_key": "encoding_aes_key", "encrypt_mode": "encrypt_mode", "api_base_url": "api_base_url"}
-        for option, field in mapping.items():
+    def _apply(self, account, options, adding):
+        """Set the given values on ``account``; return the generated secrets {label: value}."""
+        app_id = options.get("app_id")
+        if app_id is not None:
+            app_id = app_id.strip()
+            if not APP_ID_RE.match(app_id):
+                raise CommandError(f"Invalid account: app_id: {app_id!r} is not an Official Account AppID ('wx' and "
+                                   "16 hexadecimal digits, see 开发 → 基本配置 in the WeChat console). "
+                                   "Nothing was saved.")
+            account.app_id = app_id
+        for option, field in (("encrypt_mode", "encrypt_mode"), ("api_base_url", "api_base_url")):
             if options.get(option) is not None:
                 setattr(account, field, options[option].strip())
+        generated = {}
+        if options.get("generate_token"):
+            account.token = generated["Token"] = new_token()
+        if options.get("generate_aes_key"):
+            account.encoding_aes_key = generated["EncodingAESKey"] = new_aes_key()
+        for option, (field, env, label) in SECRETS.items():
+            if label in generated:
+                continue
+            value = self._secret(options.get(option), env, label,
+                                 required=adding and option != "aes_key", from_env=adding)
+            if value is not None:
+                setattr(account, field, value)
+        return generated
+
+    @staticmethod
+    def _secret(value, env, label, *, required, from_env):
+        """A secret from its option, else (``ASK``, or needed on add) the environment, else a hidden prompt."""
+        if value is not None and value is not ASK:
+            return value.strip()
+        if value is ASK or from_env:
+            if os.environ.get(env, "").strip():
+                return os.environ[env].strip()
+        if value is not ASK and not required:
+            return None
+        if not sys.stdin.isatty():
+            raise CommandError(f"{label} needed: set {env}, or run in a terminal to be asked. Nothing was saved.")
+        answer = getpass.getpass(f"{label}: ").strip()
+        if not answer:
+            raise CommandError(f"No {label} given. Nothing was saved.")
+        return answer
+
+    def _show_generated(self, generated):
+        for label, value in generated.items():
+            self.stdout.write(f"Generated {label} (enter it in the WeChat console; it is not shown again): {value}")
 
     def _save(self, account):
         try:

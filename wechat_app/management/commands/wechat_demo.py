@@ -10,7 +10,7 @@ sandbox (``manage.py wechat_sandbox``).
 """
 import os
 import secrets
-import string
+import sys
 from pathlib import Path
 
 from django.conf import settings
@@ -20,6 +20,8 @@ from django.db import transaction
 
 from ...models import Account, Rule
 from ...models.accounts import api_base_url_allowed
+from ...protocol.crypto import new_aes_key
+from ...protocol.signature import new_token
 
 DEMO_ACCOUNT = "demo"
 ADMIN_USERNAME = "admin"
@@ -33,13 +35,19 @@ BUILTIN_RULES = [
     dict(name="hello", match_kind="contains", match_value="hello",
          replies=[{"type": "text", "content": "Hello!"}, {"type": "text", "content": "Hi there!"}]),
     dict(name="news", match_kind="exact", match_value="news",
-         replies=[{"type": "news", "articles": [{"title": "django-wechat-app", "description": "Rules in the database",
-                                                  "url": "https://example.com/", "pic_url": "https://example.com/a.jpg"}]}]),
+         replies=[{"type": "news", "articles": [{
+             "title": "Spring menu is here",
+             "description": "Cherry blossom latte, matcha cheesecake and four more new things to try this season.",
+             "url": "https://www.example.com/news/2026/spring-menu",
+             "pic_url": "https://www.example.com/images/spring-menu.jpg"}]}]),
     dict(name="echo", match_kind="regex", match_value=r"^echo (.+)$",
          replies=[{"type": "text", "content": "You said: {1}"}]),
     dict(name="today-music", match_kind="event", match_value="CLICK", match_key="V1001_TODAY_MUSIC",
-         replies=[{"type": "music", "title": "Song", "description": "Today's song", "music_url": "http://example.com/a.mp3",
-                   "hq_music_url": "http://example.com/a.m4a", "thumb_media_id": "THUMB_MEDIA_ID"}]),
+         replies=[{"type": "music", "title": "Morning Coffee Jazz",
+                   "description": "Today's song: a quiet trio for the first cup of the day",
+                   "music_url": "https://media.example.com/music/morning-coffee-jazz.mp3",
+                   "hq_music_url": "https://media.example.com/music/morning-coffee-jazz-hq.mp3",
+                   "thumb_media_id": "MEDIA_ID_OF_THE_COVER"}]),
     dict(name="picture", match_kind="type", match_value="image",
          replies=[{"type": "text", "content": "Nice picture!"}]),
     dict(name="where", match_kind="type", match_value="location",
@@ -54,20 +62,19 @@ BUILTIN_RULES = [
 ]
 
 
+def python_command() -> str:
+    """This Python as the user can type it from here: ``.venv/bin/python`` when it is the
+    project's virtualenv (the printed lines then work without activating it), else ``python``."""
+    executable = os.path.abspath(sys.executable)
+    here = os.path.abspath(os.getcwd())
+    if executable.startswith(here + os.sep):
+        return os.path.relpath(executable, here)
+    return "python"
+
+
 def _var_dir() -> Path:
     base = Path(getattr(settings, "BASE_DIR", Path.cwd()))
     return base / "var"
-
-
-def _random_token(length=32) -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def _random_aes_key() -> str:
-    import base64
-
-    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")[:43]
 
 
 class Command(BaseCommand):
@@ -87,8 +94,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             account, created = Account.objects.get_or_create(
                 name=DEMO_ACCOUNT,
-                defaults=dict(app_id="wxdemo" + secrets.token_hex(5), app_secret=_random_token(32),
-                              token=_random_token(32), encoding_aes_key=_random_aes_key(),
+                defaults=dict(app_id="wxdemo" + secrets.token_hex(5), app_secret=new_token(32),
+                              token=new_token(32), encoding_aes_key=new_aes_key(),
                               encrypt_mode=Account.EncryptMode.COMPATIBLE),
             )
             if created:
@@ -98,6 +105,7 @@ class Command(BaseCommand):
         password, admin_note = self._ensure_admin()
 
         base = f"http://{host}:{port}"
+        py = f"{python_command()} manage.py"
         lines = [
             "",
             "django-wechat-app demo",
@@ -110,17 +118,18 @@ class Command(BaseCommand):
             f"WeChat API:    {api_note}",
             "",
             "Try it from another shell:",
-            f"  python manage.py wechat_send text help --account {account.name} --url {base}",
-            f"  python manage.py wechat_send text game --account {account.name} --url {base}   # then: text 7",
-            f"  python manage.py wechat_send subscribe --account {account.name} --url {base}",
+            f"  {py} wechat_send text help --account {account.name} --url {base}",
+            f"  {py} wechat_send text game --account {account.name} --url {base}",
+            f"  {py} wechat_send text 7 --account {account.name} --url {base}      # answers the game",
+            f"  {py} wechat_send subscribe --account {account.name} --url {base}",
         ]
         if sandbox_url and account.api_base_url == sandbox_url:
             from ...sandbox.state import generated_openid
 
             lines += [
-                f"  python manage.py wechat_token show --account {account.name}",
-                f"  python manage.py wechat_push text Hello --account {account.name} --to "
-                f"{generated_openid(account.app_id, 0)}",
+                f"  {py} wechat_token refresh --account {account.name}",
+                f"  {py} wechat_push text Hello --account {account.name} --to {generated_openid(account.app_id, 0)}",
+                f"  {py} wechat_sync templates --account {account.name}      # template ids for wechat_push template",
                 f"  curl {sandbox_url}/_sandbox/messages      # what the sandbox delivered",
             ]
         lines.append("")

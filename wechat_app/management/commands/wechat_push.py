@@ -6,6 +6,10 @@ Usage::
     python manage.py wechat_push image MEDIA_ID --account demo --to OPENID
     python manage.py wechat_push template TEMPLATE_ID --data first=Hi --data keyword1=A1 \\
         [--url https://...] --account demo --to OPENID
+
+Without a worker the message is delivered here: the command exits with an error when WeChat
+refuses it. With workers it is queued and they deliver it (see the admin's Outbound messages).
+Template ids come from ``manage.py wechat_sync templates --account NAME``.
 """
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -46,10 +50,15 @@ class Command(BaseCommand):
             raise CommandError("; ".join(err.messages)) from err
         message.refresh_from_db()
         line = f"message {message.pk} ({message.get_kind_display()} to {message.to_user}): {message.status}"
-        if message.errcode:
-            line += f" — errcode {message.errcode}: {message.errmsg}"
-        style = self.style.ERROR if message.status == OutboundMessage.Status.FAILED else self.style.SUCCESS
-        self.stdout.write(style(line))
+        if message.status == OutboundMessage.Status.SENT:
+            self.stdout.write(self.style.SUCCESS(line))
+        elif message.errcode:
+            # Delivered here (no worker) and WeChat said no: a script must see it in the exit status.
+            retry = (f"; retried from {message.next_attempt_at:%Y-%m-%d %H:%M:%S} by the delivery sweeper"
+                     if message.status == OutboundMessage.Status.QUEUED and message.next_attempt_at else "")
+            raise CommandError(f"WeChat refused {line}: errcode {message.errcode}: {message.errmsg}{retry}")
+        else:
+            self.stdout.write(self.style.SUCCESS(line + " (a worker delivers it)"))
 
     @staticmethod
     def _parse_data(items):

@@ -1,6 +1,6 @@
 """Import and export an account's reply rules in the webot-compatible YAML/JSON dialect.
 
-    python manage.py wechat_rules import FILE --account NAME [--replace]
+    python manage.py wechat_rules import FILE --account NAME [--replace] [--dry-run]
     python manage.py wechat_rules export --account NAME [--format yaml|json] [--output FILE]
 
 FILE may be ``-`` for standard input. See docs/rules.md for the file format.
@@ -10,10 +10,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...engine.dialect import dump_text
-from ...engine.spec import RuleSpecError
 from ...models import Account
-from ...services.rules import export_rules, import_rules
+from ...services.rule_files import ImportFailed, apply_import, export_text, preview_import
 
 
 class Command(BaseCommand):
@@ -26,6 +24,8 @@ class Command(BaseCommand):
         importing.add_argument("--account", required=True, help="Account name.")
         importing.add_argument("--replace", action="store_true",
                                help="Delete the account's existing rules first (default: update by name).")
+        importing.add_argument("--dry-run", action="store_true",
+                               help="Show what the import would create, update and delete; save nothing.")
         exporting = actions.add_parser("export", help="Print the account's rules as YAML or JSON.")
         exporting.add_argument("--account", required=True, help="Account name.")
         exporting.add_argument("--format", choices=("yaml", "json"), default="yaml")
@@ -37,11 +37,11 @@ class Command(BaseCommand):
         except Account.DoesNotExist:
             raise CommandError(f"Unknown account {account!r}.") from None
         if action == "import":
-            self._import(account, options["file"], options["replace"])
+            self._import(account, options["file"], options["replace"], options["dry_run"])
         else:
             self._export(account, options["format"], options.get("output"))
 
-    def _import(self, account, path, replace):
+    def _import(self, account, path, replace, dry_run):
         if path == "-":
             text = sys.stdin.read()
         else:
@@ -50,16 +50,20 @@ class Command(BaseCommand):
             except OSError as err:
                 raise CommandError(f"Cannot read {path}: {err.strerror or err}") from None
         try:
-            summary = import_rules(account, text, replace=replace)
-        except RuleSpecError as err:
+            result = (preview_import if dry_run else apply_import)(account, text, replace=replace)
+        except ImportFailed as err:
             raise CommandError(f"{path}: {err}. Nothing was imported.") from None
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported into {account.name}: {summary['created']} created, {summary['updated']} updated, "
-            f"{summary['deleted']} deleted, {summary['follow_ups']} follow-up rule(s)."
-        ))
+        if dry_run:
+            self.stdout.write(f"Dry run, nothing saved. Importing into {account.name} would give: "
+                              f"{result.summary()}.")
+            for group, names in result.names().items():
+                if names and group != "unchanged":
+                    self.stdout.write(f"  {group}: {', '.join(names)}")
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Imported into {account.name}: {result.summary()}."))
 
     def _export(self, account, fmt, output):
-        text = dump_text(export_rules(account), fmt)
+        text = export_text(account, fmt)
         if output:
             try:
                 Path(output).write_text(text, encoding="utf-8")
