@@ -231,7 +231,7 @@ def test_template_job_finish_is_pushed_signed_and_encrypted(sandbox, app, callba
     token = _stable(sandbox)["access_token"]
     msgid = _post(sandbox, "/cgi-bin/message/template/send", token,
                   {"touser": app[0], "template_id": template_id, "data": {"first": {"value": "x"}}})["msgid"]
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15  # generous: the push runs on a thread of a busy machine
     while not received and time.monotonic() < deadline:
         time.sleep(0.02)
     path, body = received[0]
