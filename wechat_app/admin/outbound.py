@@ -164,10 +164,10 @@ class TemplateAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
         for account in accounts:
             try:
                 result = outbound.sync_templates(account)
-                self.message_user(request, f"{account}: {result['synced']} template(s) synced, "
+                self.message_user(request, f"{account.name}: {result['synced']} template(s) synced, "
                                            f"{result['deactivated']} gone from WeChat.", messages.SUCCESS)
             except WeChatAPIError as err:
-                self.message_user(request, f"{account}: {err}", messages.ERROR)
+                self.message_user(request, f"{account.name}: {err}", messages.ERROR)
 
     @admin.action(description=_("Sync templates from WeChat (accounts of the selected templates)"),
                   permissions=["sync"])
