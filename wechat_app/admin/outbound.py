@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from django.urls import path, reverse
+from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -279,7 +279,8 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("progress/", wrap(self.progress_view), name="wechat_app_campaign_progress"),
-            path("<int:campaign_id>/<str:operation>/", wrap(self.operate_view), name="wechat_app_campaign_operate"),
+            re_path(r"^(?P<campaign_id>[0-9]+)/(?P<operation>start|pause|cancel|test)/$", wrap(self.operate_view),
+                    name="wechat_app_campaign_operate"),
         ] + super().get_urls()
 
     OPERATIONS = {"start": (outbound.start_campaign, _("started")), "pause": (outbound.pause_campaign, _("paused")),
@@ -287,9 +288,7 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def operate_view(self, request, campaign_id, operation):
         """The page's buttons: start, pause, cancel, test (POST, change permission on the campaign)."""
-        campaign = get_object_or_404(self.get_queryset(request), pk=campaign_id)
-        if operation not in (*self.OPERATIONS, "test"):
-            raise PermissionDenied
+        campaign = get_object_or_404(self.get_queryset(request), pk=int(campaign_id))
         if request.method != "POST" or not self.has_change_permission(request, campaign):
             raise PermissionDenied
         page = reverse("admin:wechat_app_campaign_change", args=[campaign.pk])
