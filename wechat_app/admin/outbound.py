@@ -217,11 +217,17 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         (_("Recipients"), {"fields": ["audience", "recipients", "rate_limit"]}),
     ]
 
+    def has_change_permission(self, request, obj=None):
+        # Only drafts are edited; what was sent stays what it was (a record without Save buttons).
+        return super().has_change_permission(request, obj) and (obj is None or obj.status == Campaign.Status.DRAFT)
+
+    def has_operate_permission(self, request, obj):
+        """Start, pause, cancel, test: the change permission on the campaign's account, any status."""
+        return super().has_change_permission(request, obj)
+
     def _is_draft_form(self, request, obj):
         """Add, or change a draft the user may change: the editable form; else the record."""
-        if obj is None:
-            return True
-        return obj.status == Campaign.Status.DRAFT and self.has_change_permission(request, obj)
+        return obj is None or self.has_change_permission(request, obj)
 
     def get_fieldsets(self, request, obj=None):
         return self.DRAFT_FIELDSETS if self._is_draft_form(request, obj) else self.SENT_FIELDSETS
@@ -262,7 +268,7 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if obj is not None and self.has_view_permission(request, obj):
-            can_change = self.has_change_permission(request, obj)
+            can_change = self.has_operate_permission(request, obj)
             extra_context.update({
                 "campaign": obj, "can_operate": can_change,
                 "can_start": can_change and obj.status in (Campaign.Status.DRAFT, Campaign.Status.PAUSED),
@@ -289,7 +295,7 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     def operate_view(self, request, campaign_id, operation):
         """The page's buttons: start, pause, cancel, test (POST, change permission on the campaign)."""
         campaign = get_object_or_404(self.get_queryset(request), pk=int(campaign_id))
-        if request.method != "POST" or not self.has_change_permission(request, campaign):
+        if request.method != "POST" or not self.has_operate_permission(request, campaign):
             raise PermissionDenied
         page = reverse("admin:wechat_app_campaign_change", args=[campaign.pk])
         if operation == "test":

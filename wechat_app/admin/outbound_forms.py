@@ -8,6 +8,7 @@ import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ..client.messages import MAX_TEXT_BYTES
@@ -89,6 +90,12 @@ class TemplateDataField(forms.Field):
             raise ValidationError(_("Choose a template, then fill in its keywords."), code="required")
 
 
+def _formfield(db_field, **kwargs):
+    if isinstance(db_field, models.URLField):  # links are https unless typed otherwise
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
 class CampaignForm(forms.ModelForm):
     """A draft campaign. The account is the template's; the data is checked against the template's
     keywords (errors next to the fields, nothing saved)."""
@@ -102,6 +109,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
+        formfield_callback = _formfield
         fields = ["name", "template", "data", "url", "audience", "openids", "tag_id", "miniprogram", "rate_limit"]
         help_texts = {"tag_id": _("The WeChat tag whose followers receive it (audience: followers with a tag)."),
                       "template": _("Only templates present on WeChat are offered; sync them from the "
