@@ -144,7 +144,7 @@ class SyncButtonMixin:
 
 @admin.register(Template)
 class TemplateAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "template_id", "account", "keyword_list", "active", "synced_at"]
+    list_display = ["title", "keyword_list", "account", "active", "synced_at"]  # the id: on the page, searchable
     list_filter = [AccountListFilter, "active"]
     search_fields = ["title", "template_id", "content"]
     readonly_fields = [f.name for f in Template._meta.fields] + ["keyword_list"]
@@ -243,6 +243,14 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         if db_field.name == "template":  # templates gone from WeChat are not offered
             kwargs["queryset"] = Template.objects.filter(active=True).select_related("account")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "template" and field is not None:
+            # Templates come from WeChat: no add / change / delete links beside the choice.
+            for flag in ("can_add_related", "can_change_related", "can_delete_related"):
+                setattr(field.widget, flag, False)
+        return field
 
     # ---- columns and read-only fields --------------------------------------------------------------
     @admin.display(description=_("status"), ordering="status")

@@ -101,7 +101,7 @@ class CampaignForm(forms.ModelForm):
     keywords (errors next to the fields, nothing saved)."""
 
     data = TemplateDataField(label=_("Keywords"))
-    url = forms.URLField(label=_("link"), required=False, max_length=1024, assume_scheme="https",
+    url = forms.URLField(label=_("Link"), required=False, max_length=1024, assume_scheme="https",
                          help_text=_("Opened when the user taps the message (optional)."))
     openids = forms.CharField(
         label=_("Openids"), required=False, widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField"}),
@@ -178,8 +178,7 @@ class CampaignForm(forms.ModelForm):
 
 
 class TestSendForm(forms.Form):
-    openid = forms.CharField(label=_("Send a test to openid"), max_length=128,
-                             widget=forms.TextInput(attrs={"placeholder": "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"}))
+    openid = forms.CharField(label=_("Send a test to openid"), max_length=128)
 
     def clean_openid(self):
         return clean_openid(self.cleaned_data["openid"])
