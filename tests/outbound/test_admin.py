@@ -94,7 +94,8 @@ def test_account_page_syncs_its_templates_and_followers(staff, sandbox, account,
     assert shown == ["demo: 1 template(s) synced, 0 gone from WeChat."]
     response = staff.post("/admin/wechat_app/follower/sync/", {"account": account.pk})
     assert Follower.objects.filter(account=account).count() == 5 and not Follower.objects.filter(account=other)
-    assert staff.post("/admin/wechat_app/template/sync/", {"account": "abc"}).status_code == 403
+    for bad in ("abc", "²", "1\x00"):
+        assert staff.post("/admin/wechat_app/template/sync/", {"account": bad}).status_code == 403
     assert staff.post("/admin/wechat_app/template/sync/", {"account": 999999}).status_code == 404
 
 

@@ -120,6 +120,13 @@ def test_editor_cannot_reach_another_accounts_campaign_or_sync_it(editor, campai
     theirs.refresh_from_db()
     assert theirs.status == Campaign.Status.DRAFT
     assert editor.post("/admin/wechat_app/template/sync/", {"account": other_account.pk}).status_code == 403
+    # the form offers only the editor's templates, and refuses another account's
+    form = editor.get("/admin/wechat_app/campaign/add/").context["adminform"].form
+    assert list(form.fields["template"].queryset) == [campaign.template]
+    response = editor.post("/admin/wechat_app/campaign/add/", {
+        "name": "sneaky", "template": template.pk, "data__a": "x", "audience": "list", "openids": "o1"})
+    assert response.status_code == 200 and "template" in response.context["adminform"].form.errors
+    assert not Campaign.objects.filter(name="sneaky").exists()
     progress = editor.get(f"/admin/wechat_app/campaign/progress/?id={theirs.pk}&id={campaign.pk}").json()
     assert list(progress) == [str(campaign.pk)]
 

@@ -131,7 +131,7 @@ def test_page_preview_test_send_start_and_progress(staff, sandbox, template, fol
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DONE and campaign.total == 5
-    progress = staff.get(f"/admin/wechat_app/campaign/progress/?id={campaign.pk}&id=x").json()
+    progress = staff.get(f"/admin/wechat_app/campaign/progress/?id={campaign.pk}&id=x&id=²&id={'9' * 30}").json()
     assert progress[str(campaign.pk)]["status"] == "done" and "100% · 5/5" in progress[str(campaign.pk)]["html"]
     # a sent campaign's page is a record: no Save, no Start
     page = staff.get(f"/admin/wechat_app/campaign/{campaign.pk}/change/").content.decode()

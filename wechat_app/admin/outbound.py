@@ -7,6 +7,8 @@ model permission *and* access to the account (``access``). Buttons are POST form
 """
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,6 +27,7 @@ from .access import AccountScopedAdminMixin, allowed_account_ids, allowed_accoun
 from .filters import AccountListFilter
 from .outbound_forms import CampaignForm, TestSendForm
 
+ID_RE = re.compile(r"[0-9]{1,18}")  # str.isdigit() also accepts "²", which int() refuses
 OUTBOUND_MEDIA_CSS = {"all": ["wechat_app/css/console.css", "wechat_app/css/outbound.css"]}
 
 
@@ -49,7 +52,7 @@ def _sync_accounts(request):
     every enabled account of the user."""
     account_id = request.POST.get("account", "")
     if account_id:
-        if not account_id.isdigit():
+        if not ID_RE.fullmatch(account_id):
             raise PermissionDenied
         return get_account_or_404(request, int(account_id)), None
     return None, list(allowed_accounts(request.user).filter(enabled=True))
@@ -332,7 +335,7 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         """``?id=1&id=2``: the progress cells of these campaigns (the page polls it while sending)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        ids = [int(i) for i in request.GET.getlist("id") if i.isdigit()][:200]
+        ids = [int(i) for i in request.GET.getlist("id") if ID_RE.fullmatch(i)][:200]
         campaigns = self.get_queryset(request).filter(pk__in=ids)
         return JsonResponse({str(c.pk): self._progress_json(c) for c in campaigns})
 
