@@ -177,4 +177,17 @@ def test_account_page_sync_buttons(page, sandbox, account, followers):
     assert Follower.objects.filter(account=account).count() == len(followers)
     assert page.locator("#result_list tbody tr").count() == len(followers)
     assert_columns_in_view(page, "th.column-subscription", "th.column-synced_at")
+
+    from wechat_app.models import OutboundMessage
+
+    OutboundMessage.objects.create(account=account, kind="text", to_user=followers[0], payload={"content": "x"},
+                                   status="failed", errcode=45015, errmsg="response out of time limit")
+    page.goto("/admin/wechat_app/outboundmessage/")
+    shot(page, "outbound-09-outbound-messages")
+    assert_columns_in_view(page, "th.column-status_display", "th.column-delivery_status", "th.column-queued")
+    assert "45015" in page.inner_text("td.field-status_display")
+    page.click("#result_list tbody tr:first-child th a")
+    page.wait_for_selector(".field-to_user")
+    assert page.locator("input[name=_save]").count() == 0 and page.locator(".field-claim").count() == 0
+    shot(page, "outbound-10-outbound-message-page")
     shot(page, "outbound-08-followers-synced")

@@ -70,8 +70,8 @@ class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     """What was queued and what became of it: a record, read-only (messages change only through
     the services: delivery, resend). The claim and its lease are the workers' business."""
 
-    list_display = ["id", "account", "kind", "to_user", "status", "attempts", "errcode", "delivery_status",
-                    "campaign", "created_at", "sent_at"]
+    # The key columns (status, the error, the delivery report) fit 1366 px with the sidebar open.
+    list_display = ["id", "to_user", "kind", "status_display", "delivery_status", "account", "queued"]
     list_filter = ["status", "kind", AccountListFilter, "delivery_status"]
     search_fields = ["to_user", "idempotency_key", "msgid", "errmsg"]
     list_select_related = ["account", "campaign"]
@@ -85,11 +85,32 @@ class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     actions = ["resend"]
     date_hierarchy = "created_at"
 
+    class Media:
+        css = OUTBOUND_MEDIA_CSS
+
     def has_add_permission(self, request):  # queued through services (validated), not by hand
         return False
 
+    @admin.display(description=_("queued at"), ordering="created_at")
+    def queued(self, obj):
+        return _date(obj.created_at)
+
+    STATUS_CLASSES = {"sent": "ok", "failed": "err", "queued": "muted", "sending": "muted", "cancelled": "warn"}
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj):
+        html = format_html('<span class="wx-status wx-status-{}">{}</span>', self.STATUS_CLASSES.get(obj.status, "muted"),
+                           obj.get_status_display())
+        if obj.errcode:  # why it failed or waits, without opening it
+            html += format_html(' <span class="wx-muted" title="{}">{}</span>', obj.errmsg, obj.errcode)
+        return html
+
     def has_change_permission(self, request, obj=None):  # a record: no Save buttons
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # What was sent to whom is a record (like the message log): only superusers prune it.
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     def has_resend_permission(self, request):
         return has_model_permission(request, self.opts, "change")
