@@ -37,7 +37,8 @@ def handle_reply(request, account, openid: str):
     except ValidationError as err:
         form.add_error(None, err)
         return form
-    messages.success(request, _("Reply queued (#%(id)s); it shows below with its delivery status.") % {"id": message.pk})
+    messages.success(request, _("Reply queued (#%(id)s); it shows below with its delivery status.")
+                     % {"id": message.pk})
     return HttpResponseRedirect(request.get_full_path())
 
 

@@ -20,7 +20,6 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_POST
 
 from ..client import WeChatAPIError
 from ..models import Campaign, Follower, OutboundMessage, Template
@@ -74,7 +73,7 @@ class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "to_user", "kind", "status_display", "delivery_status", "account", "queued"]
     list_filter = ["status", "kind", AccountListFilter, "delivery_status"]
     search_fields = ["to_user", "idempotency_key", "msgid", "errmsg"]
-    list_select_related = ["account", "campaign"]
+    list_select_related = ["account"]
     fieldsets = [
         (None, {"fields": [("account", "kind"), "to_user", "payload", ("template", "campaign")]}),
         (_("Delivery"), {"fields": [("status", "attempts", "next_attempt_at"), ("errcode", "errmsg"),
@@ -91,20 +90,6 @@ class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request):  # queued through services (validated), not by hand
         return False
 
-    @admin.display(description=_("queued at"), ordering="created_at")
-    def queued(self, obj):
-        return _date(obj.created_at)
-
-    STATUS_CLASSES = {"sent": "ok", "failed": "err", "queued": "muted", "sending": "muted", "cancelled": "warn"}
-
-    @admin.display(description=_("status"), ordering="status")
-    def status_display(self, obj):
-        html = format_html('<span class="wx-status wx-status-{}">{}</span>', self.STATUS_CLASSES.get(obj.status, "muted"),
-                           obj.get_status_display())
-        if obj.errcode:  # why it failed or waits, without opening it
-            html += format_html(' <span class="wx-muted" title="{}">{}</span>', obj.errmsg, obj.errcode)
-        return html
-
     def has_change_permission(self, request, obj=None):  # a record: no Save buttons
         return False
 
@@ -114,6 +99,20 @@ class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def has_resend_permission(self, request):
         return has_model_permission(request, self.opts, "change")
+
+    @admin.display(description=_("queued at"), ordering="created_at")
+    def queued(self, obj):
+        return _date(obj.created_at)
+
+    STATUS_CLASSES = {"sent": "ok", "failed": "err", "queued": "muted", "sending": "muted", "cancelled": "warn"}
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj):
+        html = format_html('<span class="wx-status wx-status-{}">{}</span>',
+                           self.STATUS_CLASSES.get(obj.status, "muted"), obj.get_status_display())
+        if obj.errcode:  # why it failed or waits, without opening it
+            html += format_html(' <span class="wx-muted" title="{}">{}</span>', obj.errmsg, obj.errcode)
+        return html
 
     @admin.action(description=_("Resend the selected failed or cancelled messages"), permissions=["resend"])
     def resend(self, request, queryset):
@@ -147,7 +146,8 @@ class SyncButtonMixin:
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
-        return [path("sync/", self.admin_site.admin_view(self.sync_view), name="%s_%s_sync" % info)] + super().get_urls()
+        sync = path("sync/", self.admin_site.admin_view(self.sync_view), name="%s_%s_sync" % info)
+        return [sync] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "sync_label": self.sync_label,
