@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -12,6 +13,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from ..models import MessageLog
+from . import conversation_reply
 from .access import AccountScopedAdminMixin, get_account_or_404
 from .filters import AccountListFilter, RuleListFilter
 from .rules import describe_reply
@@ -108,6 +110,9 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         user = request.GET.get("user", "")
+        reply_form = conversation_reply.handle_reply(request, account, user)  # the operator's answer
+        if isinstance(reply_form, HttpResponse):
+            return reply_form
         logs = (MessageLog.objects.filter(account=account, user=user).select_related("rule")
                 .order_by("-created_at", "-id"))
         page = Paginator(logs, 100).get_page(request.GET.get("page"))
@@ -116,5 +121,7 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts, "title": _("Conversation with %(user)s") % {"user": user},
             "account": account, "user_id": user, "page": page, "turns": turns, "media": self.media,
+            "items": conversation_reply.thread_items(account, user, page, turns),
+            **conversation_reply.reply_context(request, account, user, reply_form),
         }
         return TemplateResponse(request, "admin/wechat_app/messagelog/conversation.html", context)

@@ -1,50 +1,185 @@
-"""Admin screens of the outbound side: messages (resend), templates (sync), campaigns
-(progress bar, start, pause, cancel) and followers (sync, filters)."""
+"""Admin screens of the outbound side: messages (read-only, resend), templates (sync), campaigns
+(form with the template's keywords, preview, test send, start / pause / cancel, live progress)
+and followers (sync, filters).
+
+Every action and button declares the permission it needs (``has_<name>_permission``): Django's
+model permission *and* access to the account (``access``). Buttons are POST forms with CSRF.
+"""
+from __future__ import annotations
+
+import re
+
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.urls import path, re_path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from ..client import WeChatAPIError
 from ..models import Campaign, Follower, OutboundMessage, Template
 from ..services import outbound
-from .access import AccountScopedAdminMixin, allowed_accounts
+from .access import AccountScopedAdminMixin, allowed_account_ids, allowed_accounts, get_account_or_404
 from .filters import AccountListFilter
+from .outbound_forms import CampaignForm, TestSendForm
+
+ID_RE = re.compile(r"[0-9]{1,18}")  # str.isdigit() also accepts "²", which int() refuses
+OUTBOUND_MEDIA_CSS = {"all": ["wechat_app/css/console.css", "wechat_app/css/outbound.css"]}
 
 
+def has_model_permission(request, opts, action: str) -> bool:
+    """Django's ``<action>_<model>`` permission, for at least one account the user may access."""
+    codename = get_permission_codename(action, opts)
+    return request.user.has_perm(f"{opts.app_label}.{codename}") and bool(
+        request.user.is_superuser or allowed_account_ids(request.user))
+
+
+def _date(value) -> str:
+    return date_format(localtime(value), "SHORT_DATETIME_FORMAT") if value else "—"
+
+
+def _error_text(err) -> str:
+    return "; ".join(err.messages) if isinstance(err, ValidationError) else str(err)
+
+
+def _filtered_changelist(model_admin, account=None) -> str:
+    url = reverse(f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist")
+    return url + (f"?account__id__exact={account.pk}" if account is not None else "")
+
+
+def _sync_accounts(request):
+    """The accounts a sync button acts on: the posted ``account`` (403 if not the user's), or
+    every enabled account of the user."""
+    account_id = request.POST.get("account", "")
+    if account_id:
+        if not ID_RE.fullmatch(account_id):
+            raise PermissionDenied
+        return get_account_or_404(request, int(account_id)), None
+    return None, list(allowed_accounts(request.user).filter(enabled=True))
+
+
+# --- outbound messages ----------------------------------------------------------------------------
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "account", "kind", "to_user", "status", "attempts", "errcode", "delivery_status",
-                    "campaign", "created_at", "sent_at"]
+    """What was queued and what became of it: a record, read-only (messages change only through
+    the services: delivery, resend). The claim and its lease are the workers' business."""
+
+    # The key columns (status, the error, the delivery report) fit 1366 px with the sidebar open.
+    list_display = ["id", "to_user", "kind", "status_display", "delivery_status", "account", "queued"]
     list_filter = ["status", "kind", AccountListFilter, "delivery_status"]
     search_fields = ["to_user", "idempotency_key", "msgid", "errmsg"]
-    list_select_related = ["account", "campaign"]
-    readonly_fields = [f.name for f in OutboundMessage._meta.fields]
+    list_select_related = ["account"]
+    fieldsets = [
+        (None, {"fields": [("account", "kind"), "to_user", "payload", ("template", "campaign")]}),
+        (_("Delivery"), {"fields": [("status", "attempts", "next_attempt_at"), ("errcode", "errmsg"),
+                                    ("msgid", "delivery_status"), ("created_at", "sent_at")]}),
+        (_("Identity"), {"fields": ["idempotency_key"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = [f.name for f in OutboundMessage._meta.fields if f.name not in ("lease_until", "claim")]
     actions = ["resend"]
     date_hierarchy = "created_at"
+
+    class Media:
+        css = OUTBOUND_MEDIA_CSS
 
     def has_add_permission(self, request):  # queued through services (validated), not by hand
         return False
 
-    @admin.action(description=_("Resend the selected failed or cancelled messages"))
+    def has_change_permission(self, request, obj=None):  # a record: no Save buttons
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # What was sent to whom is a record (like the message log): only superusers prune it.
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def has_resend_permission(self, request):
+        return has_model_permission(request, self.opts, "change")
+
+    @admin.display(description=_("queued at"), ordering="created_at")
+    def queued(self, obj):
+        return _date(obj.created_at)
+
+    STATUS_CLASSES = {"sent": "ok", "failed": "err", "queued": "muted", "sending": "muted", "cancelled": "warn"}
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj):
+        html = format_html('<span class="wx-status wx-status-{}">{}</span>',
+                           self.STATUS_CLASSES.get(obj.status, "muted"), obj.get_status_display())
+        if obj.errcode:  # why it failed or waits, without opening it
+            html += format_html(' <span class="wx-muted" title="{}">{}</span>', obj.errmsg, obj.errcode)
+        return html
+
+    @admin.action(description=_("Resend the selected failed or cancelled messages"), permissions=["resend"])
     def resend(self, request, queryset):
         done = 0
-        for message in queryset:
+        for message in queryset:  # get_queryset: the user's accounts only
             try:
                 outbound.resend(message)
                 done += 1
             except ValidationError as err:
-                self.message_user(request, f"#{message.pk}: {'; '.join(err.messages)}", messages.WARNING)
+                self.message_user(request, f"#{message.pk}: {_error_text(err)}", messages.WARNING)
         self.message_user(request, f"{done} message(s) queued again.")
 
 
+# --- templates ------------------------------------------------------------------------------------
+class SyncButtonMixin:
+    """A "Sync from WeChat" button on the list page (POST ``sync/``; also posted by the account
+    page with ``account``) and the same as an action on selected rows; both need the model's
+    change permission on an account of the user."""
+
+    change_list_template = "admin/wechat_app/outbound/sync_change_list.html"
+    sync_label = _("Sync from WeChat")
+
+    class Media:
+        css = OUTBOUND_MEDIA_CSS
+
+    def has_change_permission(self, request, obj=None):  # mirrors of WeChat: read-only pages
+        return False
+
+    def has_sync_permission(self, request):
+        return has_model_permission(request, self.opts, "change")
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        sync = path("sync/", self.admin_site.admin_view(self.sync_view), name="%s_%s_sync" % info)
+        return [sync] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "sync_label": self.sync_label,
+                         "can_sync": self.has_sync_permission(request),
+                         "sync_url": reverse("admin:%s_%s_sync" % (self.opts.app_label, self.opts.model_name))}
+        return super().changelist_view(request, extra_context)
+
+    def sync_view(self, request):
+        if request.method != "POST":
+            return HttpResponseRedirect(_filtered_changelist(self))
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        account, accounts = _sync_accounts(request)
+        self.sync_accounts(request, [account] if account is not None else accounts)
+        return HttpResponseRedirect(_filtered_changelist(self, account))
+
+    def sync_accounts(self, request, accounts):
+        raise NotImplementedError
+
+    def sync(self, request, queryset):
+        mine = allowed_accounts(request.user)
+        self.sync_accounts(request, list(mine.filter(pk__in=queryset.values("account"))))
+
+
 @admin.register(Template)
-class TemplateAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "template_id", "account", "keyword_list", "active", "synced_at"]
+class TemplateAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["title", "keyword_list", "account", "active", "synced_at"]  # the id: on the page, searchable
     list_filter = [AccountListFilter, "active"]
     search_fields = ["title", "template_id", "content"]
     readonly_fields = [f.name for f in Template._meta.fields] + ["keyword_list"]
     actions = ["sync"]
+    sync_label = _("Sync templates from WeChat")
 
     def has_add_permission(self, request):  # templates come from WeChat
         return False
@@ -53,112 +188,248 @@ class TemplateAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     def keyword_list(self, obj):
         return ", ".join(obj.keywords)
 
-    @admin.action(description=_("Sync templates from WeChat (accounts of the selected templates)"))
-    def sync(self, request, queryset):
-        mine = allowed_accounts(request.user)
-        accounts = mine.filter(pk__in=queryset.values("account")) if queryset.exists() else mine.filter(enabled=True)
+    def sync_accounts(self, request, accounts):
+        if not accounts:
+            self.message_user(request, _("No enabled account to sync."), messages.WARNING)
         for account in accounts:
             try:
                 result = outbound.sync_templates(account)
-                self.message_user(request, f"{account}: {result['synced']} synced, {result['deactivated']} gone.")
+                self.message_user(request, f"{account.name}: {result['synced']} template(s) synced, "
+                                           f"{result['deactivated']} gone from WeChat.", messages.SUCCESS)
             except WeChatAPIError as err:
-                self.message_user(request, f"{account}: {err}", messages.ERROR)
+                self.message_user(request, f"{account.name}: {err}", messages.ERROR)
 
-    def changelist_view(self, request, extra_context=None):
-        # The sync action must work on an empty list (nothing synced yet): select-across none.
-        if request.method == "POST" and request.POST.get("action") == "sync" and not request.POST.getlist(
-                admin.helpers.ACTION_CHECKBOX_NAME):
-            self.sync(request, Template.objects.none())
-            from django.http import HttpResponseRedirect
+    @admin.action(description=_("Sync templates from WeChat (accounts of the selected templates)"),
+                  permissions=["sync"])
+    def sync(self, request, queryset):
+        super().sync(request, queryset)
 
-            return HttpResponseRedirect(request.get_full_path())
-        return super().changelist_view(request, extra_context)
+
+# --- campaigns ------------------------------------------------------------------------------------
+def progress_html(campaign: Campaign) -> str:
+    """The progress cell (list, page, and the JSON the page polls): a bar, done / total, and the
+    outcomes in the tooltip and a second line."""
+    counts = campaign.counts()
+    total = sum(counts.values())
+    done = counts["sent"] + counts["failed"] + counts["cancelled"]
+    return render_to_string("admin/wechat_app/campaign/_progress.html", {
+        "campaign": campaign, "counts": counts, "total": total, "done": done,
+        "percent": round(100 * done / total) if total else 0,
+        "pending": counts["queued"] + counts["sending"], "reports": campaign.delivery_counts()})
 
 
 @admin.register(Campaign)
 class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "account", "template", "audience", "status", "progress", "total", "created_at"]
+    form = CampaignForm
+    change_form_template = "admin/wechat_app/campaign/change_form.html"
+    change_list_template = "admin/wechat_app/campaign/change_list.html"
+    # Few, narrow columns: status and progress stay visible at 1366 px with the sidebar open.
+    list_display = ["name", "account", "status_display", "progress", "created_at"]
     list_filter = ["status", AccountListFilter, "audience"]
     search_fields = ["name"]
-    readonly_fields = ["status", "total", "progress", "started_at", "finished_at", "created_at"]
+    list_select_related = ["account"]
     actions = ["start", "pause", "cancel"]
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj and obj.status != Campaign.Status.DRAFT:  # what was sent stays what it was
-            return [f.name for f in Campaign._meta.fields] + ["progress"]
-        return self.readonly_fields
+    class Media:
+        css = OUTBOUND_MEDIA_CSS
+        js = ["wechat_app/js/campaign.js"]
 
-    def save_model(self, request, obj, form, change):
-        obj.full_clean()
-        try:
-            outbound.template_payload(obj.template, obj.data, obj.url, obj.miniprogram)
-        except ValidationError as err:
-            raise ValidationError({"data": err.messages}) from err
-        super().save_model(request, obj, form, change)
+    DRAFT_FIELDSETS = [
+        (None, {"fields": ["name", "template"]}),
+        (_("Message"), {"fields": ["data", "url"]}),
+        (_("Recipients"), {"fields": ["audience", "openids", "tag_id"]}),
+        (_("Advanced"), {"fields": ["miniprogram", "rate_limit"], "classes": ["collapse"]}),
+    ]
+    SENT_FIELDSETS = [
+        # The progress and the message itself show in the panel above the form.
+        (None, {"fields": ["name", "account", "template", ("status", "total"), ("started_at", "finished_at")]}),
+        (_("Message"), {"fields": ["url", "miniprogram"]}),
+        (_("Recipients"), {"fields": ["audience", "recipients", "rate_limit"]}),
+    ]
+
+    def has_change_permission(self, request, obj=None):
+        # Only drafts are edited; what was sent stays what it was (a record without Save buttons).
+        return super().has_change_permission(request, obj) and (obj is None or obj.status == Campaign.Status.DRAFT)
+
+    def has_operate_permission(self, request, obj):
+        """Start, pause, cancel, test: the change permission on the campaign's account, any status."""
+        return super().has_change_permission(request, obj)
+
+    def _is_draft_form(self, request, obj):
+        """Add, or change a draft the user may change: the editable form; else the record."""
+        return obj is None or self.has_change_permission(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.DRAFT_FIELDSETS if self._is_draft_form(request, obj) else self.SENT_FIELDSETS
+
+    def get_readonly_fields(self, request, obj=None):
+        if self._is_draft_form(request, obj):
+            return []
+        # What was sent stays what it was.
+        return ["name", "account", "template", "status", "total", "started_at", "finished_at", "url",
+                "miniprogram", "audience", "recipients", "rate_limit"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "template":  # templates gone from WeChat are not offered
+            kwargs["queryset"] = Template.objects.filter(active=True).select_related("account")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "template" and field is not None:
+            # Templates come from WeChat: no add / change / delete links beside the choice.
+            for flag in ("can_add_related", "can_change_related", "can_delete_related"):
+                setattr(field.widget, flag, False)
+        return field
+
+    # ---- columns and read-only fields --------------------------------------------------------------
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj):
+        return format_html('<span class="wx-status wx-campaign-{}" data-campaign-status="{}">{}</span>',
+                           obj.status, obj.pk, obj.get_status_display())
 
     @admin.display(description=_("progress"))
     def progress(self, obj):
-        counts = obj.counts()
-        total = sum(counts.values()) or 1
-        done = counts["sent"] + counts["failed"] + counts["cancelled"]
-        html = format_html(
-            '<progress value="{}" max="{}" style="width:10em"></progress> {}% — sent {}, failed {}, queued {}, '
-            "cancelled {}", done, total, round(100 * done / total), counts["sent"], counts["failed"],
-            counts["queued"] + counts["sending"], counts["cancelled"])
-        reports = obj.delivery_counts()
-        if reports:  # WeChat's final word on the sent ones (TEMPLATESENDJOBFINISH)
-            html += format_html("<br>{}: {}", _("delivery reports"),
-                                ", ".join(f"{status} {n}" for status, n in reports.items()))
-        return html
+        return progress_html(obj)
 
+    @admin.display(description=_("recipients"))
+    def recipients(self, obj):
+        if obj.audience == Campaign.Audience.LIST:
+            shown = ", ".join(obj.openids[:10]) + (" …" if len(obj.openids) > 10 else "")
+            return f"{len(obj.openids)}: {shown}"
+        if obj.audience == Campaign.Audience.TAG:
+            return _("Followers with tag %(tag)s") % {"tag": obj.tag_id}
+        return _("All followers")
+
+    # ---- the change page: buttons, test send -------------------------------------------------------
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if obj is not None and self.has_view_permission(request, obj):
+            can_change = self.has_operate_permission(request, obj)
+            extra_context.update({
+                "campaign": obj, "can_operate": can_change,
+                "can_start": can_change and obj.status in (Campaign.Status.DRAFT, Campaign.Status.PAUSED),
+                "can_pause": can_change and obj.status == Campaign.Status.RUNNING,
+                "can_cancel": can_change and obj.status in (Campaign.Status.DRAFT, Campaign.Status.RUNNING,
+                                                            Campaign.Status.PAUSED),
+                "can_test": can_change and obj.template.active and obj.status != Campaign.Status.CANCELLED,
+                "test_form": TestSendForm(), "progress_cell": progress_html(obj),
+                "preview_text": outbound.render_template_message(obj.template, obj.data),
+            })
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("progress/", wrap(self.progress_view), name="wechat_app_campaign_progress"),
+            re_path(r"^(?P<campaign_id>[0-9]+)/(?P<operation>start|pause|cancel|test)/$", wrap(self.operate_view),
+                    name="wechat_app_campaign_operate"),
+        ] + super().get_urls()
+
+    OPERATIONS = {"start": (outbound.start_campaign, _("started")), "pause": (outbound.pause_campaign, _("paused")),
+                  "cancel": (outbound.cancel_campaign, _("cancelled"))}
+
+    def operate_view(self, request, campaign_id, operation):
+        """The page's buttons: start, pause, cancel, test (POST, change permission on the campaign)."""
+        campaign = get_object_or_404(self.get_queryset(request), pk=int(campaign_id))
+        if request.method != "POST" or not self.has_operate_permission(request, campaign):
+            raise PermissionDenied
+        page = reverse("admin:wechat_app_campaign_change", args=[campaign.pk])
+        if operation == "test":
+            form = TestSendForm(request.POST)
+            if not form.is_valid():
+                self.message_user(request, "; ".join(form.errors["openid"]), messages.ERROR)
+                return HttpResponseRedirect(page)
+            try:
+                message = outbound.send_campaign_test(campaign, form.cleaned_data["openid"])
+            except ValidationError as err:
+                self.message_user(request, _error_text(err), messages.ERROR)
+            else:
+                url = reverse("admin:wechat_app_outboundmessage_change", args=[message.pk])
+                self.message_user(request, format_html('{} <a href="{}">#{}</a>', _("Test message queued:"),
+                                                       url, message.pk), messages.SUCCESS)
+            return HttpResponseRedirect(page)
+        self._run(request, [campaign], *self.OPERATIONS[operation])
+        return HttpResponseRedirect(page)
+
+    @staticmethod
+    def _progress_json(campaign):
+        return {"status": campaign.status, "status_display": str(campaign.get_status_display()),
+                "html": progress_html(campaign)}
+
+    def progress_view(self, request):
+        """``?id=1&id=2``: the progress cells of these campaigns (the page polls it while sending)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ids = [int(i) for i in request.GET.getlist("id") if ID_RE.fullmatch(i)][:200]
+        campaigns = self.get_queryset(request).filter(pk__in=ids)
+        return JsonResponse({str(c.pk): self._progress_json(c) for c in campaigns})
+
+    # ---- actions -----------------------------------------------------------------------------------
     def _run(self, request, queryset, func, verb):
         for campaign in queryset:
             try:
                 func(campaign)
-                self.message_user(request, f"{campaign}: {verb}.")
+                self.message_user(request, f"{campaign}: {verb}.", messages.SUCCESS)
             except (ValidationError, WeChatAPIError) as err:
-                text = "; ".join(err.messages) if isinstance(err, ValidationError) else str(err)
-                self.message_user(request, f"{campaign}: {text}", messages.ERROR)
+                self.message_user(request, f"{campaign}: {_error_text(err)}", messages.ERROR)
 
-    @admin.action(description=_("Start (or resume) the selected campaigns"))
+    @admin.action(description=_("Start (or resume) the selected campaigns"), permissions=["change"])
     def start(self, request, queryset):
-        self._run(request, queryset, outbound.start_campaign, "started")
+        self._run(request, queryset, *self.OPERATIONS["start"])
 
-    @admin.action(description=_("Pause the selected campaigns"))
+    @admin.action(description=_("Pause the selected campaigns"), permissions=["change"])
     def pause(self, request, queryset):
-        self._run(request, queryset, outbound.pause_campaign, "paused")
+        self._run(request, queryset, *self.OPERATIONS["pause"])
 
-    @admin.action(description=_("Cancel the selected campaigns"))
+    @admin.action(description=_("Cancel the selected campaigns"), permissions=["change"])
     def cancel(self, request, queryset):
-        self._run(request, queryset, outbound.cancel_campaign, "cancelled")
+        self._run(request, queryset, *self.OPERATIONS["cancel"])
 
 
+# --- followers ------------------------------------------------------------------------------------
 @admin.register(Follower)
-class FollowerAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["openid", "account", "subscribed", "subscribe_time", "unsubscribed_at", "language",
-                    "subscribe_scene", "synced_at"]
+class FollowerAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
+    # Language and scene are filters: the columns fit 1366 px with the sidebar open.
+    list_display = ["openid", "account", "subscription", "synced_at"]
     list_filter = ["subscribed", AccountListFilter, "language", "subscribe_scene"]
     search_fields = ["openid", "unionid", "remark"]
     readonly_fields = [f.name for f in Follower._meta.fields]
     actions = ["sync"]
+    sync_label = _("Sync followers from WeChat")
 
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Sync followers from WeChat (accounts of the selected followers)"))
-    def sync(self, request, queryset):
+    @admin.display(description=_("subscribed"), ordering="subscribe_time")
+    def subscription(self, obj):
+        if obj.subscribed:
+            return format_html('<span class="wx-status wx-status-ok">✓</span> {}', _date(obj.subscribe_time))
+        return format_html('<span class="wx-status wx-status-muted">{}</span> {}', _("left"),
+                           _date(obj.unsubscribed_at))
+
+    def sync_accounts(self, request, accounts):
         from ..tasks import sync_followers
 
-        mine = set(allowed_accounts(request.user).values_list("pk", flat=True))
-        for account_id in set(queryset.values_list("account_id", flat=True)) & mine:
-            sync_followers.delay(account_id)
-        self.message_user(request, "Follower sync queued; progress shows on this page.")
+        if not accounts:
+            self.message_user(request, _("No enabled account to sync."), messages.WARNING)
+            return
+        for account in accounts:
+            sync_followers.delay(account.pk)
+        self.message_user(request, _("Follower sync queued for %(accounts)s; progress shows on this page.") % {
+            "accounts": ", ".join(a.name for a in accounts)}, messages.SUCCESS)
+
+    @admin.action(description=_("Sync followers from WeChat (accounts of the selected followers)"),
+                  permissions=["sync"])
+    def sync(self, request, queryset):
+        super().sync(request, queryset)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = extra_context or {}
-        progress = {a.name: outbound.sync_followers_progress(a.pk) for a in allowed_accounts(request.user)}
-        lines = [f"{name}: {p['status']} {p.get('done', 0)}/{p.get('total') or '?'}"
-                 for name, p in progress.items() if p]
-        if lines:
-            self.message_user(request, "Follower sync — " + "; ".join(lines))
+        if request.method == "GET":
+            progress = {a.name: outbound.sync_followers_progress(a.pk) for a in allowed_accounts(request.user)}
+            lines = [f"{name}: {p['status']} {p.get('done', 0)}/{p.get('total') or '?'}"
+                     for name, p in progress.items() if p]
+            if lines:
+                self.message_user(request, "Follower sync — " + "; ".join(lines))
         return super().changelist_view(request, extra_context)

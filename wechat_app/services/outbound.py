@@ -774,3 +774,67 @@ def sync_followers_progress(account_id: int) -> dict | None:
 
 def set_sync_progress(account_id: int, **state) -> None:
     get_cache().set(f"{app_settings.CACHE_PREFIX}:followers_sync:{account_id}", state, 3600)
+
+
+# --- operator tools (admin): previews, tests, replies -----------------------------------------------
+def render_template_message(template: Template, data: dict) -> str:
+    """The template's text as the user will read it: ``{{name.DATA}}`` replaced by the values
+    (a keyword without a value stays visible as ``{{name.DATA}}``)."""
+    from ..client.messages import TEMPLATE_KEYWORD_RE
+
+    def value(match):
+        item = (data or {}).get(match.group(1))
+        if isinstance(item, dict):
+            item = item.get("value")
+        return match.group(0) if item in (None, "") else str(item)
+
+    return TEMPLATE_KEYWORD_RE.sub(value, template.content or "")
+
+
+def send_campaign_test(campaign: Campaign, openid: str) -> OutboundMessage:
+    """Queue the campaign's message to one user (a test before starting); it is not part of the
+    campaign's recipients or figures."""
+    return queue_template(campaign.account, openid, campaign.template.template_id, campaign.data,
+                          url=campaign.url or None, miniprogram=campaign.miniprogram)
+
+
+# WeChat lets an account send customer-service messages to a user for 48 hours after the user
+# interacted: sent a message, followed, scanned a QR code or clicked one of these menu buttons.
+# Other events (VIEW, LOCATION, reports such as TEMPLATESENDJOBFINISH) do not open the window.
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=48)
+WINDOW_EVENTS = ("subscribe", "scan", "click", "scancode_push", "scancode_waitmsg")
+
+
+@dataclass
+class ReplyWindow:
+    """Whether a customer-service message may reach ``openid`` now, and why (the last interaction)."""
+
+    last_interaction: datetime | None
+    closes_at: datetime | None
+
+    @property
+    def open(self) -> bool:
+        return self.closes_at is not None and timezone.now() < self.closes_at
+
+
+def customer_service_window(account, openid: str) -> ReplyWindow:
+    """The 48-hour customer-service window of one user, from the message log.
+    https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html"""
+    from django.db.models.functions import Lower
+
+    from ..models import MessageLog
+
+    last = (MessageLog.objects.filter(account=account, user=openid).annotate(event_lower=Lower("event"))
+            .filter(~Q(msg_type="event") | Q(event_lower__in=WINDOW_EVENTS))
+            .order_by("-created_at").values_list("created_at", flat=True).first())
+    return ReplyWindow(last, last + CUSTOMER_SERVICE_WINDOW if last else None)
+
+
+def reply_as_operator(account, openid: str, text: str, *, idempotency_key: str | None = None) -> OutboundMessage:
+    """Queue an operator's text reply to a user (customer-service message); ``ValidationError``
+    when the 48-hour window is closed or WeChat would refuse the text."""
+    window = customer_service_window(account, openid)
+    if not window.open:
+        raise ValidationError("The user has not written in the last 48 hours; WeChat refuses customer-service "
+                              "messages outside that window (use a template message).")
+    return queue_custom(account, openid, "text", {"content": text}, idempotency_key=idempotency_key)
