@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from ..client import WeChatAPIError
 from ..models import Campaign, Follower, OutboundMessage, Template
 from ..services import outbound
+from ..services.enqueue import enqueue
 from .access import AccountScopedAdminMixin, allowed_account_ids, allowed_accounts, get_account_or_404
 from .filters import AccountListFilter
 from .outbound_forms import CampaignForm, TestSendForm
@@ -410,13 +411,11 @@ class FollowerAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
                            _date(obj.unsubscribed_at))
 
     def sync_accounts(self, request, accounts):
-        from ..tasks import sync_followers
-
         if not accounts:
             self.message_user(request, _("No enabled account to sync."), messages.WARNING)
             return
         for account in accounts:
-            sync_followers.delay(account.pk)
+            enqueue("sync_followers", account.pk, on_commit=False)  # reads WeChat, writes no row first
         self.message_user(request, _("Follower sync queued for %(accounts)s; progress shows on this page.") % {
             "accounts": ", ".join(a.name for a in accounts)}, messages.SUCCESS)
 
