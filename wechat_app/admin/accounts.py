@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from ..models import Account, AccountMembership
 from ..models.accounts import mask_secret
 from ..protocol import InvalidAESKeyError, validate_aes_key
+from ..services.access import grant_creator
 from .access import allowed_accounts, can_access_account, get_account_or_404
 
 # The labels WeChat's console uses for the three message encryption modes.
@@ -193,9 +194,8 @@ class AccountAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if not change and not request.user.is_superuser:
-            # Whoever creates an account may manage it.
-            AccountMembership.objects.get_or_create(user=request.user, account=obj)
+        if not change:
+            grant_creator(request.user, obj)
 
     @admin.display(description=_("mode"), ordering="encrypt_mode")
     def mode_display(self, account):
