@@ -8,6 +8,7 @@ from django.http import Http404
 
 from ..models import Account
 from ..services.access import accessible_account_ids, accessible_accounts, has_account
+from .filters import ValidatedChangeListMixin
 
 
 def allowed_accounts(user):
@@ -33,11 +34,12 @@ def get_account_or_404(request, account_id):
     return account
 
 
-class AccountScopedAdminMixin:
+class AccountScopedAdminMixin(ValidatedChangeListMixin):
     """A ModelAdmin mixin for models with an ``account`` foreign key (``account_field``).
 
     Filters the changelist, object lookups and ``account`` choices to the user's accounts and
-    refuses object-level access to other accounts' objects.
+    refuses object-level access to other accounts' objects; bad changelist query strings are
+    bad lookups (``filters.ValidatedChangeListMixin``).
     """
 
     account_field = "account"

@@ -20,6 +20,7 @@ from ..models.accounts import mask_secret
 from ..protocol import InvalidAESKeyError, validate_aes_key
 from ..services.access import grant_creator
 from .access import allowed_accounts, can_access_account, get_account_or_404
+from .filters import ValidatedChangeListMixin
 
 # The labels WeChat's console uses for the three message encryption modes.
 CONSOLE_MODE_LABELS = {
@@ -158,7 +159,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
     form = AccountForm
     inlines = [MembershipInline]
     change_form_template = "admin/wechat_app/account/change_form.html"

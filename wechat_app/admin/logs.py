@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import MessageLog
 from .access import AccountScopedAdminMixin, get_account_or_404
-from .filters import AccountListFilter, RuleListFilter
+from .filters import AccountListFilter, RuleListFilter, refuse_nul
 from .rules import describe_reply
 
 STATUS_CLASSES = {"replied": "ok", "no_reply": "muted", "unmatched": "warn", "error": "err", "received": "muted"}
@@ -104,9 +104,10 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def conversation_view(self, request, account_id):
         """One user's thread with the account, oldest first, as a chat."""
-        account = get_account_or_404(request, account_id)
         if not self.has_view_permission(request):
             raise PermissionDenied
+        refuse_nul(request.GET)
+        account = get_account_or_404(request, account_id)
         user = request.GET.get("user", "")
         logs = (MessageLog.objects.filter(account=account, user=user).select_related("rule")
                 .order_by("-created_at", "-id"))
