@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from ..engine.spec import RuleSpecError, validate_match, validate_replies
 from ..models import Account, MessageLog, Rule
+from ..models.accounts import name_validator
 
 SECRET_FIELDS = ("app_secret", "token", "encoding_aes_key")
 
@@ -56,12 +57,25 @@ class FollowUpRuleSerializer(serializers.ModelSerializer):
                   "replies", "no_reply"]
 
 
+class AccountNameField(serializers.SlugRelatedField):
+    """An account by name; a value that cannot be a name (a NUL byte, which PostgreSQL refuses...)
+    is not found without asking the database."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="name", **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not name_validator.regex.match(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:64])
+        return super().to_internal_value(data)
+
+
 # One answer whether the rule does not exist or belongs to another account (ids cannot be probed).
 PARENT_NOT_FOUND = "No rule with id {pk_value} in this account."
 
 
 class RuleSerializer(serializers.ModelSerializer):
-    account = serializers.SlugRelatedField(slug_field="name", queryset=Account.objects.all())
+    account = AccountNameField(queryset=Account.objects.all())
     # The view narrows the queryset to the rules of the user's accounts.
     parent = serializers.PrimaryKeyRelatedField(queryset=Rule.objects.all(), required=False, allow_null=True,
                                                 error_messages={"does_not_exist": PARENT_NOT_FOUND})
