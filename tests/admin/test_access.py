@@ -132,3 +132,21 @@ def test_model_permissions_still_apply(client, django_user_model, account_a, dat
 
 def account_a_pk(data):
     return data[0].account_id
+
+
+def test_view_only_member_sees_the_account_page_without_its_secrets(client, django_user_model, account_a):
+    """The read-only change page used to fail (500); showing it read-only must not reveal the secrets."""
+    from django.contrib.auth.models import Permission
+
+    from wechat_app.models import AccountMembership
+
+    viewer = django_user_model.objects.create_user("viewer", password=None, is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_account"]))
+    AccountMembership.objects.create(user=viewer, account=account_a)
+    client.force_login(viewer)
+    response = client.get(f"/admin/wechat_app/account/{account_a.pk}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "••••••••" in html and "/wechat/callback/alpha/" in html
+    for secret in (account_a.app_secret, account_a.token, account_a.encoding_aes_key):
+        assert secret not in html

@@ -54,6 +54,8 @@ class AccountForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "token" not in self.fields:
+            return  # a view-only user: the admin shows every field read-only, the secrets masked
         self.fields["encoding_aes_key"].help_text = _(
             "43 characters from the WeChat console (开发 › 基本配置 › 消息加解密密钥). Needed for the "
             "compatible and safe modes.")
@@ -192,6 +194,28 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and (obj is None or can_access_account(request.user, obj))
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # View permission only: every field is shown read-only; secrets only say they are set.
+            masked = {name: f"{name}_masked" for name in SECRET_FIELDS}
+            fieldsets = [(title, {**options, "fields": [masked.get(f, f) if isinstance(f, str) else f
+                                                        for f in options["fields"]]})
+                         for title, options in fieldsets]
+        return fieldsets
+
+    @admin.display(description=_("app secret"))
+    def app_secret_masked(self, account):
+        return mask_secret(account.app_secret) or _("not set")
+
+    @admin.display(description=_("token"))
+    def token_masked(self, account):
+        return mask_secret(account.token) or _("not set")
+
+    @admin.display(description=_("EncodingAESKey"))
+    def encoding_aes_key_masked(self, account):
+        return mask_secret(account.encoding_aes_key) or _("not set")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
