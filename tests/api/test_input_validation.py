@@ -134,3 +134,23 @@ def test_parent_gives_one_answer_for_missing_and_other_accounts_rules(client, ac
     client.force_login(admin)
     assert answer(theirs.pk) == answer(missing)
     assert Rule.objects.count() == 2
+
+
+def test_permissions_are_checked_before_filters(client, account):
+    user = get_user_model().objects.create_user("nobody", password=None, is_staff=True)
+    AccountMembership.objects.create(user=user, account=account)
+    client.force_login(user)
+    assert client.get("/wechat/api/messages/?search=%00").status_code == 403
+    assert client.get("/wechat/api/rules/?kind=nonsense").status_code == 403
+
+
+def test_every_api_view_uses_the_apps_permissions_and_parsers():
+    from wechat_app.api.parsers import BoundedJSONParser
+    from wechat_app.api.permissions import AccountModelPermissions
+    from wechat_app.api.urls import router
+
+    for prefix, viewset, _basename in router.registry:
+        assert viewset.permission_classes == [AccountModelPermissions], prefix
+        assert BoundedJSONParser in viewset.parser_classes, prefix
+        assert not any(parser.media_type == "application/json" and parser is not BoundedJSONParser
+                       for parser in viewset.parser_classes), prefix

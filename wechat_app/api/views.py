@@ -96,10 +96,13 @@ class RuleViewSet(AppViewSetMixin, viewsets.ModelViewSet):
     serializer_class = RuleSerializer
 
     def get_queryset(self):
-        qs = (Rule.objects.filter(account__in=accessible_accounts(self.request.user))
-              .select_related("account").prefetch_related("follow_ups"))
+        return (Rule.objects.filter(account__in=accessible_accounts(self.request.user))
+                .select_related("account").prefetch_related("follow_ups")
+                .order_by("account__name", "-priority", "position", "id"))
+
+    def filter_queryset(self, qs):
         if self.action != "list":
-            return qs.order_by("id")
+            return qs
         given = filters.clean_filters(self.request.query_params, {
             "account": filters.text, "enabled": filters.boolean, "kind": filters.choice(MatchKind),
             "top_level": filters.boolean, "search": filters.text,
@@ -115,7 +118,7 @@ class RuleViewSet(AppViewSetMixin, viewsets.ModelViewSet):
         if "search" in given:
             term = given["search"]
             qs = qs.filter(Q(name__icontains=term) | Q(match_value__icontains=term) | Q(replies__icontains=term))
-        return qs.order_by("account__name", "-priority", "position", "id")
+        return qs
 
     def get_serializer(self, *args, **kwargs):
         serializer = super().get_serializer(*args, **kwargs)
@@ -135,7 +138,10 @@ class MessageLogViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveM
     serializer_class = MessageLogSerializer
 
     def get_queryset(self):
-        qs = MessageLog.objects.filter(account__in=accessible_accounts(self.request.user)).select_related("account")
+        return (MessageLog.objects.filter(account__in=accessible_accounts(self.request.user))
+                .select_related("account").order_by("-created_at", "-id"))
+
+    def filter_queryset(self, qs):
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
@@ -148,4 +154,4 @@ class MessageLogViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveM
                               ("until", "created_at__lt"), ("search", "text__icontains")):
             if param in given:
                 qs = qs.filter(**{lookup: given[param]})
-        return qs.order_by("-created_at", "-id")
+        return qs
