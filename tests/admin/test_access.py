@@ -150,3 +150,36 @@ def test_view_only_member_sees_the_account_page_without_its_secrets(client, djan
     assert "••••••••" in html and "/wechat/callback/alpha/" in html
     for secret in (account_a.app_secret, account_a.token, account_a.encoding_aes_key):
         assert secret not in html
+
+
+def test_import_needs_add_and_change_for_a_preview_too_and_delete_to_replace(client, django_user_model, account_a):
+    """Issue 7, item 5: a preview (dry run) does all of an import's work, so it needs the same rights."""
+    from django.contrib.auth.models import Permission
+
+    from wechat_app.models import AccountMembership
+
+    url = "/admin/wechat_app/rule/import/"
+    make_rule(account_a, "old", value="old")
+    user = django_user_model.objects.create_user("importer", password=None, is_staff=True)
+    AccountMembership.objects.create(user=user, account=account_a)
+    rules = "- name: new\n  match: {exact: new}\n  reply: New\n"
+
+    def as_user(*codenames):
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label="wechat_app",
+                                                            codename__in=codenames))
+        client.force_login(django_user_model.objects.get(pk=user.pk))
+        return client
+
+    viewer = as_user("view_rule")
+    assert viewer.post(url, {"account": account_a.pk, "text": rules}).status_code == 403  # the preview
+    assert "/rule/import/" not in viewer.get("/admin/wechat_app/rule/").content.decode()
+    editor = as_user("view_rule", "add_rule", "change_rule")
+    assert editor.post(url, {"account": account_a.pk, "text": rules}).context["preview"] is not None
+    for extra in ({}, {"confirm": "1"}):
+        response = editor.post(url, {"account": account_a.pk, "text": rules, "replace": "on", **extra})
+        assert response.status_code == 200 and response.context["preview"] is None
+        assert "delete rules" in str(response.context["form"].errors["replace"])
+    assert sorted(Rule.objects.values_list("name", flat=True)) == ["old"]
+    editor = as_user("view_rule", "add_rule", "change_rule", "delete_rule")
+    assert editor.post(url, {"account": account_a.pk, "text": rules, "replace": "on", "confirm": "1"}).status_code == 302
+    assert sorted(Rule.objects.values_list("name", flat=True)) == ["new"]
