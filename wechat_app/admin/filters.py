@@ -27,12 +27,16 @@ def refuse_nul(query) -> None:
 
 
 class ValidatedChangeListMixin:
-    """A ModelAdmin mixin: a changelist query string with a NUL byte is a bad lookup (``?e=1``)."""
+    """A ModelAdmin mixin: a changelist query string with a NUL byte, or a number too large for a
+    date, is a bad lookup (``?e=1``)."""
 
     def get_changelist_instance(self, request):
         if has_nul(request.GET):
             raise IncorrectLookupParameters("Null characters are not allowed.")
-        return super().get_changelist_instance(request)
+        try:
+            return super().get_changelist_instance(request)
+        except OverflowError as err:  # Django's date hierarchy with ?created_at__year=99999999999999999999
+            raise IncorrectLookupParameters(str(err)) from err
 
 
 class IdListFilter(admin.SimpleListFilter):
