@@ -36,7 +36,6 @@ EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_mes
                 "change_account"]
 VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account"]
 
-_ = None  # keeps the table's columns aligned below
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
     "account.list":        (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),

@@ -14,7 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from ..engine.spec import MatchKind
-from ..models import Account, MessageLog, Rule
+from ..models import MessageLog, Rule
 from ..models.accounts import name_validator
 from ..services import rule_files
 from ..services.access import accessible_accounts, can_import_rules, grant_creator
