@@ -10,7 +10,7 @@ from django.core.exceptions import BadRequest
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Rule
-from ..services.access import accessible_accounts as allowed_accounts
+from ..services.access import accessible_accounts
 
 MAX_ID_DIGITS = 18  # a bigint
 
@@ -61,7 +61,7 @@ class AccountListFilter(IdListFilter):
     field = "account_id"
 
     def lookups(self, request, model_admin):
-        return [(str(a.pk), a.name) for a in allowed_accounts(request.user).only("pk", "name")]
+        return [(str(a.pk), a.name) for a in accessible_accounts(request.user).only("pk", "name")]
 
 
 class RuleListFilter(IdListFilter):
@@ -72,7 +72,7 @@ class RuleListFilter(IdListFilter):
     field = "rule_id"
 
     def lookups(self, request, model_admin):
-        rules = Rule.objects.filter(account__in=allowed_accounts(request.user))
+        rules = Rule.objects.filter(account__in=accessible_accounts(request.user))
         account = request.GET.get("account__id__exact")
         if account and account.isascii() and account.isdigit() and len(account) <= MAX_ID_DIGITS:
             rules = rules.filter(account_id=account)
