@@ -63,18 +63,19 @@ def test_message_log_is_scoped(staff_client, data):
     assert "rule-beta" not in html
 
 
-def test_conversation_dashboard_simulator_export_of_other_account_are_forbidden(staff_client, data, account_b):
-    pk = account_b.pk
-    assert staff_client.get(f"/admin/wechat_app/messagelog/conversation/{pk}/?user=user-beta").status_code == 403
-    assert staff_client.get(f"/admin/wechat_app/account/{pk}/dashboard/").status_code == 403
-    assert staff_client.get(f"/admin/wechat_app/account/{pk}/check/").status_code == 403
-    assert staff_client.get(f"/admin/wechat_app/rule/export/{pk}/").status_code == 403
-    assert staff_client.get(f"/admin/wechat_app/rule/simulator/?account={pk}").status_code == 403
-    sim = staff_client.post("/admin/wechat_app/rule/simulator/", {"account": pk, "user": "u", "kind": "text",
-                                                                  "text": "hi", "action": "send"})
-    assert sim.status_code == 403
-    assert staff_client.post(f"/admin/wechat_app/account/{pk}/secret/token/").status_code == 403
-    assert staff_client.get("/admin/wechat_app/account/999999/dashboard/").status_code == 404
+def test_conversation_dashboard_simulator_export_of_other_account_are_not_found(staff_client, data, account_b):
+    """Another account's screens answer exactly as a missing account does: its ids cannot be probed."""
+    missing = 999999
+    for pk in (account_b.pk, missing):
+        assert staff_client.get(f"/admin/wechat_app/messagelog/conversation/{pk}/?user=user-beta").status_code == 404
+        assert staff_client.get(f"/admin/wechat_app/account/{pk}/dashboard/").status_code == 404
+        assert staff_client.get(f"/admin/wechat_app/account/{pk}/check/").status_code == 404
+        assert staff_client.get(f"/admin/wechat_app/rule/export/{pk}/").status_code == 404
+        assert staff_client.get(f"/admin/wechat_app/rule/simulator/?account={pk}").status_code == 404
+        sim = staff_client.post("/admin/wechat_app/rule/simulator/", {"account": pk, "user": "u", "kind": "text",
+                                                                      "text": "hi", "action": "send"})
+        assert sim.status_code == 404
+        assert staff_client.post(f"/admin/wechat_app/account/{pk}/secret/token/").status_code == 404
     assert staff_client.get(f"/admin/wechat_app/account/{account_a_pk(data)}/secret/token/").status_code == 405
 
 
@@ -131,3 +132,54 @@ def test_model_permissions_still_apply(client, django_user_model, account_a, dat
 
 def account_a_pk(data):
     return data[0].account_id
+
+
+def test_view_only_member_sees_the_account_page_without_its_secrets(client, django_user_model, account_a):
+    """The read-only change page used to fail (500); showing it read-only must not reveal the secrets."""
+    from django.contrib.auth.models import Permission
+
+    from wechat_app.models import AccountMembership
+
+    viewer = django_user_model.objects.create_user("viewer", password=None, is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_account"]))
+    AccountMembership.objects.create(user=viewer, account=account_a)
+    client.force_login(viewer)
+    response = client.get(f"/admin/wechat_app/account/{account_a.pk}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "••••••••" in html and "/wechat/callback/alpha/" in html
+    for secret in (account_a.app_secret, account_a.token, account_a.encoding_aes_key):
+        assert secret not in html
+
+
+def test_import_needs_add_and_change_for_a_preview_too_and_delete_to_replace(client, django_user_model, account_a):
+    """Issue 7, item 5: a preview (dry run) does all of an import's work, so it needs the same rights."""
+    from django.contrib.auth.models import Permission
+
+    from wechat_app.models import AccountMembership
+
+    url = "/admin/wechat_app/rule/import/"
+    make_rule(account_a, "old", value="old")
+    user = django_user_model.objects.create_user("importer", password=None, is_staff=True)
+    AccountMembership.objects.create(user=user, account=account_a)
+    rules = "- name: new\n  match: {exact: new}\n  reply: New\n"
+
+    def as_user(*codenames):
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label="wechat_app",
+                                                            codename__in=codenames))
+        client.force_login(django_user_model.objects.get(pk=user.pk))
+        return client
+
+    viewer = as_user("view_rule")
+    assert viewer.post(url, {"account": account_a.pk, "text": rules}).status_code == 403  # the preview
+    assert "/rule/import/" not in viewer.get("/admin/wechat_app/rule/").content.decode()
+    editor = as_user("view_rule", "add_rule", "change_rule")
+    assert editor.post(url, {"account": account_a.pk, "text": rules}).context["preview"] is not None
+    for extra in ({}, {"confirm": "1"}):
+        response = editor.post(url, {"account": account_a.pk, "text": rules, "replace": "on", **extra})
+        assert response.status_code == 200 and response.context["preview"] is None
+        assert "delete rules" in str(response.context["form"].errors["replace"])
+    assert sorted(Rule.objects.values_list("name", flat=True)) == ["old"]
+    editor = as_user("view_rule", "add_rule", "change_rule", "delete_rule")
+    assert editor.post(url, {"account": account_a.pk, "text": rules, "replace": "on", "confirm": "1"}).status_code == 302
+    assert sorted(Rule.objects.values_list("name", flat=True)) == ["new"]

@@ -80,8 +80,16 @@ def test_rule_create_and_duplicate_name(admin_client, account):
     assert Rule.objects.count() == 1
 
 
+def grant(user, *codenames):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="wechat_app",
+                                                         codename__in=codenames))
+
+
 def test_staff_without_access_sees_nothing(client, account):
     user = get_user_model().objects.create_user("staff", password="pw-123456789", is_staff=True)
+    grant(user, "view_account")
     client.force_login(user)
     assert client.get("/wechat/api/accounts/").json()["results"] == []
     assert client.get("/wechat/api/accounts/shop/").status_code == 404
@@ -112,6 +120,7 @@ def test_member_sees_and_writes_only_granted_accounts(client, account):
     other = Account.objects.create(name="other", app_id="wx0000000000000002", app_secret="x" * 16, token="tok789")
     Rule.objects.create(account=other, name="secret-rule", match_kind="exact", match_value="x", replies=["y"])
     user = get_user_model().objects.create_user("member", password="pw-123456789", is_staff=True)
+    grant(user, "view_account", "view_rule", "add_rule")
     AccountMembership.objects.create(user=user, account=account)
     client.force_login(user)
     names = [row["name"] for row in client.get("/wechat/api/accounts/").json()["results"]]
@@ -169,10 +178,21 @@ def test_rule_import_needs_access_and_permissions(client, account):
     from wechat_app.models import AccountMembership
 
     user = get_user_model().objects.create_user("viewer", password="pw-123456789", is_staff=True)
+    grant(user, "view_account", "view_rule")
     client.force_login(user)
     url = "/wechat/api/accounts/shop/rules/import/"
-    assert post_json(client, url, {"rules": RULE_FILE}).status_code == 404  # not a member
+    assert client.get("/wechat/api/accounts/shop/rules/export/").status_code == 404  # not a member
     AccountMembership.objects.create(user=user, account=account)
+    assert client.get("/wechat/api/accounts/shop/rules/export/").status_code == 200
+    # A dry run needs the import's permissions too (it does all of an import's work).
+    assert post_json(client, url, {"rules": RULE_FILE, "dry_run": True}).status_code == 403
+    assert post_json(client, url, {"rules": RULE_FILE}).status_code == 403
+    grant(user, "add_rule", "change_rule")
+    user = get_user_model().objects.get(pk=user.pk)  # forget the cached permissions
+    client.force_login(user)
+    replace = post_json(client, url, {"rules": RULE_FILE, "dry_run": True, "replace": True})
+    assert replace.status_code == 403 and "delete" in replace.json()["detail"]
     assert post_json(client, url, {"rules": RULE_FILE, "dry_run": True}).status_code == 200
-    assert post_json(client, url, {"rules": RULE_FILE}).status_code == 403  # no rule permissions
     assert not Rule.objects.exists()
+    assert post_json(client, url, {"rules": RULE_FILE}).status_code == 200
+    assert Rule.objects.filter(account=account, parent=None).count() == 2

@@ -4,11 +4,11 @@ Who sees what is decided in ``services.access`` (shared with the REST API).
 """
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 
 from ..models import Account
-from ..services.access import accessible_accounts
+from ..services.access import accessible_account_ids, accessible_accounts, has_account
+from .filters import ValidatedChangeListMixin
 
 
 def allowed_accounts(user):
@@ -18,36 +18,28 @@ def allowed_accounts(user):
 
 def allowed_account_ids(user) -> set[int]:
     """The ids of the accounts ``user`` may see; cached on the user object for the request."""
-    cached = getattr(user, "_wechat_account_ids", None)
-    if cached is None:
-        cached = set(allowed_accounts(user).values_list("pk", flat=True))
-        user._wechat_account_ids = cached
-    return cached
+    return accessible_account_ids(user)
 
 
 def can_access_account(user, account_or_id) -> bool:
-    account_id = getattr(account_or_id, "pk", account_or_id)
-    if account_id is None:
-        return False
-    if getattr(user, "is_superuser", False) and user.is_active:
-        return True
-    return int(account_id) in allowed_account_ids(user)
+    return has_account(user, account_or_id)
 
 
 def get_account_or_404(request, account_id):
-    """The account with ``account_id`` if the user may see it; 404 when it does not exist,
-    PermissionDenied (403) when it exists but is not theirs."""
-    account = get_object_or_404(Account, pk=account_id)
-    if not can_access_account(request.user, account):
-        raise PermissionDenied
+    """The account with ``account_id`` if the user may see it; 404 otherwise, whether it exists or
+    not (another account's ids cannot be probed). Check model permissions before calling this."""
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None or not has_account(request.user, account):
+        raise Http404("No such account.")
     return account
 
 
-class AccountScopedAdminMixin:
+class AccountScopedAdminMixin(ValidatedChangeListMixin):
     """A ModelAdmin mixin for models with an ``account`` foreign key (``account_field``).
 
     Filters the changelist, object lookups and ``account`` choices to the user's accounts and
-    refuses object-level access to other accounts' objects.
+    refuses object-level access to other accounts' objects; bad changelist query strings are
+    bad lookups (``filters.ValidatedChangeListMixin``).
     """
 
     account_field = "account"

@@ -20,8 +20,9 @@ from ..conf import app_settings
 from ..models import Account, AccountMembership
 from ..models.accounts import mask_secret
 from ..protocol import InvalidAESKeyError, validate_aes_key
-from ..services.access import can_change_credentials
+from ..services.access import can_change_credentials, grant_creator
 from .access import allowed_accounts, can_access_account, get_account_or_404
+from .filters import ValidatedChangeListMixin
 
 # The labels WeChat's console uses for the three message encryption modes.
 CONSOLE_MODE_LABELS = {
@@ -176,7 +177,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
     form = AccountForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [MembershipInline]
@@ -253,9 +254,8 @@ class AccountAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if not change and not request.user.is_superuser:
-            # Whoever creates an account may manage it.
-            AccountMembership.objects.get_or_create(user=request.user, account=obj)
+        if not change:
+            grant_creator(request.user, obj)
 
     @admin.display(description=_("mode"), ordering="encrypt_mode")
     def mode_display(self, account):

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import MessageLog
 from . import conversation_reply
 from .access import AccountScopedAdminMixin, get_account_or_404
-from .filters import AccountListFilter, RuleListFilter
+from .filters import AccountListFilter, RuleListFilter, refuse_nul
 from .rules import describe_reply
 
 STATUS_CLASSES = {"replied": "ok", "no_reply": "muted", "unmatched": "warn", "error": "err", "received": "muted"}
@@ -106,9 +106,10 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def conversation_view(self, request, account_id):
         """One user's thread with the account, oldest first, as a chat."""
-        account = get_account_or_404(request, account_id)
         if not self.has_view_permission(request):
             raise PermissionDenied
+        refuse_nul(request.GET)
+        account = get_account_or_404(request, account_id)
         user = request.GET.get("user", "")
         reply_form = conversation_reply.handle_reply(request, account, user)  # the operator's answer
         if isinstance(reply_form, HttpResponse):

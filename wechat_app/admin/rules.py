@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Cast, Coalesce
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,6 +23,7 @@ from django.utils.translation import ngettext
 from ..engine.spec import MatchKind
 from ..models import MessageLog, Rule
 from ..services import rule_files
+from ..services.access import can_export_rules, can_import_rules
 from ..services.rules import bump_rules_version
 from .access import AccountScopedAdminMixin, allowed_accounts, get_account_or_404
 from .filters import AccountListFilter, RuleLevelFilter
@@ -232,11 +233,13 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
         extra_context["export_accounts"] = allowed_accounts(request.user)
+        extra_context["can_import_rules"] = can_import_rules(request.user)
         return super().changelist_view(request, extra_context)
 
     def import_view(self, request):
         """Upload a rule file, preview what it creates, replaces or deletes, then confirm."""
-        if not self.has_add_permission(request) or not self.has_change_permission(request):
+        # A preview does all the work of an import (then rolls it back): it needs the same rights.
+        if not can_import_rules(request.user):
             raise PermissionDenied
         accounts = allowed_accounts(request.user)
         preview = None
@@ -246,7 +249,9 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                 account = form.cleaned_data["account"]
                 content = form.cleaned_data["content"]
                 replace = form.cleaned_data["replace"]
-                if request.POST.get("confirm"):
+                if replace and not can_import_rules(request.user, account, replace=True):
+                    form.add_error("replace", _("Replacing deletes rules: it needs the permission to delete rules."))
+                elif request.POST.get("confirm"):
                     try:
                         result = rule_files.apply_import(account, content, replace=replace)
                     except rule_files.ImportFailed as err:
@@ -274,10 +279,12 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/wechat_app/rule/import.html", context)
 
     def export_view(self, request, account_id):
-        account = get_account_or_404(request, account_id)
-        if not self.has_view_permission(request):
+        if not can_export_rules(request.user):
             raise PermissionDenied
+        account = get_account_or_404(request, account_id)
         fmt = request.GET.get("format", "yaml")
+        if fmt not in ("yaml", "json"):
+            return HttpResponseBadRequest(_("Use format=yaml or format=json."))
         body = rule_files.export_text(account, fmt)
         content_type = "application/json" if fmt == "json" else "application/x-yaml"
         response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")

@@ -13,7 +13,7 @@ import uuid
 from django import forms
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -184,7 +184,7 @@ class SimulatorView(View):
         if account_id and account_id.isdigit():
             account = accounts.filter(pk=account_id).first()
             if account is None:
-                raise PermissionDenied
+                raise Http404("No such account.")
         account = account or accounts.first()
         user = request.GET.get("user") or f"o_sim_{request.user.get_username()}"[:128]
         form = SimulatorForm(accounts=accounts, initial={"account": account, "user": user})
@@ -195,7 +195,7 @@ class SimulatorView(View):
         wants_json = request.headers.get("Accept", "").startswith("application/json")
         account_id = request.POST.get("account", "")
         if account_id.isdigit() and not can_access_account(request.user, int(account_id)):
-            raise PermissionDenied
+            raise Http404("No such account.")
         form = SimulatorForm(request.POST, accounts=accounts)
         if request.POST.get("action") == "reset":
             form.is_valid()

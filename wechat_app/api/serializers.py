@@ -9,6 +9,7 @@ from ..engine.spec import RuleSpecError, validate_match, validate_replies
 from ..models import Account, MessageLog, Rule
 from ..models.accounts import CREDENTIAL_FIELDS
 from ..services.access import CHANGE_CREDENTIALS_PERMISSION, can_change_credentials
+from ..models.accounts import name_validator
 
 SECRET_FIELDS = ("app_secret", "token", "encoding_aes_key")
 
@@ -78,8 +79,28 @@ class FollowUpRuleSerializer(serializers.ModelSerializer):
                   "replies", "no_reply"]
 
 
+class AccountNameField(serializers.SlugRelatedField):
+    """An account by name; a value that cannot be a name (a NUL byte, which PostgreSQL refuses...)
+    is not found without asking the database."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="name", **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not name_validator.regex.match(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:64])
+        return super().to_internal_value(data)
+
+
+# One answer whether the rule does not exist or belongs to another account (ids cannot be probed).
+PARENT_NOT_FOUND = "No rule with id {pk_value} in this account."
+
+
 class RuleSerializer(serializers.ModelSerializer):
-    account = serializers.SlugRelatedField(slug_field="name", queryset=Account.objects.all())
+    account = AccountNameField(queryset=Account.objects.all())
+    # The view narrows the queryset to the rules of the user's accounts.
+    parent = serializers.PrimaryKeyRelatedField(queryset=Rule.objects.all(), required=False, allow_null=True,
+                                                error_messages={"does_not_exist": PARENT_NOT_FOUND})
     follow_ups = FollowUpRuleSerializer(many=True, read_only=True)
 
     class Meta:
@@ -104,12 +125,15 @@ class RuleSerializer(serializers.ModelSerializer):
         except RuleSpecError as err:
             raise serializers.ValidationError({err.field or "match_value": str(err)}) from err
         try:
-            validate_replies(current("replies", []), current("no_reply", False))
+            built = validate_replies(current("replies", []), current("no_reply", False))
         except RuleSpecError as err:
             raise serializers.ValidationError({"replies": str(err)}) from err
+        if "replies" in attrs:
+            # Store the typed form the admin, the engine and the rule files read ("text" -> a text reply).
+            attrs["replies"] = [reply.to_dict() for reply in built]
         parent, account = current("parent", None), current("account", None)
         if parent is not None and account is not None and parent.account_id != account.pk:
-            raise serializers.ValidationError({"parent": "A follow-up rule belongs to the same account as its parent."})
+            raise serializers.ValidationError({"parent": PARENT_NOT_FOUND.format(pk_value=parent.pk)})
         name = current("name")
         if account is not None and name:
             clash = Rule.objects.filter(account=account, name=name)

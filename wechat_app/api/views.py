@@ -1,36 +1,55 @@
-"""REST API: accounts, rules and the message log, limited to the accounts the user may access."""
+"""REST API: accounts, rules and the message log, limited to the accounts the user may access.
+
+Permissions are the admin's (``permissions.AccountModelPermissions``); every filter parameter is
+validated (``filters``) and JSON bodies are depth-limited (``parsers``), so bad input answers 400.
+"""
 from __future__ import annotations
 
 from django.db.models import Q
 from django.http import HttpResponse
-from django.utils.dateparse import parse_datetime
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from ..models import Account, MessageLog, Rule
+from ..engine.spec import MatchKind
+from ..models import MessageLog, Rule
+from ..models.accounts import name_validator
 from ..services import rule_files
-from ..services.access import accessible_accounts
+from ..services.access import accessible_accounts, can_import_rules, grant_creator
+from . import filters
+from .parsers import BoundedJSONParser
+from .permissions import AccountModelPermissions
 from .serializers import AccountSerializer, MessageLogSerializer, RuleImportSerializer, RuleSerializer
 
 
-class AccountViewSet(viewsets.ModelViewSet):
-    """Official accounts. Secrets are accepted on write and never returned."""
+class AppViewSetMixin:
+    """What every view of the app's API shares: permissions, parsers."""
+
+    permission_classes = [AccountModelPermissions]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
+    required_permissions = None  # set per custom action, see AccountModelPermissions
+
+
+class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
+    """Official accounts. Secrets are accepted on write and never returned.
+
+    Creating needs ``add_account`` (the creator becomes a member); deleting needs ``delete_account``,
+    which only superusers have unless it is granted."""
 
     serializer_class = AccountSerializer
-    permission_classes = [permissions.IsAdminUser]
     lookup_field = "name"
+    # Only what an account name can be: anything else (a NUL byte...) is simply not found.
+    lookup_value_regex = name_validator.regex.pattern.strip("^$")
 
     def get_queryset(self):
         return accessible_accounts(self.request.user).order_by("name")
 
     def perform_create(self, serializer):
-        if not self.request.user.is_superuser:
-            raise serializers.ValidationError("Only superusers create accounts.")
-        serializer.save()
+        grant_creator(self.request.user, serializer.save())
 
-    @action(detail=True, methods=["get"], url_path="rules/export")
+    @action(detail=True, methods=["get"], url_path="rules/export", required_permissions=[("view", Rule)])
     def export_rules(self, request, name=None):
         """The account's rules as a webot-dialect file: ``?as=yaml`` (default) or ``?as=json``.
 
@@ -45,7 +64,8 @@ class AccountViewSet(viewsets.ModelViewSet):
         response["Content-Disposition"] = f'attachment; filename="{account.name}-rules.{fmt}"'
         return response
 
-    @action(detail=True, methods=["post"], url_path="rules/import", serializer_class=RuleImportSerializer)
+    @action(detail=True, methods=["post"], url_path="rules/import", serializer_class=RuleImportSerializer,
+            required_permissions=[("add", Rule), ("change", Rule)])
     def import_rules(self, request, name=None):
         """Import a rule file (all or nothing); with ``dry_run`` only report what would change.
 
@@ -57,9 +77,10 @@ class AccountViewSet(viewsets.ModelViewSet):
         serializer = RuleImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        needed = ["wechat_app.add_rule", "wechat_app.change_rule"] + (["wechat_app.delete_rule"] if data["replace"] else [])
-        if not data["dry_run"] and not request.user.has_perms(needed):
-            raise PermissionDenied("Importing rules needs the add and change (and, to replace, delete) rule permissions.")
+        # A dry run does all the work of an import: it needs the same permissions.
+        if not can_import_rules(request.user, account, replace=data["replace"]):
+            raise PermissionDenied("Importing rules (a dry run too) needs the add and change rule permissions, "
+                                   "and to replace, the delete rule permission.")
         run = rule_files.preview_import if data["dry_run"] else rule_files.apply_import
         try:
             preview = run(account, data["rules"], replace=data["replace"])
@@ -68,58 +89,69 @@ class AccountViewSet(viewsets.ModelViewSet):
         return Response({"dry_run": data["dry_run"], "summary": preview.summary(), **preview.names()})
 
 
-class RuleViewSet(viewsets.ModelViewSet):
-    """Reply rules. Filters: ``account`` (name), ``enabled``, ``kind``, ``top_level``, ``search``."""
+class RuleViewSet(AppViewSetMixin, viewsets.ModelViewSet):
+    """Reply rules. Filters: ``account`` (name), ``enabled``, ``kind``, ``top_level`` (true/false),
+    ``search``."""
 
     serializer_class = RuleSerializer
-    permission_classes = [permissions.IsAdminUser]
 
     def get_queryset(self):
-        qs = (Rule.objects.filter(account__in=accessible_accounts(self.request.user))
-              .select_related("account").prefetch_related("follow_ups"))
-        params = self.request.query_params
-        if params.get("account"):
-            qs = qs.filter(account__name=params["account"])
-        if params.get("enabled") in ("true", "false"):
-            qs = qs.filter(enabled=params["enabled"] == "true")
-        if params.get("kind"):
-            qs = qs.filter(match_kind=params["kind"])
-        if params.get("top_level") == "true":
-            qs = qs.filter(parent__isnull=True)
-        if params.get("search"):
-            term = params["search"]
+        return (Rule.objects.filter(account__in=accessible_accounts(self.request.user))
+                .select_related("account").prefetch_related("follow_ups")
+                .order_by("account__name", "-priority", "position", "id"))
+
+    def filter_queryset(self, qs):
+        if self.action != "list":
+            return qs
+        given = filters.clean_filters(self.request.query_params, {
+            "account": filters.text, "enabled": filters.boolean, "kind": filters.choice(MatchKind),
+            "top_level": filters.boolean, "search": filters.text,
+        })
+        if "account" in given:
+            qs = qs.filter(account__name=given["account"])
+        if "enabled" in given:
+            qs = qs.filter(enabled=given["enabled"])
+        if "kind" in given:
+            qs = qs.filter(match_kind=given["kind"])
+        if "top_level" in given:
+            qs = qs.filter(parent__isnull=given["top_level"])
+        if "search" in given:
+            term = given["search"]
             qs = qs.filter(Q(name__icontains=term) | Q(match_value__icontains=term) | Q(replies__icontains=term))
-        return qs.order_by("account__name", "-priority", "position", "id")
+        return qs
 
     def get_serializer(self, *args, **kwargs):
         serializer = super().get_serializer(*args, **kwargs)
-        # Only the user's own accounts may be named on write.
+        # Only the user's own accounts, and their rules, may be named on write.
         fields = getattr(serializer, "fields", {})
         if "account" in fields:
             fields["account"].queryset = accessible_accounts(self.request.user)
+        if "parent" in fields:
+            fields["parent"].queryset = Rule.objects.filter(account__in=accessible_accounts(self.request.user))
         return serializer
 
 
-class MessageLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MessageLogViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The message log (read-only). Filters: ``account``, ``type``, ``user``, ``rule``, ``status``,
     ``since``/``until`` (ISO 8601), ``search`` (text)."""
 
     serializer_class = MessageLogSerializer
-    permission_classes = [permissions.IsAdminUser]
 
     def get_queryset(self):
-        qs = MessageLog.objects.filter(account__in=accessible_accounts(self.request.user)).select_related("account")
-        params = self.request.query_params
+        return (MessageLog.objects.filter(account__in=accessible_accounts(self.request.user))
+                .select_related("account").order_by("-created_at", "-id"))
+
+    def filter_queryset(self, qs):
+        if self.action != "list":
+            return qs
+        given = filters.clean_filters(self.request.query_params, {
+            "account": filters.text, "type": filters.text, "user": filters.text, "rule": filters.text,
+            "status": filters.choice(MessageLog.Status.values), "since": filters.moment, "until": filters.moment,
+            "search": filters.text,
+        })
         for param, lookup in (("account", "account__name"), ("type", "msg_type"), ("user", "user"),
-                              ("rule", "rule_name"), ("status", "status")):
-            if params.get(param):
-                qs = qs.filter(**{lookup: params[param]})
-        for param, lookup in (("since", "created_at__gte"), ("until", "created_at__lt")):
-            if params.get(param):
-                moment = parse_datetime(params[param])
-                if moment is None:
-                    raise serializers.ValidationError({param: "Use an ISO 8601 date-time."})
-                qs = qs.filter(**{lookup: moment})
-        if params.get("search"):
-            qs = qs.filter(text__icontains=params["search"])
-        return qs.order_by("-created_at", "-id")
+                              ("rule", "rule_name"), ("status", "status"), ("since", "created_at__gte"),
+                              ("until", "created_at__lt"), ("search", "text__icontains")):
+            if param in given:
+                qs = qs.filter(**{lookup: given[param]})
+        return qs

@@ -1,0 +1,411 @@
+"""Who may do what, in one table: user × action × expected answer, run against the admin AND the REST API.
+
+Every action targets account ``alpha`` (A) or one of its objects. The answers:
+
+- ``ALLOW``: done (and its effect is checked: the row exists, changed, is gone);
+- ``DENY``: refused for lack of a model permission (403; 405 for what the API does not offer),
+  whatever the account;
+- ``HIDDEN``: the user may do this in principle, but A is not theirs: it answers as if A did not
+  exist (API 404 or an unknown-account field error; admin 404, "does not exist" redirect, or A
+  absent from a list);
+- ``LOGIN``: anonymous (API 401, or 403 "not provided" with session authentication first; admin
+  redirect to the login page).
+
+Whatever is not ``ALLOW`` must change nothing. To add an action: a row in ``TABLE`` and one function
+per surface in ``ADMIN`` and ``API``. A cell is one answer, or ``{"admin": ..., "api": ...}`` where
+the two surfaces deliberately differ.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+
+from wechat_app.models import Account, AccountMembership, MessageLog, Rule
+
+pytestmark = pytest.mark.django_db
+
+ALLOW, DENY, HIDDEN, LOGIN = "allow", "deny", "hidden", "login"
+USERS = ("superuser", "editor_a", "viewer_a", "editor_b", "anonymous")
+
+EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_messagelog", "view_account",
+                "change_account"]
+VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account"]
+
+TABLE = {
+    #                      superuser  editor_a  viewer_a  editor_b  anonymous
+    "account.list":        (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "account.view":        (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "account.create":      (ALLOW,    DENY,     DENY,     DENY,     LOGIN),
+    "account.change":      (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "account.delete":      (ALLOW,    DENY,     DENY,     DENY,     LOGIN),
+    "rule.list":           (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "rule.view":           (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "rule.create":         (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "rule.change":         (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "rule.delete":         (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "log.list":            (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "log.view":            (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "log.create":          (DENY,     DENY,     DENY,     DENY,     LOGIN),
+    "log.change":          (DENY,     DENY,     DENY,     DENY,     LOGIN),
+    # The log is the record of what happened: only superusers prune it, in the admin; the REST log is read-only.
+    "log.delete":          ({"admin": ALLOW, "api": DENY}, DENY, DENY, DENY, LOGIN),
+    "rules.import_dry_run": (ALLOW,   ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "rules.import":        (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "rules.export":        (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+}
+
+RULE_FILE = "- name: imported\n  match: {exact: imported}\n  reply: Imported!\n"
+
+
+@dataclass
+class World:
+    a: Account
+    b: Account
+    rule: Rule
+    log: MessageLog
+
+    def rule_exists(self, **fields):
+        return Rule.objects.filter(account=self.a, **fields).exists()
+
+
+@pytest.fixture
+def world():
+    def account(name):
+        return Account.objects.create(name=name, app_id=f"wx{name}0001", app_secret=f"secret-{name}-0123456789",
+                                      token=f"tok{name}123", encrypt_mode="plain")
+
+    a, b = account("alpha"), account("beta")
+    rule = Rule.objects.create(account=a, name="rule-alpha", match_kind="contains", match_value="hi",
+                               replies=[{"type": "text", "content": "Hello"}])
+    log = MessageLog.objects.create(account=a, dedupe_key="k-alpha", user="user-alpha", msg_type="text",
+                                    text="alpha text", status="replied")
+    return World(a, b, rule, log)
+
+
+def login(client, who, world):
+    if who == "anonymous":
+        return client
+    users = get_user_model().objects
+    if who == "superuser":
+        user = users.create_superuser("root", "root@example.com", None)  # no password: no slow hashing
+    else:
+        user = users.create_user(who, password=None, is_staff=True)
+        perms = VIEWER_PERMS if who.startswith("viewer") else EDITOR_PERMS
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label="wechat_app",
+                                                            codename__in=perms))
+        AccountMembership.objects.create(user=user, account=world.a if who.endswith("_a") else world.b)
+    client.force_login(user)
+    return client
+
+
+# ---- the admin ------------------------------------------------------------------------------------
+
+def admin_answer(resp, *, listed=None, form_errors=None, hidden_field="account"):
+    """Classify an admin response (see the module docstring)."""
+    location = resp.get("Location", "")
+    if resp.status_code == 302 and location.startswith("/admin/login/"):
+        return LOGIN
+    if resp.status_code == 403:
+        return DENY
+    if resp.status_code == 404:
+        return HIDDEN
+    if resp.status_code == 302:
+        # The admin's answer for an object it does not show: "… doesn't exist. Perhaps it was deleted?"
+        notes = [str(m) for m in get_messages(resp.wsgi_request)]
+        return HIDDEN if any("exist" in note for note in notes) else ALLOW
+    if resp.status_code == 200:
+        if listed is not None:
+            return ALLOW if listed else HIDDEN
+        if form_errors is not None:
+            errors = form_errors(resp)
+            if errors:
+                return HIDDEN if set(errors) == {hidden_field} else f"form errors {dict(errors)}"
+        return ALLOW
+    return f"unexpected {resp.status_code}"
+
+
+def _change_form_errors(resp):
+    return resp.context["adminform"].form.errors if resp.context and "adminform" in resp.context else {}
+
+
+def _account_post(account, **changes):
+    data = {"name": account.name, "app_id": account.app_id, "app_secret": "", "token": "", "encoding_aes_key": "",
+            "encrypt_mode": account.encrypt_mode, "api_base_url": "", "enabled": "on",
+            "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000"}
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _rule_post(account, **changes):
+    from tests.admin.helpers import rule_post
+
+    return rule_post(account, **changes)
+
+
+def admin_account_list(c, w):
+    resp = c.get("/admin/wechat_app/account/")
+    return admin_answer(resp, listed=resp.status_code == 200 and ">alpha<" in resp.content.decode()), None
+
+
+def admin_account_view(c, w):
+    return admin_answer(c.get(f"/admin/wechat_app/account/{w.a.pk}/change/")), None
+
+
+def admin_account_create(c, w):
+    data = _account_post(Account(name="gamma", app_id="wxgamma0001", encrypt_mode="plain"),
+                         app_secret="secret-gamma-0123", token="tokgamma1")
+    resp = c.post("/admin/wechat_app/account/add/", data)
+    return admin_answer(resp, form_errors=_change_form_errors), Account.objects.filter(name="gamma").exists()
+
+
+def admin_account_change(c, w):
+    resp = c.post(f"/admin/wechat_app/account/{w.a.pk}/change/", _account_post(w.a, enabled=None))
+    return admin_answer(resp, form_errors=_change_form_errors), not Account.objects.get(pk=w.a.pk).enabled
+
+
+def admin_account_delete(c, w):
+    resp = c.post(f"/admin/wechat_app/account/{w.a.pk}/delete/", {"post": "yes"})
+    return admin_answer(resp), not Account.objects.filter(pk=w.a.pk).exists()
+
+
+def admin_rule_list(c, w):
+    resp = c.get("/admin/wechat_app/rule/")
+    return admin_answer(resp, listed=resp.status_code == 200 and "rule-alpha" in resp.content.decode()), None
+
+
+def admin_rule_view(c, w):
+    return admin_answer(c.get(f"/admin/wechat_app/rule/{w.rule.pk}/change/")), None
+
+
+def admin_rule_create(c, w):
+    resp = c.post("/admin/wechat_app/rule/add/", _rule_post(w.a, name="new-rule"))
+    return admin_answer(resp, form_errors=_change_form_errors), w.rule_exists(name="new-rule")
+
+
+def admin_rule_change(c, w):
+    resp = c.post(f"/admin/wechat_app/rule/{w.rule.pk}/change/", _rule_post(w.a, name="rule-alpha", priority="7"))
+    return admin_answer(resp, form_errors=_change_form_errors), w.rule_exists(name="rule-alpha", priority=7)
+
+
+def admin_rule_delete(c, w):
+    resp = c.post(f"/admin/wechat_app/rule/{w.rule.pk}/delete/", {"post": "yes"})
+    return admin_answer(resp), not w.rule_exists(pk=w.rule.pk)
+
+
+def admin_log_list(c, w):
+    resp = c.get("/admin/wechat_app/messagelog/")
+    return admin_answer(resp, listed=resp.status_code == 200 and "user-alpha" in resp.content.decode()), None
+
+
+def admin_log_view(c, w):
+    return admin_answer(c.get(f"/admin/wechat_app/messagelog/{w.log.pk}/change/")), None
+
+
+def admin_log_create(c, w):
+    resp = c.post("/admin/wechat_app/messagelog/add/", {"account": w.a.pk, "dedupe_key": "forged", "user": "u",
+                                                        "msg_type": "text", "status": "replied"})
+    return admin_answer(resp), MessageLog.objects.filter(dedupe_key="forged").exists()
+
+
+def admin_log_change(c, w):
+    resp = c.post(f"/admin/wechat_app/messagelog/{w.log.pk}/change/", {"status": "error", "user": "forged"})
+    return admin_answer(resp), MessageLog.objects.filter(pk=w.log.pk, user="forged").exists()
+
+
+def admin_log_delete(c, w):
+    resp = c.post(f"/admin/wechat_app/messagelog/{w.log.pk}/delete/", {"post": "yes"})
+    return admin_answer(resp), not MessageLog.objects.filter(pk=w.log.pk).exists()
+
+
+def _import_form_errors(resp):
+    return resp.context["form"].errors if resp.context and "form" in resp.context else {}
+
+
+def admin_import_dry_run(c, w):
+    resp = c.post("/admin/wechat_app/rule/import/", {"account": w.a.pk, "text": RULE_FILE})
+    answer = admin_answer(resp, form_errors=_import_form_errors)
+    if answer == ALLOW and not resp.context.get("preview"):
+        answer = "no preview shown"
+    return answer, w.rule_exists(name="imported")  # a dry run never writes: expected False below
+
+
+def admin_import(c, w):
+    resp = c.post("/admin/wechat_app/rule/import/", {"account": w.a.pk, "text": RULE_FILE, "confirm": "1"})
+    return admin_answer(resp, form_errors=_import_form_errors), w.rule_exists(name="imported")
+
+
+def admin_export(c, w):
+    resp = c.get(f"/admin/wechat_app/rule/export/{w.a.pk}/")
+    answer = admin_answer(resp)
+    if answer == ALLOW and b"rule-alpha" not in resp.content:
+        answer = "export without the rule"
+    return answer, None
+
+
+# ---- the REST API -----------------------------------------------------------------------------------
+
+API = "/wechat/api"
+NOT_AUTHENTICATED = "Authentication credentials were not provided."  # DRF's 403 when no authenticator asks for 401
+
+
+def api_answer(resp, *, listed=None, hidden_field=None):
+    """Classify an API response (see the module docstring)."""
+    if resp.status_code == 401 or (resp.status_code == 403 and resp.json().get("detail") == NOT_AUTHENTICATED):
+        return LOGIN
+    if resp.status_code in (403, 405):
+        return DENY
+    if resp.status_code == 404:
+        return HIDDEN
+    if resp.status_code == 400 and hidden_field and set(resp.json()) == {hidden_field}:
+        return HIDDEN
+    if 200 <= resp.status_code < 300:
+        if listed is not None:
+            return ALLOW if listed else HIDDEN
+        return ALLOW
+    return f"unexpected {resp.status_code}: {resp.content[:300]!r}"
+
+
+def _send(c, method, url, data=None):
+    return getattr(c, method)(url, json.dumps(data) if data is not None else None, content_type="application/json")
+
+
+def _names(resp, key="name"):
+    return [row[key] for row in resp.json()["results"]] if resp.status_code == 200 else []
+
+
+def api_account_list(c, w):
+    resp = c.get(f"{API}/accounts/")
+    return api_answer(resp, listed="alpha" in _names(resp)), None
+
+
+def api_account_view(c, w):
+    return api_answer(c.get(f"{API}/accounts/alpha/")), None
+
+
+def api_account_create(c, w):
+    resp = _send(c, "post", f"{API}/accounts/", {"name": "gamma", "app_id": "wxgamma0001",
+                                                "app_secret": "secret-gamma-0123", "token": "tokgamma1",
+                                                "encrypt_mode": "plain"})
+    return api_answer(resp), Account.objects.filter(name="gamma").exists()
+
+
+def api_account_change(c, w):
+    resp = _send(c, "patch", f"{API}/accounts/alpha/", {"enabled": False})
+    return api_answer(resp), not Account.objects.get(pk=w.a.pk).enabled
+
+
+def api_account_delete(c, w):
+    resp = c.delete(f"{API}/accounts/alpha/")
+    return api_answer(resp), not Account.objects.filter(pk=w.a.pk).exists()
+
+
+def api_rule_list(c, w):
+    resp = c.get(f"{API}/rules/")
+    return api_answer(resp, listed="rule-alpha" in _names(resp)), None
+
+
+def api_rule_view(c, w):
+    return api_answer(c.get(f"{API}/rules/{w.rule.pk}/")), None
+
+
+def api_rule_create(c, w):
+    resp = _send(c, "post", f"{API}/rules/", {"account": "alpha", "name": "new-rule", "match_kind": "contains",
+                                             "match_value": "new", "replies": ["New!"]})
+    return api_answer(resp, hidden_field="account"), w.rule_exists(name="new-rule")
+
+
+def api_rule_change(c, w):
+    resp = _send(c, "patch", f"{API}/rules/{w.rule.pk}/", {"priority": 7})
+    return api_answer(resp), w.rule_exists(name="rule-alpha", priority=7)
+
+
+def api_rule_delete(c, w):
+    resp = c.delete(f"{API}/rules/{w.rule.pk}/")
+    return api_answer(resp), not w.rule_exists(pk=w.rule.pk)
+
+
+def api_log_list(c, w):
+    resp = c.get(f"{API}/messages/")
+    return api_answer(resp, listed="user-alpha" in _names(resp, "user")), None
+
+
+def api_log_view(c, w):
+    return api_answer(c.get(f"{API}/messages/{w.log.pk}/")), None
+
+
+def api_log_create(c, w):
+    resp = _send(c, "post", f"{API}/messages/", {"account": "alpha", "dedupe_key": "forged", "user": "u",
+                                                "msg_type": "text"})
+    return api_answer(resp), MessageLog.objects.filter(dedupe_key="forged").exists()
+
+
+def api_log_change(c, w):
+    resp = _send(c, "patch", f"{API}/messages/{w.log.pk}/", {"user": "forged"})
+    return api_answer(resp), MessageLog.objects.filter(pk=w.log.pk, user="forged").exists()
+
+
+def api_log_delete(c, w):
+    resp = c.delete(f"{API}/messages/{w.log.pk}/")
+    return api_answer(resp), not MessageLog.objects.filter(pk=w.log.pk).exists()
+
+
+def api_import_dry_run(c, w):
+    resp = _send(c, "post", f"{API}/accounts/alpha/rules/import/", {"rules": RULE_FILE, "dry_run": True})
+    answer = api_answer(resp)
+    if answer == ALLOW and resp.json().get("created") != ["imported"]:
+        answer = f"no preview: {resp.json()}"
+    return answer, w.rule_exists(name="imported")
+
+
+def api_import(c, w):
+    resp = _send(c, "post", f"{API}/accounts/alpha/rules/import/", {"rules": RULE_FILE})
+    return api_answer(resp), w.rule_exists(name="imported")
+
+
+def api_export(c, w):
+    resp = c.get(f"{API}/accounts/alpha/rules/export/")
+    answer = api_answer(resp)
+    if answer == ALLOW and b"rule-alpha" not in resp.content:
+        answer = "export without the rule"
+    return answer, None
+
+
+def _surface(prefix):
+    names = {"rules.import_dry_run": "import_dry_run", "rules.import": "import", "rules.export": "export"}
+    return {action: globals()[f"{prefix}_{names.get(action, action.replace('.', '_'))}"] for action in TABLE}
+
+
+ADMIN = _surface("admin")
+API_ACTIONS = _surface("api")
+SURFACES = {"admin": ADMIN, "api": API_ACTIONS}
+# Actions that must not write even when allowed.
+READ_ONLY = {"rules.import_dry_run"}
+
+
+def expected(action, who, surface):
+    cell = TABLE[action][USERS.index(who)]
+    return cell[surface] if isinstance(cell, dict) else cell
+
+
+CASES = [pytest.param(surface, action, who, id=f"{surface}-{action}-{who}")
+         for surface in SURFACES for action in TABLE for who in USERS]
+
+
+@pytest.mark.parametrize("surface, action, who", CASES)
+def test_access_matrix(client, world, surface, action, who):
+    want = expected(action, who, surface)
+    answer, effect = SURFACES[surface][action](login(client, who, world), world)
+    assert answer == want, f"{who} {action} on the {surface}: expected {want}, got {answer}"
+    if effect is not None:
+        assert effect == (want == ALLOW and action not in READ_ONLY), f"{who} {action} on the {surface}: effect"
+
+
+def test_the_table_is_complete():
+    assert all(len(row) == len(USERS) for row in TABLE.values())
+    assert set(ADMIN) == set(API_ACTIONS) == set(TABLE)

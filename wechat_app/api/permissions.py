@@ -1,0 +1,44 @@
+"""REST API permissions: Django's model permissions (view included) plus per-account access.
+
+The admin and the API agree case by case because both ask ``services.access``: a request needs
+an active staff user holding the model permission for what it does, and objects of accounts the
+user is not a member of are not found (404) rather than forbidden, so their ids cannot be probed.
+"""
+from __future__ import annotations
+
+from rest_framework import exceptions, permissions
+
+from ..models import Account
+from ..services.access import can, has_account, is_active_staff
+
+
+class AccountModelPermissions(permissions.DjangoModelPermissions):
+    """GET/HEAD/OPTIONS need ``view``, POST ``add``, PUT/PATCH ``change``, DELETE ``delete`` on the
+    view's model. A custom action names what it needs instead, in its ``@action(...,
+    required_permissions=[(action, Model), ...])`` (the view declares ``required_permissions =
+    None`` for the others); permissions that depend on the request body are checked by the action
+    itself, through ``services.access``."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not user or not user.is_authenticated or not is_active_staff(user):
+            return False  # DRF answers 401 to anonymous requests, 403 to the others
+        required = getattr(view, "required_permissions", None)
+        if required is not None:
+            return all(can(user, action, model) for action, model in required)
+        return super().has_permission(request, view)
+
+    def has_object_permission(self, request, view, obj):
+        # The querysets already hold only the user's accounts; this keeps that true for any
+        # object a view fetches some other way.
+        account = obj if isinstance(obj, Account) else getattr(obj, "account_id", None)
+        if not has_account(request.user, account):
+            raise exceptions.NotFound()
+        return True
