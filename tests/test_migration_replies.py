@@ -7,7 +7,7 @@ from django.apps import apps
 from wechat_app.models import Account, Rule
 
 pytestmark = pytest.mark.django_db
-migration = importlib.import_module("wechat_app.migrations.0006_rule_replies_typed")
+migration = importlib.import_module("wechat_app.migrations.0007_rule_replies_typed")
 
 
 def test_plain_string_replies_become_typed_and_typed_ones_are_kept():

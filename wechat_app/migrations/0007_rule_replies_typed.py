@@ -24,6 +24,6 @@ def normalize_replies(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("wechat_app", "0005_outboundmessage_claim")]
+    dependencies = [("wechat_app", "0006_account_app_id_unique_per_api_credentials_permission")]
 
     operations = [migrations.RunPython(normalize_replies, migrations.RunPython.noop)]
