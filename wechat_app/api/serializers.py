@@ -86,8 +86,12 @@ class RuleSerializer(serializers.ModelSerializer):
         except RuleSpecError as err:
             raise serializers.ValidationError({"replies": str(err)}) from err
         parent, account = current("parent", None), current("account", None)
-        if parent is not None and account is not None and parent.account_id != account.pk:
-            raise serializers.ValidationError({"parent": "A follow-up rule belongs to the same account as its parent."})
+        if parent is not None and account is not None:
+            # The model judges the parent (same account, no cycle, bounded depth), as for the admin.
+            try:
+                Rule(pk=getattr(self.instance, "pk", None), account=account, parent=parent).clean_parent()
+            except DjangoValidationError as err:
+                raise serializers.ValidationError(serializers.as_serializer_error(err)) from err
         name = current("name")
         if account is not None and name:
             clash = Rule.objects.filter(account=account, name=name)
