@@ -91,7 +91,7 @@ class RuleSerializer(serializers.ModelSerializer):
             try:
                 Rule(pk=getattr(self.instance, "pk", None), account=account, parent=parent).clean_parent()
             except DjangoValidationError as err:
-                raise serializers.ValidationError(serializers.as_serializer_error(err)) from err
+                raise serializers.ValidationError({"parent": err.messages}) from err
         name = current("name")
         if account is not None and name:
             clash = Rule.objects.filter(account=account, name=name)
