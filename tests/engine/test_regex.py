@@ -19,6 +19,9 @@ REDOS_TEXT = "a" * 28 + "!"  # 20 s of backtracking on Python's re
 def without_re2(monkeypatch):
     """An installation where google-re2 is missing: Python's re with the backtracking heuristic."""
     monkeypatch.setattr(regex_module, "re2", None)
+    regex_module.compile_stored.cache_clear()
+    yield
+    regex_module.compile_stored.cache_clear()
 
 
 def test_rules_run_on_re2():
@@ -98,6 +101,7 @@ def test_unicode_classes_mean_what_they_mean_in_python(shorthand):
     (r"[^\W\d]", "negated class"),
     (r"a{1001}", "repetition"),
     (r"((a{100}){100})", "repetition"),
+    (r"\w{200}", "too large"),
 ])
 def test_refused_constructs_say_why(pattern, reason):
     with pytest.raises(RegexRefused, match=re.escape(reason)):

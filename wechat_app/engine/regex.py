@@ -21,7 +21,7 @@ character inside a repeated group (``(a|ab)*``). That check is a heuristic: inst
 """
 from __future__ import annotations
 
-import logging
+import functools
 import re
 
 try:  # Python 3.11+
@@ -36,12 +36,16 @@ try:
 except ImportError:  # pragma: no cover - exercised by monkeypatching ``re2`` to None in tests
     re2 = None
 
-logger = logging.getLogger(__name__)
-
 MAX_REGEX_TEXT = 4096
 """Longest message text (in characters) that regex rules are tried on; longer texts only meet
 exact, contains and default rules. With RE2 a match costs time linear in the text, so this bounds
 the time every regex may take."""
+
+MAX_REGEX_MEMORY = 1024 * 1024
+"""Memory budget of one compiled regex (RE2's ``max_mem``), in bytes: a compiled pattern with its
+match caches stays within it, so stored rules cannot exhaust a process's memory either. A typical
+rule takes 5 to 40 KiB; a pattern that does not fit (many dozens of Unicode classes such as ``\\w``)
+is refused."""
 
 _REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT}
 _POSSESSIVE = getattr(sre, "POSSESSIVE_REPEAT", None)
@@ -213,6 +217,7 @@ def _check_disjoint_starts(branches) -> None:
 def _re2_options():
     options = re2.Options()
     options.log_errors = False  # refusals are reported to the user, not printed on stderr
+    options.max_mem = MAX_REGEX_MEMORY
     options.case_sensitive = True  # case is written into the translated pattern
     return options
 
@@ -242,6 +247,9 @@ class StoredRegex:
                 reason = reason.decode("utf-8", "replace")
             if "repetition" in str(reason):
                 reason = f"{reason}; repetition counts, nested ones multiplied, may reach 1000"
+            elif "too large" in str(reason):
+                reason = f"{reason}: it needs more than {MAX_REGEX_MEMORY // 1024} KiB compiled; use fewer " \
+                         "repetitions of classes such as \\w"
             raise RegexRefused(f"RE2 cannot run it ({reason})") from None
 
     def search(self, text: str):
@@ -253,6 +261,11 @@ class StoredRegex:
             return None
 
 
+@functools.lru_cache(maxsize=2048)
 def compile_stored(pattern: str, flags: int = 0) -> StoredRegex:
-    """Compile a regex rule. Raises ``re.error`` (invalid syntax) or ``RegexRefused`` (why)."""
+    """Compile a regex rule. Raises ``re.error`` (invalid syntax) or ``RegexRefused`` (why).
+
+    Cached (compiled regexes are immutable and thread-safe): an RE2 compile of a Unicode class
+    takes a millisecond or two, and the index is rebuilt after every rule change.
+    """
     return StoredRegex(pattern, flags)
