@@ -147,6 +147,8 @@ def test_walks_end_on_a_cycle_saved_before_it_was_refused(account, caplog):
     assert content(service.respond(account, text("top"))) == "top"
     summary = service.import_rules(account, "- {name: top, match: {contains: new}, reply: new}\n")  # used to spin
     assert summary["updated"] == 1
+    service.import_rules(account, "- {name: fresh, match: {contains: f}, reply: f}\n", replace=True)
+    assert list(Rule.objects.values_list("name", flat=True)) == ["fresh"]
 
 
 def test_rows_deeper_than_the_limit_are_left_out_of_exports_and_the_index(account, caplog):
