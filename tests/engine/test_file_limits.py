@@ -101,3 +101,11 @@ def test_the_deepest_allowed_chain_fits_the_default_nesting_in_both_forms():
 def test_deep_follow_ups_of_a_huge_document_are_refused_not_recursed():
     with pytest.raises(RuleSpecError):
         parse_rules(json.dumps(chain(400)))
+
+
+def test_the_engine_defaults_are_the_settings_defaults():
+    from wechat_app.conf import DEFAULTS
+
+    assert DEFAULT_LIMITS == FileLimits(max_size=DEFAULTS["RULE_FILE_MAX_SIZE"],
+                                        max_nesting=DEFAULTS["RULE_FILE_MAX_NESTING"],
+                                        max_rules=DEFAULTS["RULE_FILE_MAX_RULES"], max_depth=DEFAULTS["RULE_MAX_DEPTH"])

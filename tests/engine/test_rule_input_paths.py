@@ -81,8 +81,8 @@ def test_import_refuses_the_alias_bomb(account):
 
 @pytest.mark.parametrize("setting,value,file,message", [
     ("RULE_FILE_MAX_SIZE", 100, "- {name: a, match: {contains: a}, reply: '" + "x" * 100 + "'}", "at most 100 bytes"),
-    ("RULE_FILE_MAX_RULES", 1, "- {name: a, match: {contains: a}, reply: b}\n- {name: c, match: {contains: c}, reply: d}",
-     "more than 1 rules"),
+    ("RULE_FILE_MAX_RULES", 1,
+     "- {name: a, match: {contains: a}, reply: b}\n- {name: c, match: {contains: c}, reply: d}", "more than 1 rules"),
     ("RULE_FILE_MAX_NESTING", 2, "- {name: a, match: {contains: a}, reply: b}", "more than 2 deep"),
     ("RULE_MAX_DEPTH", 1, "- {name: a, match: {contains: a}, reply: b, follow_ups: [{match: {contains: c}, reply: d}]}",
      "more than 1 levels"),
@@ -163,14 +163,16 @@ def test_rows_deeper_than_the_limit_are_left_out_of_exports_and_the_index(accoun
     assert rows[-1].name == "c12"
 
 
-# --- items 13 and 14: reply values ---------------------------------------------------------------------
+# --- items 13 and 14: reply values ------------------------------------------------------------------
 
 @pytest.mark.parametrize("replies,message", [
-    ([{"type": "news", "articles": [{"title": "t", "url": "javascript:alert(document.cookie)"}]}], "url must be an http"),
+    ([{"type": "news", "articles": [{"title": "t", "url": "javascript:alert(document.cookie)"}]}],
+     "url must be an http"),
     ([{"type": "news", "articles": [{"title": "t", "pic_url": "data:image/svg+xml,<svg onload=alert(1)>"}]}],
      "pic_url must be an http"),
     ([{"type": "music", "thumb_media_id": "m", "music_url": "JaVaScRiPt:alert(1)"}], "music_url must be an http"),
-    ([{"type": "music", "thumb_media_id": "m", "hq_music_url": "java\tscript:alert(1)"}], "hq_music_url must be an http"),
+    ([{"type": "music", "thumb_media_id": "m", "hq_music_url": "java\tscript:alert(1)"}],
+     "hq_music_url must be an http"),
     ([{"type": "text", "content": "nul \u0000 byte"}], "U+0000"),
 ])
 def test_full_clean_refuses_unsafe_reply_values(account, replies, message):
@@ -179,7 +181,8 @@ def test_full_clean_refuses_unsafe_reply_values(account, replies, message):
 
 def test_http_links_are_accepted(account):
     rule(account, "r", replies=[
-        {"type": "news", "articles": [{"title": "t", "url": "https://example.com/a?b=1", "pic_url": "http://x.cn/p.jpg"}]},
+        {"type": "news", "articles": [{"title": "t", "url": "https://example.com/a?b=1",
+                                       "pic_url": "http://x.cn/p.jpg"}]},
         {"type": "music", "thumb_media_id": "m", "music_url": "https://x.cn/a.mp3", "hq_music_url": "HTTP://x.cn/b"},
     ]).full_clean()
 

@@ -65,7 +65,8 @@ def compile_regex(pattern: str, flags: str = "") -> StoredRegex:
         raise RuleSpecError(f"invalid regular expression {pattern!r}: {err}", field="match_value") from err
     except RegexRefused as err:
         raise RuleSpecError(f"regular expression {pattern!r} is refused: {err}. Regex rules run on a "
-                            "linear-time engine so that no pattern can stall the callback", field="match_value") from err
+                            "linear-time engine so that no pattern can stall the callback",
+                            field="match_value") from err
 
 
 def validate_match(kind: str, value: str, key: str = "", flags: str = "") -> None:
