@@ -46,6 +46,10 @@ def test_unreadable_settings():
     ("CAMPAIGN_CONCURRENCY", True, "E022"),
     ("REPLY_BUDGET", 0, "E023"),
     ("CACHE_ALIAS", "nowhere", "E024"),
+    ("RULE_FILE_MAX_SIZE", 0, "E030"),
+    ("RULE_FILE_MAX_NESTING", 1000, "E031"),
+    ("RULE_FILE_MAX_RULES", "10000", "E032"),
+    ("RULE_MAX_DEPTH", 0, "E033"),
 ])
 def test_each_wrong_value_has_its_id(name, value, check_id):
     assert ids(**{name: value}) == [f"wechat_app.{check_id}"]

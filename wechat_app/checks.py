@@ -3,9 +3,9 @@ start-up: a wrong setting is reported by name before the first message or task f
 
 E001 the settings cannot be read (not a dict, unknown names); E002-E003 the callback;
 E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an API base URL
-allow-list entry that is not an http(s) base URL; W001-W003 legal but harmful values; W004 an
-allow-list entry in plain http to a host other than loopback (secrets would cross the network
-unencrypted).
+allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files and the rule tree;
+W001-W003 legal but harmful values; W004 an allow-list entry in plain http to a host other than
+loopback (secrets would cross the network unencrypted); W010 no linear-time regex engine.
 """
 from __future__ import annotations
 
@@ -54,6 +54,10 @@ RULES = {
     "CAMPAIGN_CHUNK_SIZE": ("E021", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "CAMPAIGN_CONCURRENCY": ("E022", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "REPLY_BUDGET": ("E023", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "RULE_FILE_MAX_SIZE": ("E030", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
+    "RULE_FILE_MAX_NESTING": ("E031", lambda v: _int(v) and 1 <= v <= 200, "an integer from 1 to 200"),
+    "RULE_FILE_MAX_RULES": ("E032", lambda v: _int(v) and v > 0, "a positive integer"),
+    "RULE_MAX_DEPTH": ("E033", lambda v: _int(v) and 1 <= v <= 50, "an integer from 1 to 50"),
 }
 
 
@@ -102,6 +106,14 @@ def check_settings(app_configs, **kwargs):
             hint="Keep it under 5 (default 4) so that slow code rules answer in time and reply later.",
             id="wechat_app.W002"))
     errors += _check_api_allow_list(app_settings.ALLOWED_API_BASE_URLS)
+    from .engine.regex import engine_name
+
+    if engine_name() != "re2":
+        errors.append(Warning(
+            "google-re2 is not installed: regex rules run on Python's re, and only a heuristic refuses "
+            "patterns that can backtrack for a long time.",
+            hint="pip install google-re2 (a dependency of the app) to run regex rules in linear time.",
+            id="wechat_app.W010"))
     if app_settings.LOG_BUFFER:
         from django.core.cache import caches
 

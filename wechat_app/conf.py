@@ -53,6 +53,17 @@ DEFAULTS = {
     # Modules imported at start-up so that their @rule / @before_reply / @after_reply decorators
     # register (like Celery's autodiscover). Each app's ``wechat_rules`` module is also imported.
     "RULE_MODULES": [],
+    # --- rule files and the rule tree (bounds on what staff and API clients submit) --------------
+    # Largest rule file an import reads, in bytes (admin upload or paste, REST API, wechat_rules).
+    "RULE_FILE_MAX_SIZE": 1024 * 1024,
+    # Deepest nesting of lists and mappings in a rule file. A follow-up level takes 3 and a reply
+    # up to 4, so 40 fits RULE_MAX_DEPTH 10; YAML anchors and aliases are always refused.
+    "RULE_FILE_MAX_NESTING": 40,
+    # Most rules, follow-ups included, that one rule file may hold.
+    "RULE_FILE_MAX_RULES": 10_000,
+    # Deepest chain of follow-up rules: a top-level rule is at depth 1, its follow-ups at 2...
+    # Enforced when a rule is saved (admin, REST API) or imported; deeper rows are ignored.
+    "RULE_MAX_DEPTH": 10,
     # --- outbound API ---------------------------------------------------------------------------
     # Default base URL of the WeChat API for accounts that leave theirs empty. Set by the
     # installer, so it is always allowed.

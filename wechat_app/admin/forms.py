@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import app_settings
 from ..engine.spec import MatchKind, RuleSpecError, validate_match, validate_replies
 from ..models import Rule
 from ..protocol.replies import MAX_ARTICLES, MAX_TEXT_BYTES
@@ -342,8 +343,6 @@ class BaseFollowUpFormSet(forms.BaseInlineFormSet):
 class ImportRulesForm(forms.Form):
     """Upload a webot-dialect YAML/JSON rule file for an account."""
 
-    MAX_SIZE = 1024 * 1024
-
     account = forms.ModelChoiceField(queryset=None, label=_("Account"))
     file = forms.FileField(label=_("Rule file (YAML or JSON)"), required=False)
     text = forms.CharField(label=_("…or paste the rules"), required=False,
@@ -360,8 +359,9 @@ class ImportRulesForm(forms.Form):
         upload = self.cleaned_data.get("file")
         if not upload:
             return None
-        if upload.size > self.MAX_SIZE:
-            raise ValidationError(_("The file is larger than 1 MiB."))
+        limit = app_settings.RULE_FILE_MAX_SIZE
+        if upload.size > limit:
+            raise ValidationError(_("The file is larger than %(limit)d bytes.") % {"limit": limit})
         try:
             return upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:

@@ -134,6 +134,12 @@ class RuleSerializer(serializers.ModelSerializer):
         parent, account = current("parent", None), current("account", None)
         if parent is not None and account is not None and parent.account_id != account.pk:
             raise serializers.ValidationError({"parent": PARENT_NOT_FOUND.format(pk_value=parent.pk)})
+        if parent is not None and account is not None:
+            # The model judges the rest (no cycle, bounded depth), as for the admin and the import.
+            try:
+                Rule(pk=getattr(self.instance, "pk", None), account=account, parent=parent).clean_parent()
+            except DjangoValidationError as err:
+                raise serializers.ValidationError({"parent": err.messages}) from err
         name = current("name")
         if account is not None and name:
             clash = Rule.objects.filter(account=account, name=name)

@@ -21,6 +21,10 @@ Pure Python. A file is either
 
 Every error is a ``RuleSpecError`` naming the rule; a file is validated completely before the
 caller writes anything. Follow-up rules without a name are named ``<parent>.<n>``.
+
+A file is untrusted input, so reading it is bounded (``FileLimits``): its size, how deeply its
+lists and mappings nest, how many rules it holds and how deep follow-ups go. YAML anchors and
+aliases are refused: a few hundred bytes of nested aliases expand to gigabytes.
 """
 from __future__ import annotations
 
@@ -53,13 +57,48 @@ _WEBOT_REGEX = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
 _PLAIN_END = "\0 \t\r\n\x85\u2028\u2029,[]{}#"
 
 
+@dataclass(frozen=True)
+class FileLimits:
+    """Bounds on reading one rule file (``services.rules`` passes the ``RULE_*`` settings)."""
+
+    max_size: int = 1024 * 1024  # bytes of text
+    max_nesting: int = 40  # lists and mappings inside each other (a follow-up level takes 3)
+    max_rules: int = 10_000  # rules, follow-ups included
+    max_depth: int = 10  # a top-level rule is at depth 1, its follow-ups at 2...
+
+
+DEFAULT_LIMITS = FileLimits()
+
+
 class _RuleFileLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading ``[Sorry?, Say again?]`` as YAML 1.2 does.
+    """PyYAML's safe loader without anchors and aliases, nesting at most ``max_nesting`` deep,
+    and reading ``[Sorry?, Say again?]`` as YAML 1.2 does.
 
     PyYAML follows YAML 1.1 and ends a plain scalar at ``?`` inside ``[...]``/``{...}``; in
     YAML 1.2 (and js-yaml, which webot used) ``?`` inside a plain scalar is an ordinary
     character, and the issue's own example relies on it.
     """
+
+    max_nesting = DEFAULT_LIMITS.max_nesting
+    _nesting = 0
+
+    def compose_node(self, parent, index):
+        # Refused before anything is expanded: an alias bomb costs no more than its own bytes.
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            line = event.start_mark.line + 1
+            raise RuleSpecError(f"YAML anchors and aliases (&name, *name) are not allowed in rule files "
+                                f"(line {line}): write each rule out in full")
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if self._nesting >= self.max_nesting:
+                raise RuleSpecError(f"the rule file nests lists and mappings more than {self.max_nesting} deep "
+                                    f"(line {event.start_mark.line + 1})")
+            self._nesting += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._nesting -= 1
+        return super().compose_node(parent, index)
 
     def scan_plain(self):
         token = super().scan_plain()
@@ -119,8 +158,13 @@ class RuleDef:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def load_text(text: str | bytes) -> Any:
+def load_text(text: str | bytes, limits: FileLimits = DEFAULT_LIMITS) -> Any:
     """Parse YAML or JSON text (JSON is tried first when the text looks like it)."""
+    size = len(text)
+    if isinstance(text, str) and size <= limits.max_size:
+        size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_size:
+        raise RuleSpecError(f"the rule file is {size} bytes long; at most {limits.max_size} bytes are accepted")
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -129,28 +173,72 @@ def load_text(text: str | bytes) -> Any:
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped[:1] in ("{", "["):
         try:
-            return json.loads(stripped)
+            data = json.loads(stripped)
         except json.JSONDecodeError:
             pass  # YAML flow style also starts with { or [
+        except RecursionError:
+            raise _too_deep(limits) from None
+        else:
+            _check_nesting(data, limits)
+            return data
+    loader = _RuleFileLoader(stripped)
+    loader.max_nesting = limits.max_nesting
     try:
-        return yaml.load(stripped, Loader=_RuleFileLoader)  # noqa: S506 - a SafeLoader subclass
+        return loader.get_single_data()
     except yaml.YAMLError as err:
         raise RuleSpecError(f"invalid YAML/JSON: {err}") from None
+    finally:
+        loader.dispose()
 
 
-def parse_rules(data: Any) -> list[RuleDef]:
+def _too_deep(limits: FileLimits) -> RuleSpecError:
+    return RuleSpecError(f"the rule file nests lists and mappings more than {limits.max_nesting} deep")
+
+
+def _check_nesting(data: Any, limits: FileLimits) -> None:
+    """Refuse loaded data nested deeper than ``limits.max_nesting`` (walked without recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= limits.max_nesting:
+                raise _too_deep(limits)
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+
+
+class _Budget:
+    """Counts the rules of one file as they are parsed, against ``FileLimits``."""
+
+    def __init__(self, limits: FileLimits):
+        self.limits = limits
+        self.rules = 0
+
+    def take(self, name: str, depth: int) -> None:
+        if depth > self.limits.max_depth:
+            raise _error(name, f"follow-ups nest more than {self.limits.max_depth} levels deep", "follow_ups")
+        self.rules += 1
+        if self.rules > self.limits.max_rules:
+            raise RuleSpecError(f"the rule file holds more than {self.limits.max_rules} rules (follow-ups included)")
+
+
+def parse_rules(data: Any, limits: FileLimits = DEFAULT_LIMITS) -> list[RuleDef]:
     """Validate a whole rule file (text or loaded data) and return its top-level ``RuleDef``s.
 
     Raises ``RuleSpecError`` naming the first invalid rule; nothing is returned partially.
     """
     if isinstance(data, (str, bytes)):
-        data = load_text(data)
+        data = load_text(data, limits)
+    else:
+        _check_nesting(data, limits)
     if data is None:
         raise RuleSpecError("the rule file is empty")
+    budget = _Budget(limits)
+    if isinstance(data, (dict, list)) and len(data) > limits.max_rules:
+        raise RuleSpecError(f"the rule file holds more than {limits.max_rules} rules (follow-ups included)")
     if isinstance(data, dict):
-        defs = _parse_mapping(data, parent=None)
+        defs = _parse_mapping(data, None, budget, 1)
     elif isinstance(data, list):
-        defs = [_parse_rule(item, number, parent=None) for number, item in enumerate(data, 1)]
+        defs = [_parse_rule(item, number, None, budget, 1) for number, item in enumerate(data, 1)]
     else:
         raise RuleSpecError("a rule file is a mapping (pattern: reply) or a list of rules, "
                             f"not {type(data).__name__}")
@@ -161,7 +249,8 @@ def parse_rules(data: Any) -> list[RuleDef]:
 def parse_follow_ups(data: Any, parent: str) -> FollowUp:
     """Follow-ups given to a code rule (``@rule(..., follow_ups=...)``) in the file dialect."""
     holder = RuleDef(name=parent, kind=MatchKind.DEFAULT, no_reply=True)
-    _apply_follow_ups(holder, data)
+    _check_nesting(data, DEFAULT_LIMITS)
+    _apply_follow_ups(holder, data, _Budget(DEFAULT_LIMITS), depth=1)
     _check_unique([holder])
     spec = holder.to_spec()
     if spec.follow_up is None:
@@ -179,6 +268,8 @@ def _text(name, what, value, max_length, *, required=True) -> str:
             return ""
         raise _error(name, f"{what} must be text, not {_type_name(value)}", what)
     value = str(value)
+    if "\x00" in value:  # PostgreSQL cannot store it, and no WeChat message carries one
+        raise _error(name, f"{what} must not contain a NUL character", what)
     if required and not value.strip():
         raise _error(name, f"{what} must not be empty", what)
     if len(value) > max_length:
@@ -211,8 +302,8 @@ def _pattern_name(pattern: Any) -> str:
     return str(pattern)[:MAX_NAME]
 
 
-def _parse_mapping(data: dict, parent: str | None) -> list[RuleDef]:
-    """webot dialog: ``{pattern: reply | rule object}``."""
+def _parse_mapping(data: dict, parent: str | None, budget: _Budget, depth: int) -> list[RuleDef]:
+    """webot dialog: ``{pattern: reply | rule object}`` (``depth``: of these rules in the tree)."""
     defs = []
     for number, (pattern, value) in enumerate(data.items(), 1):
         name = _pattern_name(pattern) if parent is None else f"{parent}.{number}"
@@ -233,11 +324,11 @@ def _parse_mapping(data: dict, parent: str | None) -> list[RuleDef]:
             rule.setdefault("name", name)
         else:
             rule = {"name": name, "match": {"pattern": pattern}, "reply": value}
-        defs.append(_parse_rule(rule, number, parent=parent))
+        defs.append(_parse_rule(rule, number, parent, budget, depth))
     return defs
 
 
-def _parse_rule(item: Any, number: int, parent: str | None) -> RuleDef:
+def _parse_rule(item: Any, number: int, parent: str | None, budget: _Budget, depth: int) -> RuleDef:
     label = f"#{number}" if parent is None else f"{parent}.{number}"
     if not isinstance(item, dict):
         raise _error(label, f"a rule is a mapping, not {_type_name(item)}")
@@ -252,6 +343,7 @@ def _parse_rule(item: Any, number: int, parent: str | None) -> RuleDef:
         raise _error(name, f"unknown key(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(RULE_KEYS))}")
     if "match" not in item:
         raise _error(name, "a rule needs a match", "match")
+    budget.take(name, depth)
     definition = RuleDef(name=name, kind=MatchKind.DEFAULT)
     _apply_match(definition, item["match"])
     if "priority" in item:
@@ -268,7 +360,7 @@ def _parse_rule(item: Any, number: int, parent: str | None) -> RuleDef:
         raise _error(name, err, "reply") from None
     definition.replies = [reply.to_dict() for reply in built]
     if "follow_ups" in item:
-        _apply_follow_ups(definition, item["follow_ups"])
+        _apply_follow_ups(definition, item["follow_ups"], budget, depth)
     return definition
 
 
@@ -319,7 +411,8 @@ def _webot_pattern(pattern: str) -> tuple[str, str, str]:
     return "contains", pattern, ""
 
 
-def _apply_follow_ups(definition: RuleDef, data: Any) -> None:
+def _apply_follow_ups(definition: RuleDef, data: Any, budget: _Budget, depth: int) -> None:
+    """Parse ``definition``'s follow-ups (``depth``: of ``definition`` in the rule tree)."""
     name = definition.name
     timeout, retries = None, 0
     if isinstance(data, dict) and "rules" in data and set(data) <= FOLLOW_UP_KEYS:
@@ -331,9 +424,9 @@ def _apply_follow_ups(definition: RuleDef, data: Any) -> None:
     else:
         rules = data
     if isinstance(rules, dict):
-        children = _parse_mapping(rules, parent=name)
+        children = _parse_mapping(rules, name, budget, depth + 1)
     elif isinstance(rules, list):
-        children = [_parse_rule(item, number, parent=name) for number, item in enumerate(rules, 1)]
+        children = [_parse_rule(item, number, name, budget, depth + 1) for number, item in enumerate(rules, 1)]
     else:
         raise _error(name, "follow_ups is {timeout, retries, rules: [...]}, a list of rules or a mapping "
                            f"pattern: reply, not {_type_name(rules)}", "follow_ups")

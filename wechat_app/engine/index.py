@@ -25,6 +25,7 @@ from typing import Iterator
 
 import ahocorasick
 
+from .regex import RegexRefused, compile_stored
 from .spec import MatchKind, RuleSpec, regex_flags
 from .text import fold, regex_fold, required_literals
 
@@ -43,7 +44,10 @@ class Candidate:
 
 
 class _Regex:
-    """A regex rule's pattern, compiled on first use (most regexes are never reached)."""
+    """A regex rule's pattern, compiled on first use (most regexes are never reached).
+
+    Compiled by ``engine.regex`` (RE2: linear time; texts over ``MAX_REGEX_TEXT`` are not tried).
+    """
 
     __slots__ = ("source", "flags", "_compiled", "broken")
 
@@ -58,9 +62,9 @@ class _Regex:
             if self.broken:
                 return None
             try:
-                self._compiled = re.compile(self.source, self.flags)
-            except re.error as err:  # validated on save; guard against rows written around it
-                logger.warning("Skipping rule with invalid regex %r: %s", self.source, err)
+                self._compiled = compile_stored(self.source, self.flags)
+            except (re.error, RegexRefused) as err:  # validated on save; guard rows written around it
+                logger.warning("Skipping rule with invalid or refused regex %r: %s", self.source, err)
                 self.broken = True
                 return None
         return self._compiled.search(text)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from urllib.parse import urlsplit
 from typing import Any, Callable
 
 from ..protocol.replies import Reply, ReplyError, reply_from_dict
+from .regex import RegexRefused, StoredRegex, compile_stored
 
 # Message types a ``type`` rule may name (events have their own kind).
 MESSAGE_TYPES = ("text", "image", "voice", "video", "shortvideo", "location", "link", "file")
@@ -55,11 +57,16 @@ def regex_flags(flags: str) -> int:
     return value
 
 
-def compile_regex(pattern: str, flags: str = "") -> re.Pattern:
+def compile_regex(pattern: str, flags: str = "") -> StoredRegex:
+    """Compile a regex rule as the engine runs it (``engine.regex``); ``RuleSpecError`` says why not."""
     try:
-        return re.compile(pattern, regex_flags(flags))
+        return compile_stored(pattern, regex_flags(flags))
     except re.error as err:
         raise RuleSpecError(f"invalid regular expression {pattern!r}: {err}", field="match_value") from err
+    except RegexRefused as err:
+        raise RuleSpecError(f"regular expression {pattern!r} is refused: {err}. Regex rules run on a "
+                            "linear-time engine so that no pattern can stall the callback",
+                            field="match_value") from err
 
 
 def validate_match(kind: str, value: str, key: str = "", flags: str = "") -> None:
@@ -71,6 +78,9 @@ def validate_match(kind: str, value: str, key: str = "", flags: str = "") -> Non
     if kind in (MatchKind.EXACT, MatchKind.CONTAINS, MatchKind.REGEX, MatchKind.EVENT, MatchKind.TYPE):
         if not value or not value.strip():
             raise RuleSpecError(f"a {kind.value} rule needs a match value", field="match_value")
+    for what, text in (("match_value", value), ("match_key", key), ("match_flags", flags)):
+        if "\x00" in (text or ""):  # no message carries one, and PostgreSQL cannot store it
+            raise RuleSpecError("the match condition contains a NUL character", field=what)
     if kind == MatchKind.REGEX:
         compile_regex(value, flags)
     elif flags:
@@ -101,11 +111,47 @@ def validate_replies(replies: Any, no_reply: bool = False) -> list[Reply]:
     built = []
     for number, item in enumerate(replies, 1):
         try:
-            built.append(reply_from_dict(item))
+            reply = reply_from_dict(item)
+            _check_stored_values(reply, f"{reply.type} reply")
         except ReplyError as err:
             prefix = f"reply {number}: " if len(replies) > 1 else ""
             raise RuleSpecError(prefix + str(err), field="replies") from err
+        built.append(reply)
     return built
+
+
+# Characters XML cannot carry (NUL included, which PostgreSQL cannot store either): a stored
+# reply is refused when written, rather than silently losing them when it is sent.
+_INVALID_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Reply fields holding links the user's WeChat (and the admin) opens.
+URL_FIELDS = frozenset({"url", "pic_url", "music_url", "hq_music_url"})
+
+
+def _check_stored_values(reply, what: str) -> None:
+    """Refuse unsendable characters and non-http(s) links (``javascript:``...) in a stored reply."""
+    for f in fields(reply):
+        value = getattr(reply, f.name)
+        if isinstance(value, list):
+            for number, item in enumerate(value, 1):
+                if is_dataclass(item):
+                    _check_stored_values(item, f"{what} {f.name[:-1] if f.name.endswith('s') else f.name} {number}")
+            continue
+        if not isinstance(value, str):
+            continue
+        bad = _INVALID_TEXT.search(value)
+        if bad:
+            raise ReplyError(f"{what}: {f.name} contains the character U+{ord(bad.group()):04X}, which a reply "
+                             "cannot carry")
+        if f.name in URL_FIELDS and value and not _is_web_url(value):
+            raise ReplyError(f"{what}: {f.name} must be an http:// or https:// address")
+
+
+def _is_web_url(value: str) -> bool:
+    # Browsers ignore tabs and newlines inside a scheme ("java\tscript:"): refuse any such character.
+    if not value.isprintable() or any(char.isspace() for char in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Reply rules stored in the database (webot semantics; compiled by ``engine`` into an index)."""
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
@@ -75,10 +75,48 @@ class Rule(models.Model):
             validate_replies(self.replies, self.no_reply)
         except RuleSpecError as err:
             errors["replies"] = str(err)
-        if self.parent_id and self.parent.account_id != self.account_id:
-            errors["parent"] = _("A follow-up rule belongs to the same account as its parent.")
+        try:
+            self.clean_parent()
+        except ValidationError as err:
+            # Not keyed "parent": the admin's forms never edit it (a ModelForm raises ValueError
+            # for an error on a field it does not have); the REST API names the field itself.
+            errors[NON_FIELD_ERRORS] = err.messages
         if errors:
             raise ValidationError(errors)
+
+    def clean_parent(self):
+        """Refuse a parent in another account, a cycle, or follow-ups deeper than ``RULE_MAX_DEPTH``.
+
+        Every walk is bounded by the limit (one query per level), so rows already in a cycle
+        cannot make it spin.
+        """
+        from ..conf import app_settings
+
+        if self.parent_id is None:
+            return
+        if self.parent.account_id != self.account_id:
+            raise ValidationError(_("A follow-up rule belongs to the same account as its parent."))
+        limit = app_settings.RULE_MAX_DEPTH
+        too_deep = ValidationError(_("Follow-up rules nest at most %(limit)d levels deep (a top-level rule is "
+                                     "level 1).") % {"limit": limit})
+        depth, ancestor = 1, self.parent_id  # depth: of this rule, counting the ancestors seen so far
+        while ancestor is not None:
+            if ancestor == self.pk:
+                raise ValidationError(_("A rule cannot be a follow-up of itself or of one of its own follow-ups."))
+            depth += 1
+            if depth > limit:
+                raise too_deep
+            ancestor = Rule.objects.filter(pk=ancestor).values_list("parent_id", flat=True).first()
+        if self.pk is not None:  # the rule's own follow-ups move down with it
+            seen, level = {self.pk}, [self.pk]
+            while level:
+                level = [pk for pk in Rule.objects.filter(parent_id__in=level).values_list("pk", flat=True)
+                         if pk not in seen]
+                seen.update(level)
+                if level:
+                    depth += 1
+                    if depth > limit:
+                        raise too_deep
 
     def save(self, *args, **kwargs):
         if self.position is None:

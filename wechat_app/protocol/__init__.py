@@ -27,13 +27,13 @@ from .replies import (
     render_reply,
     reply_from_dict,
 )
-from .signature import check_signature, make_signature
+from .signature import check_signature, check_timestamp, make_signature
 
 __all__ = [
     "AppIdMismatchError", "Article", "DecryptError", "ExpiredTimestampError", "ForbiddenXMLError",
     "ImageReply", "InvalidAESKeyError", "InvalidSignatureError", "MalformedMessageError",
     "Message", "MessageCrypto", "MusicReply", "NewsReply", "ProtocolError", "Reply", "TextReply",
-    "TransferCustomerServiceReply", "VideoReply", "VoiceReply", "check_signature",
+    "TransferCustomerServiceReply", "VideoReply", "VoiceReply", "check_signature", "check_timestamp",
     "make_signature", "parse_message", "parse_xml", "render_reply", "reply_from_dict",
     "validate_aes_key",
 ]

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import string
+import time
 
-from .errors import InvalidSignatureError
+from .errors import ExpiredTimestampError, InvalidSignatureError
+
+# WeChat sends Unix seconds (10 digits); 12 leave room for any clock and keep the arithmetic exact.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def new_token(length: int = 32) -> str:
@@ -35,3 +40,17 @@ def check_signature(signature: str | None, *parts: str) -> None:
     expected = make_signature(*parts)
     if not hmac.compare_digest(expected.encode("ascii"), str(signature).lower().encode("utf-8")):
         raise InvalidSignatureError("signature mismatch")
+
+
+def check_timestamp(timestamp: str | None, window: float, now: float | None = None) -> None:
+    """Raise ``ExpiredTimestampError`` unless ``timestamp`` is within ``window`` seconds of ``now``.
+
+    Only plain digits are read (at most 12): a signed 400-digit timestamp is refused like any
+    other bad one, before any arithmetic could overflow. ``window`` 0 disables the check.
+    """
+    if not window:
+        return
+    if not isinstance(timestamp, str) or not _TIMESTAMP.fullmatch(timestamp):
+        raise ExpiredTimestampError("timestamp is missing or not an integer")
+    if abs((now if now is not None else time.time()) - int(timestamp)) > window:
+        raise ExpiredTimestampError("timestamp outside the accepted window")

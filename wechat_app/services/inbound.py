@@ -32,6 +32,7 @@ from django.core.cache import caches
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
+from .. import protocol
 from ..conf import app_settings
 from ..models import Account, MessageLog, Rule
 from ..protocol import (
@@ -142,15 +143,7 @@ class _StaleAccount(Exception):
 
 def check_timestamp(timestamp: str | None, now: float | None = None) -> None:
     """Refuse a timestamp outside ``TIMESTAMP_WINDOW`` seconds of the server clock (replays)."""
-    window = app_settings.TIMESTAMP_WINDOW
-    if not window:
-        return
-    try:
-        value = int(timestamp)
-    except (TypeError, ValueError):
-        raise ExpiredTimestampError("timestamp is missing or not an integer") from None
-    if abs((now if now is not None else time.time()) - value) > window:
-        raise ExpiredTimestampError("timestamp outside the accepted window")
+    protocol.check_timestamp(timestamp, app_settings.TIMESTAMP_WINDOW, now)
 
 
 def _verify(signature: str | None, account: Account, params, *extra: str) -> None:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from .. import signals
 from ..conf import app_settings
 from ..engine import Engine, EngineContext, EngineResult, RuleIndex, registry
-from ..engine.dialect import RuleDef, dump_rules, parse_rules
+from ..engine.dialect import FileLimits, RuleDef, dump_rules, parse_rules
 from ..engine.spec import MatchKind, RuleSpecError
 from ..models import Account, Rule
 from ..protocol.replies import ReplyError
@@ -105,23 +105,41 @@ def _def_from_row(row: Rule) -> RuleDef:
 
 
 def rule_defs(account: Account, *, enabled_only: bool = False) -> list[RuleDef]:
-    """The account's rules in definition order, follow-ups nested under their parent."""
+    """The account's rules in definition order, follow-ups nested under their parent.
+
+    The tree is built level by level from the top-level rules, at most ``RULE_MAX_DEPTH`` levels
+    deep: rows in a parent cycle or deeper than that (saved before those were refused) are left
+    out with a warning, so exports and index builds never recurse without bound.
+    """
     rows = Rule.objects.filter(account=account)
     if enabled_only:
         rows = rows.filter(enabled=True)
     defs: dict[Any, RuleDef] = {}
-    parents: dict[Any, Any] = {}
+    children: dict[Any, list[Any]] = {}
+    top_ids = []
     for row in rows.order_by("position", "id"):
         defs[row.pk] = _def_from_row(row)
-        parents[row.pk] = row.parent_id
-    top = []
-    for pk, definition in defs.items():
-        parent_id = parents[pk]
-        if parent_id is None:
-            top.append(definition)
-        elif parent_id in defs:  # a disabled parent hides its follow-ups
-            defs[parent_id].follow_ups.append(definition)
-    return top
+        if row.parent_id is None:
+            top_ids.append(row.pk)
+        else:
+            children.setdefault(row.parent_id, []).append(row.pk)
+    level, depth, placed = top_ids, 1, len(top_ids)
+    while level:
+        # A disabled parent (not in ``defs``) hides its follow-ups.
+        below = [child for pk in level for child in children.get(pk, ())]
+        if below and depth >= app_settings.RULE_MAX_DEPTH:
+            logger.warning("Ignoring follow-up rules of account %s nested deeper than RULE_MAX_DEPTH (%d)",
+                           account.pk, app_settings.RULE_MAX_DEPTH)
+            break
+        for pk in level:
+            defs[pk].follow_ups.extend(defs[child] for child in children.get(pk, ()))
+        placed += len(below)
+        level, depth = below, depth + 1
+    else:
+        if not enabled_only and placed < len(defs):
+            logger.warning("Ignoring %d rule(s) of account %s that are in a parent cycle",
+                           len(defs) - placed, account.pk)
+    return [defs[pk] for pk in top_ids]
 
 
 def rule_specs(account: Account) -> list:
@@ -238,6 +256,12 @@ def _names(defs):
         yield from _names(definition.follow_ups)
 
 
+def file_limits() -> FileLimits:
+    """The bounds on reading a rule file, from the ``RULE_FILE_*`` and ``RULE_MAX_DEPTH`` settings."""
+    return FileLimits(max_size=app_settings.RULE_FILE_MAX_SIZE, max_nesting=app_settings.RULE_FILE_MAX_NESTING,
+                      max_rules=app_settings.RULE_FILE_MAX_RULES, max_depth=app_settings.RULE_MAX_DEPTH)
+
+
 def import_rules(account: Account, data_or_text: Any, *, replace: bool = False) -> dict[str, int]:
     """Import a rule file (text or loaded data) into ``account``, all or nothing.
 
@@ -247,7 +271,7 @@ def import_rules(account: Account, data_or_text: Any, *, replace: bool = False) 
     an invalid file, before anything is written. Returns counts: created, updated, deleted
     (top-level rules) and follow_ups (follow-up rules written).
     """
-    defs = parse_rules(data_or_text)
+    defs = parse_rules(data_or_text, file_limits())
     summary = {"created": 0, "updated": 0, "deleted": 0, "follow_ups": 0}
     with transaction.atomic():
         rows = Rule.objects.select_for_update().filter(account=account)
@@ -263,7 +287,10 @@ def import_rules(account: Account, data_or_text: Any, *, replace: bool = False) 
             replaced_ids = {existing[d.name].pk for d in defs if d.name in existing}
 
             def root(row):
-                while row.parent_id is not None and row.parent_id in by_id:
+                # Bounded: rows saved in a parent cycle (before cycles were refused) end the walk.
+                seen = set()
+                while row.parent_id is not None and row.parent_id in by_id and row.pk not in seen:
+                    seen.add(row.pk)
                     row = by_id[row.parent_id]
                 return row.pk
 
