@@ -22,4 +22,6 @@ app.conf.beat_schedule = {
     "wechat-resume-outbound": {"task": "wechat_app.resume_outbound", "schedule": 30.0},
     # Only does work with WECHAT_APP["LOG_BUFFER"] on.
     "wechat-drain-message-log": {"task": "wechat_app.drain_message_log", "schedule": 1.0},
+    # Log rows spooled to local disk while the database was down (a no-op when there are none).
+    "wechat-drain-spool": {"task": "wechat_app.drain_spool", "schedule": 15.0},
 }

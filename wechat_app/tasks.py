@@ -115,3 +115,15 @@ def drain_message_log():
 
     if logbuffer.enabled():
         logbuffer.drain_all()
+
+
+@shared_task(name="wechat_app.drain_spool", ignore_result=True)
+def drain_spool():
+    """Beat: write the log rows spooled while the database was down (services/spool.py).
+
+    The spool is a local directory: on several hosts, each runs its own beat or a periodic
+    ``manage.py wechat_spool`` (the callback also drains its own process's rows).
+    """
+    from .services import spool
+
+    return spool.drain()

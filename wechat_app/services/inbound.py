@@ -596,12 +596,13 @@ def _spool_unverified(account_name: str, params, body: bytes) -> CallbackRespons
     back. Only what looks like a delivery is kept (anyone can post here)."""
     try:
         accounts.check_name(account_name)
-        check_timestamp(params.get("timestamp"))
-        if not (params.get("msg_signature") or params.get("signature")):
-            raise InvalidSignatureError("no signature")
+    except accounts.AccountNotFound:
+        raise AccountNotFound(account_name) from None
+    check_timestamp(params.get("timestamp"))
+    if not (params.get("msg_signature") or params.get("signature")):
+        raise InvalidSignatureError("no signature")
+    try:
         kept = spool.spool_unverified(account_name, params, body)
-    except (AccountNotFound, accounts.AccountNotFound, ProtocolError):
-        raise ServiceUnavailable(account_name) from None
     except OSError:
         logger.exception("A delivery for %r was lost: the database is unreachable and the spool directory is "
                          "not writable", account_name)

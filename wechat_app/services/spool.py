@@ -72,8 +72,9 @@ class _Writer:
         data = (json.dumps(record, cls=DjangoJSONEncoder, separators=(",", ":")) + "\n").encode("utf-8")
         with self.lock:
             while True:
-                if self.fd is None or self.pid != os.getpid():  # also after a fork: never share a file
-                    self._open()
+                if self.fd is None or self.pid != os.getpid() or self.path.parent != directory():
+                    self._close()
+                    self._open()  # also after a fork (never share a file) or a change of SPOOL_DIR
                 fcntl.flock(self.fd, fcntl.LOCK_EX)
                 try:
                     if self._still_ours():
