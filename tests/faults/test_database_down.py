@@ -171,3 +171,26 @@ def test_the_command_and_the_task_drain(account, database, capsys):
     database.up()
     assert drain_spool() == 1
     assert [m for m, _, _ in logged()] == ["1", "2", "3", "4"]
+
+
+def test_rules_that_cannot_be_rebuilt_answer_as_they_were(account, database):
+    from django.core.cache import cache
+
+    from wechat_app.services import rules
+
+    post(account, "hi", 1)
+    cache.set(rules.version_key(account.pk), "changed by another process", None)
+    database.down()
+    assert post(account, "hi", 2)[1]["Content"] == "hello"
+    assert post(account, "hi", 3)[1]["Content"] == "hello"
+
+
+def test_url_verification_of_an_account_never_loaded_is_503(account, database):
+    from django.test import Client
+
+    from wechat_app.protocol.simulator import make_signature
+
+    database.down()
+    query = {"timestamp": "1700000000", "nonce": "1", "echostr": "e",
+             "signature": make_signature(account.token, "1700000000", "1")}
+    assert Client().get(f"/wechat/callback/{account.name}/", query).status_code == 503

@@ -394,7 +394,7 @@ def _count_retry(account: Account, message: Message) -> None:
     try:
         MessageLog.objects.filter(account=account, dedupe_key=dedupe_key).update(retry_count=F("retry_count") + 1)
     except spool.DATABASE_DOWN:  # a statistic, not a message: not worth spooling
-        logger.warning("Could not count a retry of %s on %r: the database is unreachable", dedupe_key, account.name)
+        logger.info("Could not count a retry of %s on %r: the database is unreachable", dedupe_key, account.name)
 
 
 def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float,
@@ -559,9 +559,6 @@ def _save_log(log: MessageLog) -> tuple[MessageLog, str]:
         except OSError:
             logger.exception("Message %s on account %s could not be logged: the database is unreachable and "
                              "the spool directory is not writable", log.dedupe_key, log.account_id)
-        else:
-            logger.warning("The database is unreachable: message %s on account %s spooled to disk",
-                           log.dedupe_key, log.account_id)
         return log, log.reply_xml
     spool.drain_soon()  # the database answers: write what this process spooled meanwhile
     return saved

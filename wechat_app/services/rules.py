@@ -23,6 +23,7 @@ import logging
 import random
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,7 @@ class _IndexEntry:
     registry_version: int
     account_name: str
     index: RuleIndex
+    rebuild_after: float = 0.0  # time.monotonic() before which a failed rebuild is not retried
 
     def fits(self, account: Account, stamp) -> bool:
         return (self.registry_version == registry.version and self.account_name == account.name
@@ -168,7 +170,7 @@ def get_index(account: Account, stamp=None) -> RuleIndex:
     if stamp is None:
         stamp = _current_stamp(account.pk)
     entry = _indexes.get(account.pk)
-    if entry is not None and entry.fits(account, stamp):
+    if entry is not None and (entry.fits(account, stamp) or time.monotonic() < entry.rebuild_after):
         return entry.index
     with _build_lock:  # one build per process at a time; a 100,000-rule build takes seconds
         entry = _indexes.get(account.pk)
@@ -183,6 +185,7 @@ def get_index(account: Account, stamp=None) -> RuleIndex:
             if entry is None:
                 raise
             logger.warning("The database is unreachable: account %s answers with the rules it had", account.pk)
+            entry.rebuild_after = time.monotonic() + 1.0  # not one failing query per message
             return entry.index
         _indexes[account.pk] = _IndexEntry(None if stamp is UNAVAILABLE else stamp, revision or 0,
                                            registry.version, account.name, index)

@@ -123,6 +123,19 @@ def _fsync_directory(folder: Path) -> None:
 def spool_row(log: MessageLog) -> None:
     """Keep an unsaved log row on disk until the database is back (raises OSError if it cannot)."""
     _writer.write({"row": logbuffer.row_of(log)})
+    _warn_spooling()
+
+
+def _warn_spooling() -> None:
+    # One warning a minute while the database is down, not one per message.
+    now = time.monotonic()
+    with _writer.lock:
+        _state["spooled_unreported"] += 1
+        if now - _state["warned_at"] < 60:
+            return
+        count, _state["spooled_unreported"], _state["warned_at"] = _state["spooled_unreported"], 0, now
+    logger.warning("The database is unreachable: %d message-log row(s) spooled to %s since the last warning",
+                   count, directory())
 
 
 def spool_unverified(account_name: str, params, body: bytes) -> bool:
@@ -257,7 +270,7 @@ def _drain() -> int | None:
 
 # --- draining opportunistically -----------------------------------------------------------------
 _background = threading.Lock()
-_state = {"drained_upto": 0, "next_try": 0.0, "checked_dir": False}
+_state = {"drained_upto": 0, "next_try": 0.0, "checked_dir": False, "warned_at": -60.0, "spooled_unreported": 0}
 
 
 def drain_soon() -> None:
