@@ -2,8 +2,9 @@
 start-up: a wrong setting is reported by name before the first message or task fails on it.
 
 E001 the settings cannot be read (not a dict, unknown names); E002-E003 the callback;
-E010-E024 the outbound side (API client, tokens, delivery, campaigns); W001-W003 legal but
-harmful values.
+E010-E024 the outbound side (API client, tokens, delivery, campaigns); E030-E032 fault
+tolerance (cache retry, database recheck, spool cap); W001-W003 legal but harmful values;
+W030 a spool directory that cannot be written.
 """
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ RULES = {
     "CAMPAIGN_CHUNK_SIZE": ("E021", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "CAMPAIGN_CONCURRENCY": ("E022", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "REPLY_BUDGET": ("E023", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "CACHE_RETRY_INTERVAL": ("E030", lambda v: _number(v) and v >= 0, "a non-negative number of seconds"),
+    "RECHECK_INTERVAL": ("E031", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "SPOOL_MAX_UNVERIFIED_BYTES": ("E032", lambda v: _int(v) and v >= 0, "a non-negative integer (bytes)"),
 }
 
 
@@ -98,6 +102,7 @@ def check_settings(app_configs, **kwargs):
             f"{SETTINGS_NAME}['REPLY_BUDGET'] is {values['REPLY_BUDGET']} s: WeChat gives up on an answer after 5 s.",
             hint="Keep it under 5 (default 4) so that slow code rules answer in time and reply later.",
             id="wechat_app.W002"))
+    errors.extend(_check_spool_dir())
     if app_settings.LOG_BUFFER:
         from django.core.cache import caches
 
@@ -110,3 +115,22 @@ def check_settings(app_configs, **kwargs):
                 hint="Use django_redis.cache.RedisCache for that cache, or turn LOG_BUFFER off.",
                 id="wechat_app.W003"))
     return errors
+
+
+def _check_spool_dir():
+    """W030: the spool must be writable, or log rows are lost while the database is down."""
+    import os
+
+    from .services.spool import directory
+
+    folder = directory()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # created on first use: its nearest existing parent must be writable
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return []
+    return [Warning(
+        f"The spool directory {str(folder)!r} cannot be written: message-log rows are lost while the "
+        "database is down.",
+        hint=f"Set {SETTINGS_NAME}['SPOOL_DIR'] to a writable, persistent local directory.",
+        id="wechat_app.W030")]
