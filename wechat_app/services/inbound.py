@@ -608,8 +608,6 @@ def _spool_unverified(account_name: str, params, body: bytes) -> CallbackRespons
         logger.error("A delivery for %r was not kept: the database is unreachable and the spool holds "
                      "SPOOL_MAX_UNVERIFIED_BYTES already", account_name)
         raise ServiceUnavailable(account_name)
-    logger.warning("The database is unreachable: a delivery for %r was answered \"success\" and spooled "
-                   "unverified", account_name)
     return CallbackResponse()
 
 

@@ -134,7 +134,7 @@ def _warn_spooling() -> None:
         if now - _state["warned_at"] < 60:
             return
         count, _state["spooled_unreported"], _state["warned_at"] = _state["spooled_unreported"], 0, now
-    logger.warning("The database is unreachable: %d message-log row(s) spooled to %s since the last warning",
+    logger.warning("The database is unreachable: %d message(s) spooled to %s since the last warning",
                    count, directory())
 
 
@@ -151,6 +151,7 @@ def spool_unverified(account_name: str, params, body: bytes) -> bool:
         "account": account_name, "params": {k: params.get(k) for k in wanted if params.get(k) is not None},
         "body": base64.b64encode(body).decode("ascii"), "received_at": time.time(),
     }})
+    _warn_spooling()
     return True
 
 
