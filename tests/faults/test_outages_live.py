@@ -3,7 +3,7 @@ own, which are stopped, frozen and restarted while signed messages keep coming.
 
 Every message must be answered 200 with its rule's reply within WeChat's 5 s, and be in the log
 exactly once afterwards. A rule changed while Redis is frozen (its cache announcement is lost)
-must reach the server through the database revision within about RECHECK_INTERVAL (1 s here).
+must reach the server through the database revision within about RECHECK_INTERVAL (1 s here; 3 s allowed).
 """
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def test_redis_and_postgres_outages_lose_no_message(stack):
     for msg_id, text, sent, _, _, content in results:
         if text != "hi":
             assert content == "what?", (msg_id, content)
-        elif sent > phases["rule changed"] + 2.5:
+        elif sent > phases["rule changed"] + 3:
             assert content == "hello v2", (msg_id, content)
         else:
             assert content in ("hello", "hello v2"), (msg_id, content)
