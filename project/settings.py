@@ -74,7 +74,13 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="wechat"),
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Short timeouts: a Redis that is down or frozen must fail fast, so that the
+                # callback still answers WeChat (within 5 s) from the rules in memory.
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
+                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+            },
         }
     }
 else:
@@ -118,7 +124,10 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": "WeChat app API", "VERSION": "0.1.0"}
 
 # The app's own settings: one namespaced dict, every key documented in wechat_app/conf.py.
-WECHAT_APP = {}
+WECHAT_APP = {
+    # Log rows the callback could not write while the database was down wait here (fsynced).
+    "SPOOL_DIR": env("WECHAT_SPOOL_DIR", default=str(BASE_DIR / "var" / "wechat_spool")),
+}
 # The demo talks to the WeChat API sandbox on loopback (`make run`, the tests: ports chosen at
 # run time), so it allows plain http to loopback on any port besides WeChat's hosts. A production
 # deployment sets WECHAT_SANDBOX=false: account API URLs are then WeChat's hosts only.
@@ -132,5 +141,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"wechat_app": {"handlers": ["console"], "level": env("WECHAT_LOG_LEVEL", default="INFO")}},
+    "loggers": {
+        "wechat_app": {"handlers": ["console"], "level": env("WECHAT_LOG_LEVEL", default="INFO")},
+        # Unhandled exceptions of views (django.request, 500s with their tracebacks), refused
+        # requests and security warnings reach the console also with DEBUG off (Django's default
+        # prints them only in DEBUG and otherwise mails errors to ADMINS, which is unset here).
+        "django": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="WARNING")},
+    },
 }

@@ -4,8 +4,10 @@ start-up: a wrong setting is reported by name before the first message or task f
 E001 the settings cannot be read (not a dict, unknown names); E002-E003 the callback;
 E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an API base URL
 allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files and the rule tree;
-W001-W003 legal but harmful values; W004 an allow-list entry in plain http to a host other than
-loopback (secrets would cross the network unencrypted); W010 no linear-time regex engine.
+E034-E036 fault tolerance (cache retry, database recheck, spool cap); W001-W003 legal but harmful
+values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
+the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
+written.
 """
 from __future__ import annotations
 
@@ -58,6 +60,9 @@ RULES = {
     "RULE_FILE_MAX_NESTING": ("E031", lambda v: _int(v) and 1 <= v <= 200, "an integer from 1 to 200"),
     "RULE_FILE_MAX_RULES": ("E032", lambda v: _int(v) and v > 0, "a positive integer"),
     "RULE_MAX_DEPTH": ("E033", lambda v: _int(v) and 1 <= v <= 50, "an integer from 1 to 50"),
+    "CACHE_RETRY_INTERVAL": ("E034", lambda v: _number(v) and v >= 0, "a non-negative number of seconds"),
+    "RECHECK_INTERVAL": ("E035", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "SPOOL_MAX_UNVERIFIED_BYTES": ("E036", lambda v: _int(v) and v >= 0, "a non-negative integer (bytes)"),
 }
 
 
@@ -114,6 +119,7 @@ def check_settings(app_configs, **kwargs):
             "patterns that can backtrack for a long time.",
             hint="pip install google-re2 (a dependency of the app) to run regex rules in linear time.",
             id="wechat_app.W010"))
+    errors.extend(_check_spool_dir())
     if app_settings.LOG_BUFFER:
         from django.core.cache import caches
 
@@ -147,3 +153,22 @@ def _check_api_allow_list(entries) -> list:
                 hint="Use https, or keep plain http to a sandbox on loopback (127.0.0.1, localhost, ::1).",
                 id="wechat_app.W004"))
     return found
+
+
+def _check_spool_dir():
+    """W030: the spool must be writable, or log rows are lost while the database is down."""
+    import os
+
+    from .services.spool import directory
+
+    folder = directory()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # created on first use: its nearest existing parent must be writable
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return []
+    return [Warning(
+        f"The spool directory {str(folder)!r} cannot be written: message-log rows are lost while the "
+        "database is down.",
+        hint=f"Set {SETTINGS_NAME}['SPOOL_DIR'] to a writable, persistent local directory.",
+        id="wechat_app.W030")]

@@ -43,6 +43,25 @@ DEFAULTS = {
     # django-redis as the cache (otherwise rows are inserted directly) and a Celery worker with
     # beat. Rows reach the database about a second late; none is lost (services/logbuffer.py).
     "LOG_BUFFER": False,
+    # --- when Redis or the database fails (services/cachebatch.py, services/spool.py) ----------
+    # After a cache error the callback skips the cache for this many seconds (it answers from
+    # the rules in memory and deduplicates through the message log's unique key), then tries
+    # again: a frozen Redis costs one socket timeout per process per interval, not one per call.
+    "CACHE_RETRY_INTERVAL": 1.0,
+    # Seconds after which a process re-reads an account it serves (and its rules revision) from
+    # the database even though the cache announced no change: a change whose announcement was
+    # lost (the cache was down when it was saved) reaches every process within this time.
+    "RECHECK_INTERVAL": 30,
+    # Directory of the spool: log rows the callback could not write because the database was
+    # down, one fsynced line each, written to the database when it is back (by the next callback
+    # of the process, the wechat_app.drain_spool beat task or ``manage.py wechat_spool``). Use a
+    # persistent local directory. None: BASE_DIR/var/wechat_spool when settings.BASE_DIR
+    # exists, else a wechat_app_spool directory in the system's temporary directory.
+    "SPOOL_DIR": None,
+    # Deliveries that could not be verified (the database was down and the process had never
+    # loaded the account) are spooled only while the spool holds less than this many bytes:
+    # anyone can post to the callback, and the disk must not fill up.
+    "SPOOL_MAX_UNVERIFIED_BYTES": 64 * 1024 * 1024,
     # --- reply engine -------------------------------------------------------------------------
     # Cache alias used for rule-version stamps, follow-up state, dedupe and tokens.
     "CACHE_ALIAS": "default",

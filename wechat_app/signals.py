@@ -7,11 +7,13 @@ message_received
 reply_sent
     Sent after the callback produced its answer (also when it is "no reply").
     Arguments: ``sender``, ``account``, ``message``, ``reply`` (protocol.Reply or None),
-    ``rule_name`` (str or None), ``log`` (the MessageLog row; with LOG_BUFFER on it is not saved
-    yet and has no primary key: it reaches the database with the next drain).
+    ``rule_name`` (str or None), ``log`` (the MessageLog row; with LOG_BUFFER on, or when the
+    database was down and the row was spooled, it is not saved yet and has no primary key: it
+    reaches the database with the next drain).
 
 rules_changed
-    Sent when an account's rules changed and its compiled index was invalidated.
+    Sent when a change to an account's rules was committed and its compiled index invalidated
+    (never for a change that was rolled back, such as an import preview).
     Arguments: ``sender``, ``account_id``.
 """
 from django.dispatch import Signal

@@ -29,6 +29,8 @@ def beat_schedule() -> dict[str, dict]:
       messages of crashed workers).
     - ``wechat-drain-message-log``: writes the buffered message log every second, only with
       ``WECHAT_APP["LOG_BUFFER"]`` on (otherwise there is nothing to drain).
+    - ``wechat-drain-spool``: writes the log rows this host spooled to disk while the database
+      was down (a no-op when there are none). Each host that serves callbacks needs it.
 
     Read when called (at the Celery app's start): change LOG_BUFFER, restart the beat.
     """
@@ -37,6 +39,7 @@ def beat_schedule() -> dict[str, dict]:
     schedule = {
         "wechat-refresh-tokens": {"task": "wechat_app.refresh_tokens", "schedule": 60.0},
         "wechat-resume-outbound": {"task": "wechat_app.resume_outbound", "schedule": 30.0},
+        "wechat-drain-spool": {"task": "wechat_app.drain_spool", "schedule": 15.0},
     }
     if app_settings.LOG_BUFFER:
         schedule["wechat-drain-message-log"] = {"task": "wechat_app.drain_message_log", "schedule": 1.0}
@@ -136,3 +139,15 @@ def drain_message_log():
 
     if logbuffer.enabled():
         logbuffer.drain_all()
+
+
+@shared_task(name="wechat_app.drain_spool", ignore_result=True)
+def drain_spool():
+    """Beat: write the log rows spooled while the database was down (services/spool.py).
+
+    The spool is a local directory: on several hosts, each runs its own beat or a periodic
+    ``manage.py wechat_spool`` (the callback also drains its own process's rows).
+    """
+    from .services import spool
+
+    return spool.drain()

@@ -74,16 +74,20 @@ def test_priority_is_editable_in_the_list(admin_client_, account_a):
     assert rule.priority == 7
 
 
-def test_bulk_enable_disable_notifies_the_engine(admin_client_, account_a):
+def test_bulk_enable_disable_notifies_the_engine(admin_client_, account_a, django_capture_on_commit_callbacks):
     from django.core.cache import cache
 
     from wechat_app.services.rules import version_key
 
     r1, r2 = make_rule(account_a, "r1"), make_rule(account_a, "r2")
     stamp = cache.get(version_key(account_a.pk))
-    admin_client_.post(LIST, {"action": "disable_rules", "_selected_action": [r1.pk, r2.pk]})
+    revision = type(account_a).objects.get(pk=account_a.pk).rules_revision
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client_.post(LIST, {"action": "disable_rules", "_selected_action": [r1.pk, r2.pk]})
     assert list(Rule.objects.values_list("enabled", flat=True)) == [False, False]
-    # QuerySet.update() sends no post_save: the action itself must mark the rules stale.
+    # QuerySet.update() sends no post_save: the action itself must mark the rules stale
+    # (in the database, and in the cache once committed).
+    assert type(account_a).objects.get(pk=account_a.pk).rules_revision > revision
     assert cache.get(version_key(account_a.pk)) != stamp
     admin_client_.post(LIST, {"action": "enable_rules", "_selected_action": [r1.pk]})
     r1.refresh_from_db(), r2.refresh_from_db()

@@ -76,7 +76,7 @@ class TestRespond:
         cache.clear()
         assert content(service.respond(account, text("hello"))) == "v2"
 
-    def test_rules_changed_signal(self, account):
+    def test_rules_changed_signal(self, account, django_capture_on_commit_callbacks):
         received = []
 
         def listener(sender, account_id, **kwargs):
@@ -84,7 +84,8 @@ class TestRespond:
 
         signals.rules_changed.connect(listener)
         try:
-            add(account, "hi", "contains", "hello")
+            with django_capture_on_commit_callbacks(execute=True):  # sent once the change is committed
+                add(account, "hi", "contains", "hello")
         finally:
             signals.rules_changed.disconnect(listener)
         assert received == [account.pk]

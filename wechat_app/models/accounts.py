@@ -80,6 +80,9 @@ class Account(models.Model):
                                                "point it at the sandbox for offline work. Only the "
                                                "URLs the installation allows are accepted."))
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Bumped (F() + 1) in the transaction of every change to the account's rules, so that the
+    # rules version can always be derived from the database (services/rules.py).
+    rules_revision = models.PositiveBigIntegerField(_("rules revision"), default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +104,14 @@ class Account(models.Model):
 
     def __repr__(self):  # secrets never appear in reprs (and so in tracebacks and logs)
         return f"<Account {self.name!r} app_id={self.app_id!r} mode={self.encrypt_mode}>"
+
+    def save(self, *args, **kwargs):
+        # ``rules_revision`` only ever moves by F() updates; an instance loaded before a rule
+        # change must not write its older value back (a revision seen twice could hide a change).
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [field.name for field in self._meta.concrete_fields
+                                       if not field.primary_key and field.name != "rules_revision"]
+        super().save(*args, **kwargs)
 
     def clean(self):
         super().clean()

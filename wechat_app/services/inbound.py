@@ -14,6 +14,19 @@ that same reply byte for byte (re-encrypted when it arrived encrypted), waiting 
 log row's ``retry_count``. The log's unique (account, dedupe_key) constraint is the fallback when
 the cache cannot be shared (e.g. local memory in several processes): the losing INSERT finds the
 winner's row and answers its reply.
+
+Faults. WeChat gets its answer within 5 s whatever is down. The cache is reached only through
+``cachebatch`` (never raises; a failing cache is skipped for a moment): without it the account
+and the rules come from this process's memory and the unique constraint dedupes. Without the
+database the log row is spooled to local disk (``services.spool``) and written when the database
+is back; a delivery for an account this process never loaded is answered "success" and spooled
+unverified, to be verified and logged when the database is back.
+
+Replays. In plain mode WeChat's signature covers the query (timestamp, nonce) but not the body,
+so a captured query could carry another body within the timestamp window. Each plaintext
+delivery's signature is remembered for the window, with the delivery it signed (two operations
+in the first round trip); the same signature with another delivery is refused. Safe mode signs
+the encrypted body itself.
 """
 from __future__ import annotations
 
@@ -50,8 +63,9 @@ from ..protocol import (
     render_reply,
 )
 from ..signals import message_received, reply_sent
-from . import accounts, logbuffer, rules
-from .cachebatch import CacheBatch
+from . import accounts, logbuffer, rules, spool
+from .cachebatch import UNAVAILABLE, CacheBatch, FailSafeCache
+from .cachebatch import health as cache_health
 
 logger = logging.getLogger("wechat_app.inbound")
 # A child of django.security: projects that route security warnings somewhere see these too.
@@ -80,11 +94,21 @@ class PlaintextRefused(CallbackRefused):
     """A safe-mode account received an unencrypted message."""
 
 
+class ReplayedQuery(CallbackRefused):
+    """A plaintext delivery reused the signed query of another delivery."""
+
+
+class ServiceUnavailable(CallbackRefused):
+    """The database is down and this process has never loaded the account."""
+
+
 # The one place where refusals become statuses (most specific classes first).
 ERROR_STATUSES: tuple[tuple[type[Exception], int], ...] = (
     (AccountNotFound, 404),
     (PayloadTooLarge, 413),
     (PlaintextRefused, 400),
+    (ReplayedQuery, 403),
+    (ServiceUnavailable, 503),
     (InvalidSignatureError, 403),
     (ExpiredTimestampError, 403),
     (AppIdMismatchError, 400),
@@ -128,13 +152,17 @@ def get_account(name: str) -> Account:
         return accounts.get_enabled_account(name)
     except accounts.AccountNotFound:
         raise AccountNotFound(name) from None
+    except accounts.AccountUnavailable:
+        raise ServiceUnavailable(name) from None
 
 
-def _lookup(name: str, *, refresh: bool = False) -> tuple[Account, str]:
+def _lookup(name: str, *, refresh: bool = False) -> tuple[Account, str | None]:
     try:
         return accounts.lookup_account(name, refresh=refresh)
     except accounts.AccountNotFound:
         raise AccountNotFound(name) from None
+    except accounts.AccountUnavailable:
+        raise ServiceUnavailable(name) from None
 
 
 class _StaleAccount(Exception):
@@ -146,18 +174,24 @@ def check_timestamp(timestamp: str | None, now: float | None = None) -> None:
     protocol.check_timestamp(timestamp, app_settings.TIMESTAMP_WINDOW, now)
 
 
-def _verify(signature: str | None, account: Account, params, *extra: str) -> None:
+def _verify(signature: str | None, account: Account, params, *extra: str, now: float | None = None) -> None:
     try:
         check_signature(signature, account.token, params.get("timestamp", ""), params.get("nonce", ""), *extra)
     except InvalidSignatureError:
         # No secret, no signature value: only who was targeted and that it failed.
         security_logger.warning("Invalid WeChat callback signature for account %r", account.name)
         raise
-    check_timestamp(params.get("timestamp"))
+    check_timestamp(params.get("timestamp"), now)
 
 
 def _cache():
-    return caches[app_settings.CACHE_ALIAS]
+    # The hot path's cache: never raises (``UNAVAILABLE`` when the cache fails, see cachebatch).
+    return FailSafeCache(caches[app_settings.CACHE_ALIAS])
+
+
+def _replay_cache_key(account: Account, signature: str) -> str:
+    digest = hashlib.sha1(signature.encode("utf-8")).hexdigest()
+    return f"{app_settings.CACHE_PREFIX}:signed:{account.pk}:{digest}"
 
 
 def _dedupe_cache_key(account: Account, dedupe_key: str) -> str:
@@ -200,7 +234,10 @@ def handle_post(account_name: str, params, body: bytes, *, started: float | None
     delivery over with a fresh copy (so a new token, key or ``enabled`` flag applies at once).
     """
     started = started if started is not None else time.perf_counter()
-    account, stamp = _lookup(account_name)
+    try:
+        account, stamp = _lookup(account_name)
+    except ServiceUnavailable:
+        return _spool_unverified(account_name, params, body)
     try:
         return _handle_post(account, stamp, params, body, started)
     except _StaleAccount:
@@ -216,7 +253,8 @@ def _handle_post(account: Account, stamp: str | None, params, body: bytes, start
         if stamp is not None and not accounts.stamp_is_current(stamp):
             raise _StaleAccount from None  # judged with an outdated token, key or mode
         raise
-    reply_xml = _answer_once(account, stamp, message, xml, encrypted, started)
+    reply_xml = _answer_once(account, stamp, message, xml, encrypted, started,
+                             signature=None if encrypted else params.get("signature"))
     if not reply_xml:
         return CallbackResponse()
     if encrypted:
@@ -226,8 +264,11 @@ def _handle_post(account: Account, stamp: str | None, params, body: bytes, start
     return CallbackResponse(200, reply_xml.encode("utf-8"), XML_CONTENT_TYPE)
 
 
-def _decode(account: Account, params, body: bytes) -> tuple[Message, str, bool]:
-    """Check the signature (and timestamp), decrypt when encrypted, parse: (message, xml, encrypted)."""
+def _decode(account: Account, params, body: bytes, now: float | None = None) -> tuple[Message, str, bool]:
+    """Check the signature (and timestamp), decrypt when encrypted, parse: (message, xml, encrypted).
+
+    ``now`` is when the delivery was received (default: now) for the timestamp check.
+    """
     encrypted = params.get("encrypt_type", "").lower() == "aes"
     mode = account.encrypt_mode
     if mode == Account.EncryptMode.PLAIN:
@@ -242,20 +283,21 @@ def _decode(account: Account, params, body: bytes) -> tuple[Message, str, bool]:
         encrypt = envelope.get("Encrypt")
         if not isinstance(encrypt, str) or not encrypt:
             raise MalformedMessageError("missing Encrypt")
-        _verify(params.get("msg_signature"), account, params, encrypt)
+        _verify(params.get("msg_signature"), account, params, encrypt, now=now)
         xml = crypto.decrypt(encrypt)
         return parse_message(xml), xml, True
-    _verify(params.get("signature"), account, params)
+    _verify(params.get("signature"), account, params, now=now)
     return parse_message(body), body.decode("utf-8", "replace"), False
 
 
 def _answer_once(account: Account, stamp: str | None, message: Message, xml: str, encrypted: bool,
-                 started: float) -> str:
+                 started: float, signature: str | None = None) -> str:
     """The plaintext reply XML of this delivery ("" for none), computed once per dedupe key.
 
     One cache round trip claims the delivery and reads what the rules need (the accounts and
-    rules versions, the user's follow-up state); a second stores the answer together with any
-    follow-up state the rules changed.
+    rules versions, the user's follow-up state) and, for a plaintext delivery, who used its
+    signed query first; a second stores the answer together with any follow-up state the rules
+    changed. Without the cache, the delivery is processed and the log's unique key dedupes.
     """
     cache = _cache()
     key = _dedupe_cache_key(account, message.dedupe_key)
@@ -264,11 +306,28 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     claim_ttl = int(max(app_settings.DEDUPE_WAIT, app_settings.REPLY_BUDGET)) + 2
     rules_key = rules.version_key(account.pk)
     state_key = rules.state_key(account.pk, message.uid)
-    batch = CacheBatch(cache)
+    batch = CacheBatch(cache.cache)
     claim = batch.add(key, {"state": "processing"}, claim_ttl)
     accounts_stamp = batch.get(accounts.version_key()) if stamp is not None else None
     rules_stamp, state = batch.get(rules_key), batch.get(state_key)
+    signed_by = None
+    if signature and app_settings.TIMESTAMP_WINDOW:
+        # A signed query stays acceptable for the window on either side of its timestamp.
+        fingerprint = hashlib.sha1(message.dedupe_key.encode("utf-8")).hexdigest()
+        replay_key = _replay_cache_key(account, signature)
+        batch.add(replay_key, fingerprint, 2 * app_settings.TIMESTAMP_WINDOW + 1)
+        signed_by = batch.get(replay_key)
     batch.execute()
+    if batch.failed:
+        # No claim, no stamps, no state: answer from memory; _save_log's unique key dedupes.
+        return _process_claimed(cache, None, account, message, xml, encrypted, started,
+                                prefetched={rules_key: UNAVAILABLE, state_key: None})
+    if signed_by is not None and signed_by.value not in (None, fingerprint):
+        if claim.value:
+            cache.delete(key)
+        security_logger.warning("Refused a plaintext delivery reusing another delivery's signed query "
+                                "for account %r", account.name)
+        raise ReplayedQuery("this signed query was already used for another message")
     if accounts_stamp is not None and accounts_stamp.value != stamp:
         if claim.value:
             cache.delete(key)
@@ -281,13 +340,16 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
 
 
 def _process_claimed(cache, key, account, message, xml, encrypted, started, prefetched=None) -> str:
-    after = CacheBatch(cache)  # follow-up state writes and the stored answer: one round trip
+    # ``key``: the dedupe claim this delivery holds (None: the cache is unavailable, no claim).
+    after = CacheBatch(cache.cache)  # follow-up state writes and the stored answer: one round trip
     try:
         reply_xml = _process(account, message, xml, encrypted, started, prefetched=prefetched, batch=after)
     except BaseException:
-        cache.delete(key)  # let a retry process it rather than wait for an answer that never comes
+        if key is not None:
+            cache.delete(key)  # let a retry process it rather than wait for an answer that never comes
         raise
-    after.set(key, {"state": "done", "reply_xml": reply_xml}, app_settings.DEDUPE_TTL)
+    if key is not None:
+        after.set(key, {"state": "done", "reply_xml": reply_xml}, app_settings.DEDUPE_TTL)
     after.execute()
     return reply_xml
 
@@ -298,10 +360,13 @@ def _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted,
     attempt = 0
     while True:
         entry = cache.get(key)
+        if entry is UNAVAILABLE:  # the cache failed meanwhile: the log's unique key dedupes
+            return _process_claimed(cache, None, account, message, xml, encrypted, started)
         if entry is None:
-            if cache.add(key, {"state": "processing"}, timeout=claim_ttl):
+            claimed = cache.add(key, {"state": "processing"}, claim_ttl)
+            if claimed or claimed is UNAVAILABLE:
                 # The first delivery's claim expired (its process died): take it over.
-                return _process_claimed(cache, key, account, message, xml, encrypted, started)
+                return _process_claimed(cache, key if claimed else None, account, message, xml, encrypted, started)
             continue
         if entry.get("state") == "done":
             _count_retry(account, message)
@@ -316,12 +381,13 @@ def _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted,
 
 
 def _count_retry(account: Account, message: Message) -> None:
-    if logbuffer.enabled():  # the row may not have been drained yet
-        logbuffer.enqueue_retry(account.pk, _log_dedupe_key(message.dedupe_key))
-        return
-    MessageLog.objects.filter(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key)).update(
-        retry_count=F("retry_count") + 1
-    )
+    dedupe_key = _log_dedupe_key(message.dedupe_key)
+    if logbuffer.enabled() and logbuffer.enqueue_retry(account.pk, dedupe_key):
+        return  # counted when the row is drained (it may still be in the buffer)
+    try:
+        MessageLog.objects.filter(account=account, dedupe_key=dedupe_key).update(retry_count=F("retry_count") + 1)
+    except spool.DATABASE_DOWN:  # a statistic, not a message: not worth spooling
+        logger.info("Could not count a retry of %s on %r: the database is unreachable", dedupe_key, account.name)
 
 
 def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float,
@@ -347,29 +413,12 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
         reply, reply_xml, status, error = None, "", MessageLog.Status.ERROR, _error_summary(err)
 
-    log = MessageLog(
-        account=account,
-        dedupe_key=_log_dedupe_key(message.dedupe_key),
-        msg_id=_clip(message.id, 64),
-        user=_clip(message.uid, 128),
-        msg_type=_clip(message.type, 32),
-        event=_clip(message.event, 64),
-        event_key=_clip(message.event_key, 255),
-        text=message.text or "",
-        message=message.to_dict(),
-        raw_xml=xml if app_settings.LOG_RAW_XML else "",
-        encrypted=encrypted,
-        rule_id=getattr(rule, "id", None) if isinstance(getattr(rule, "id", None), int) else None,
-        rule_name=_clip(getattr(rule, "name", ""), 100),
-        reply=reply.to_dict() if reply is not None else None,
-        reply_xml=reply_xml,
-        status=status,
-        error=error,
-        latency_ms=(time.perf_counter() - started) * 1000,
-    )
+    log = _log_row(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml, status=status,
+                   error=error, latency_ms=(time.perf_counter() - started) * 1000)
     after = rule_options.get("batch")
-    if late is None and after is not None and logbuffer.enabled():
+    if late is None and after is not None and logbuffer.enabled() and cache_health.available():
         logbuffer.enqueue(after, log)  # goes out with the stored answer; drained in bulk
+        after.on_failure(lambda: _save_log(log))  # the cache failed: write the row directly
     else:
         log, reply_xml = _save_log(log)
     if late is not None:
@@ -464,8 +513,51 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
                            rule_name=fields.get("rule_name") or None, log=log)
 
 
+def _log_row(account: Account, message: Message, xml: str, encrypted: bool, *, rule=None, reply=None,
+             reply_xml: str = "", status: str, error: str = "", latency_ms: float | None = None) -> MessageLog:
+    """The (unsaved) log row of one delivery."""
+    rule_id = getattr(rule, "id", None)
+    return MessageLog(
+        account=account,
+        dedupe_key=_log_dedupe_key(message.dedupe_key),
+        msg_id=_clip(message.id, 64),
+        user=_clip(message.uid, 128),
+        msg_type=_clip(message.type, 32),
+        event=_clip(message.event, 64),
+        event_key=_clip(message.event_key, 255),
+        text=message.text or "",
+        message=message.to_dict(),
+        raw_xml=xml if app_settings.LOG_RAW_XML else "",
+        encrypted=encrypted,
+        rule_id=rule_id if isinstance(rule_id, int) else None,
+        rule_name=_clip(getattr(rule, "name", ""), 100),
+        reply=reply.to_dict() if reply is not None else None,
+        reply_xml=reply_xml,
+        status=status,
+        error=error,
+        latency_ms=latency_ms,
+    )
+
+
 def _save_log(log: MessageLog) -> tuple[MessageLog, str]:
-    """INSERT the row; if another process logged this delivery first, answer its reply instead."""
+    """INSERT the row; if another process logged this delivery first, answer its reply instead.
+
+    With the database down the row is spooled (services.spool) and written once it is back.
+    """
+    try:
+        saved = _insert_log(log)
+    except spool.DATABASE_DOWN:
+        try:
+            spool.spool_row(log)
+        except OSError:
+            logger.exception("Message %s on account %s could not be logged: the database is unreachable and "
+                             "the spool directory is not writable", log.dedupe_key, log.account_id)
+        return log, log.reply_xml
+    spool.drain_soon()  # the database answers: write what this process spooled meanwhile
+    return saved
+
+
+def _insert_log(log: MessageLog) -> tuple[MessageLog, str]:
     try:
         # Inside an outer transaction (ATOMIC_REQUESTS) a savepoint keeps a duplicate's
         # IntegrityError from poisoning it; in autocommit the single INSERT is its own
@@ -485,3 +577,45 @@ def _save_log(log: MessageLog) -> tuple[MessageLog, str]:
         with transaction.atomic():
             MessageLog.objects.insert(log)
         return log, log.reply_xml
+
+
+# --- deliveries that could not be verified (the database was down) --------------------------------
+def _spool_unverified(account_name: str, params, body: bytes) -> CallbackResponse:
+    """The database is down and this process never loaded the account: answer "success" (WeChat's
+    "received, no reply") and keep the delivery, to be verified and logged when the database is
+    back. Only what looks like a delivery is kept (anyone can post here)."""
+    try:
+        accounts.check_name(account_name)
+    except accounts.AccountNotFound:
+        raise AccountNotFound(account_name) from None
+    check_timestamp(params.get("timestamp"))
+    if not (params.get("msg_signature") or params.get("signature")):
+        raise InvalidSignatureError("no signature")
+    try:
+        kept = spool.spool_unverified(account_name, params, body)
+    except OSError:
+        logger.exception("A delivery for %r was lost: the database is unreachable and the spool directory is "
+                         "not writable", account_name)
+        raise ServiceUnavailable(account_name) from None
+    if not kept:
+        logger.error("A delivery for %r was not kept: the database is unreachable and the spool holds "
+                     "SPOOL_MAX_UNVERIFIED_BYTES already", account_name)
+        raise ServiceUnavailable(account_name)
+    return CallbackResponse()
+
+
+def row_from_unverified(account_name: str, params, body: bytes, received_at: float) -> MessageLog | None:
+    """The log row of a delivery spooled unverified, once verified; None (with a warning) when it
+    fails verification or its account no longer exists. Its status is "received": its rules
+    never ran (WeChat was answered "success")."""
+    account = Account.objects.filter(name=account_name).first()
+    if account is None:
+        logger.warning("Dropped a spooled delivery for %r: no such account", account_name)
+        return None
+    try:
+        message, xml, encrypted = _decode(account, params, body, now=received_at)
+    except (ProtocolError, CallbackRefused) as err:
+        security_logger.warning("Dropped a spooled delivery for account %r that failed verification (%s)",
+                                account_name, type(err).__name__)
+        return None
+    return _log_row(account, message, xml, encrypted, status=MessageLog.Status.RECEIVED)

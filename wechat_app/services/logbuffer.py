@@ -23,7 +23,7 @@ from django.db.models import F
 
 from ..conf import app_settings
 from ..models import Account, MessageLog, Rule
-from .cachebatch import django_redis_client
+from .cachebatch import CacheBatch, django_redis_client
 
 logger = logging.getLogger("wechat_app.inbound")
 
@@ -46,17 +46,22 @@ def _fields():
     return [f for f in meta.concrete_fields if f is not meta.pk]
 
 
+def row_of(log: MessageLog) -> dict:
+    """An unsaved row as its column values (``write_rows`` writes them)."""
+    return {field.attname: field.pre_save(log, True) for field in _fields()}
+
+
 def enqueue(batch, log: MessageLog) -> None:
     """Queue ``log`` (unsaved) on ``batch``; it is written by the next ``drain``."""
-    row = {field.attname: field.pre_save(log, True) for field in _fields()}
-    batch.rpush(queue_key(), {"row": row})
+    batch.rpush(queue_key(), {"row": row_of(log)})
 
 
-def enqueue_retry(account_id: int, dedupe_key: str) -> None:
-    """Count one more retry of a delivery whose row may still be in the buffer."""
-    client = django_redis_client(_cache())
-    client.get_client(write=True).rpush(client.make_key(queue_key()),
-                                        client.encode({"retry": [account_id, dedupe_key]}))
+def enqueue_retry(account_id: int, dedupe_key: str) -> bool:
+    """Count one more retry of a delivery whose row may still be in the buffer (False: the cache failed)."""
+    batch = CacheBatch(_cache())
+    batch.rpush(queue_key(), {"retry": [account_id, dedupe_key]})
+    batch.execute()
+    return not batch.failed
 
 
 def pending() -> int:
@@ -86,25 +91,37 @@ def drain(limit: int = 2000) -> int:
         entries = [client.decode(item) for item in raw]
         rows = [entry["row"] for entry in entries if "row" in entry]
         retries = Counter(tuple(entry["retry"]) for entry in entries if "retry" in entry)
-        accounts = set(Account.objects.filter(pk__in={r["account_id"] for r in rows}).values_list("pk", flat=True))
-        rules = set(Rule.objects.filter(pk__in={r["rule_id"] for r in rows if r["rule_id"]})
-                    .values_list("pk", flat=True))
-        logs = []
-        for row in rows:
-            if row["account_id"] not in accounts:
-                continue
-            if row["rule_id"] is not None and row["rule_id"] not in rules:
-                row = dict(row, rule_id=None)
-            logs.append(MessageLog(**row))
-        with transaction.atomic():
-            MessageLog.objects.bulk_create(logs, batch_size=500, ignore_conflicts=True)
-            for (account_id, dedupe_key), count in retries.items():
-                MessageLog.objects.filter(account_id=account_id, dedupe_key=dedupe_key).update(
-                    retry_count=F("retry_count") + count)
+        write_rows(rows, retries)
         redis.ltrim(key, len(raw), -1)
-        if len(logs) < len(rows):
-            logger.info("Dropped %d buffered log rows of deleted accounts", len(rows) - len(logs))
         return len(raw)
+
+
+def write_rows(rows: list[dict], retries: Counter | None = None) -> int:
+    """INSERT log rows (``row_of`` dicts) in bulk, in one transaction; return how many were written.
+
+    Rows already in the database (same account and dedupe key) are skipped, so writing the same
+    rows again is harmless: that is what makes the buffer's and the spool's replays safe. Rows
+    of deleted accounts are dropped (as the database would cascade); a deleted rule leaves its
+    rows with ``rule`` empty. ``retries`` counts further deliveries per (account id, dedupe key).
+    """
+    accounts = set(Account.objects.filter(pk__in={r["account_id"] for r in rows}).values_list("pk", flat=True))
+    rules = set(Rule.objects.filter(pk__in={r["rule_id"] for r in rows if r["rule_id"]})
+                .values_list("pk", flat=True))
+    logs = []
+    for row in rows:
+        if row["account_id"] not in accounts:
+            continue
+        if row["rule_id"] is not None and row["rule_id"] not in rules:
+            row = dict(row, rule_id=None)
+        logs.append(MessageLog(**row))
+    with transaction.atomic():
+        MessageLog.objects.bulk_create(logs, batch_size=500, ignore_conflicts=True)
+        for (account_id, dedupe_key), count in (retries or {}).items():
+            MessageLog.objects.filter(account_id=account_id, dedupe_key=dedupe_key).update(
+                retry_count=F("retry_count") + count)
+    if len(logs) < len(rows):
+        logger.info("Dropped %d log rows of deleted accounts", len(rows) - len(logs))
+    return len(logs)
 
 
 def drain_all(limit: int = 2000) -> int:

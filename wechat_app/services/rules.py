@@ -3,10 +3,15 @@
 Shared by the callback, the admin (rule tester), the REST API and ``manage.py wechat_rules``.
 
 Index cache: each process keeps one compiled ``RuleIndex`` per account, tagged with the
-account's *rules version*, a random stamp in the Django cache. Saving or deleting a rule or an
-account replaces the stamp (``bump_rules_version``, connected in ``receivers``), so every process
-rebuilds on its next message. Answering a message costs one cache round trip (the stamp and the
-user's follow-up state are read together) and no database query while nothing changed.
+account's *rules version*. The version lives in the database: ``Account.rules_revision``, bumped
+(F() + 1) in the same transaction as the change, so a rolled-back change (an import preview)
+bumps nothing. A random stamp in the Django cache, replaced when the change commits, is the fast
+path that tells every process at once: answering a message costs one cache round trip (the stamp
+and the user's follow-up state are read together) and no database query while nothing changed.
+A missed stamp (the cache was down when the change was saved) heals through the database: the
+callback re-reads its account every ``RECHECK_INTERVAL`` seconds, and an index older than the
+account's ``rules_revision`` is rebuilt. Saving or deleting a rule or an account calls
+``bump_rules_version`` (``receivers``); so must code that changes rules with ``QuerySet.update()``.
 
 Follow-up state lives in the same cache, per account, user and *namespace* (the admin simulator
 uses its own, so testing never disturbs live conversations), with the follow-up timeout as TTL.
@@ -18,12 +23,14 @@ import logging
 import random
 import re
 import threading
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from .. import signals
@@ -33,14 +40,30 @@ from ..engine.dialect import FileLimits, RuleDef, dump_rules, parse_rules
 from ..engine.spec import MatchKind, RuleSpecError
 from ..models import Account, Rule
 from ..protocol.replies import ReplyError
+from .cachebatch import UNAVAILABLE, FailSafeCache
+from .spool import DATABASE_DOWN
 
 logger = logging.getLogger(__name__)
 
 _SAFE_KEY_PART = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _rng = random.Random()
 
-# account id -> (rules version stamp, registry version, account name, compiled index)
-_indexes: dict[Any, tuple[str, int, str, RuleIndex]] = {}
+@dataclass
+class _IndexEntry:
+    stamp: str | None  # the cache stamp it was built under (None: the cache was unavailable)
+    revision: int  # Account.rules_revision read just before the rules
+    registry_version: int
+    account_name: str
+    index: RuleIndex
+    rebuild_after: float = 0.0  # time.monotonic() before which a failed rebuild is not retried
+
+    def fits(self, account: Account, stamp) -> bool:
+        return (self.registry_version == registry.version and self.account_name == account.name
+                and self.revision >= (account.rules_revision or 0)
+                and (stamp is UNAVAILABLE or stamp == self.stamp))
+
+
+_indexes: dict[Any, _IndexEntry] = {}
 _build_lock = threading.Lock()
 
 
@@ -63,34 +86,34 @@ def state_key(account_id, uid: str, namespace: str = "live") -> str:
 def bump_rules_version(account_id) -> None:
     """Mark ``account_id``'s compiled rules stale in every process, and send ``rules_changed``.
 
-    Inside a transaction the stamp changes at once (this process sees its own change) and again
-    on commit: another process may have rebuilt from the not-yet-committed state in between.
+    Part of the caller's transaction: the database revision is bumped in it (a rollback undoes
+    it), the cache stamp and the signal follow only once it commits (at once in autocommit).
+    This process drops its own index at once, so that it sees its own change.
     """
-    def bump():
-        _cache().set(version_key(account_id), uuid.uuid4().hex, None)
+    Account.objects.filter(pk=account_id).update(rules_revision=F("rules_revision") + 1)
+    _indexes.pop(account_id, None)
 
-    bump()
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        transaction.on_commit(bump)
-    signals.rules_changed.send(sender=Rule, account_id=account_id)
+    def announce():
+        FailSafeCache(_cache()).set(version_key(account_id), uuid.uuid4().hex, None)
+        signals.rules_changed.send(sender=Rule, account_id=account_id)
+
+    transaction.on_commit(announce)
 
 
-def _current_stamp(account_id) -> str:
-    cache = _cache()
+def _current_stamp(account_id):
+    """The account's cache stamp (made up when missing), or ``UNAVAILABLE`` if the cache fails."""
+    cache = FailSafeCache(_cache())
     stamp = cache.get(version_key(account_id))
     if stamp is None:
-        stamp = _new_stamp(account_id)
+        # First use, or the cache was flushed: agree on one stamp across processes.
+        candidate = uuid.uuid4().hex
+        added = cache.add(version_key(account_id), candidate, None)
+        if added is UNAVAILABLE or added:
+            return candidate if added else UNAVAILABLE
+        stamp = cache.get(version_key(account_id))
+        if stamp is None:
+            stamp = candidate
     return stamp
-
-
-def _new_stamp(account_id) -> str:
-    # The stamp is missing (first use, or the cache was flushed): agree on one across processes.
-    cache = _cache()
-    stamp = uuid.uuid4().hex
-    if cache.add(version_key(account_id), stamp, None):
-        return stamp
-    return cache.get(version_key(account_id)) or stamp
 
 
 # --- rows <-> definitions ----------------------------------------------------------------------
@@ -155,20 +178,35 @@ def rule_specs(account: Account) -> list:
 
 # --- the compiled index -------------------------------------------------------------------------
 
-def get_index(account: Account, stamp: str | None = None) -> RuleIndex:
-    """The compiled index of the account's rules and code rules, rebuilt when either changed."""
+def get_index(account: Account, stamp=None) -> RuleIndex:
+    """The compiled index of the account's rules and code rules, rebuilt when either changed.
+
+    ``stamp`` is the account's cache stamp when the caller read it already (``UNAVAILABLE``: the
+    cache is down, so only the database revision on ``account`` can tell the index is stale).
+    With the database down, a stale index is used rather than none.
+    """
     if stamp is None:
         stamp = _current_stamp(account.pk)
-    tag = (stamp, registry.version, account.name)
     entry = _indexes.get(account.pk)
-    if entry is not None and entry[:3] == tag:
-        return entry[3]
+    if entry is not None and (entry.fits(account, stamp) or time.monotonic() < entry.rebuild_after):
+        return entry.index
     with _build_lock:  # one build per process at a time; a 100,000-rule build takes seconds
         entry = _indexes.get(account.pk)
-        if entry is not None and entry[:3] == tag:
-            return entry[3]
-        index = RuleIndex([*rule_specs(account), *registry.rules_for(account.name)])
-        _indexes[account.pk] = (*tag, index)
+        if entry is not None and entry.fits(account, stamp):
+            return entry.index
+        try:
+            # The revision first, then the rules: a change committed in between costs one
+            # more rebuild later, never a newer revision on older rules.
+            revision = Account.objects.filter(pk=account.pk).values_list("rules_revision", flat=True).first()
+            index = RuleIndex([*rule_specs(account), *registry.rules_for(account.name)])
+        except DATABASE_DOWN:
+            if entry is None:
+                raise
+            logger.warning("The database is unreachable: account %s answers with the rules it had", account.pk)
+            entry.rebuild_after = time.monotonic() + 1.0  # not one failing query per message
+            return entry.index
+        _indexes[account.pk] = _IndexEntry(None if stamp is UNAVAILABLE else stamp, revision or 0,
+                                           registry.version, account.name, index)
         return index
 
 
@@ -191,7 +229,7 @@ class CacheStateStore:
 
     def get(self, key):
         if key in self.prefetched:
-            value = self.prefetched.pop(key)
+            value = self.prefetched.pop(key)  # UNAVAILABLE (the cache failed) reads as no state
         else:
             value = self.cache.get(key)
         return dict(value) if isinstance(value, dict) else None
@@ -218,13 +256,15 @@ def respond(account: Account, message, *, state_namespace: str = "live", prefetc
     and with a ``CacheBatch`` as ``batch`` the follow-up state writes are queued there for the
     caller to execute.
     """
-    cache = _cache()
+    cache = FailSafeCache(_cache())  # a failing cache costs the follow-up state, never the reply
     vkey = version_key(account.pk)
     skey = state_key(account.pk, message.uid, state_namespace)
     if prefetched is not None and vkey in prefetched and skey in prefetched:
         values = prefetched
     else:
         values = cache.get_many([vkey, skey])
+        if values is UNAVAILABLE:
+            values = {vkey: UNAVAILABLE}
     index = get_index(account, values.get(vkey))
     engine = Engine(
         index,
