@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wechat_app', '0005_outboundmessage_claim'),
+        ('wechat_app', '0007_rule_replies_typed'),
     ]
 
     operations = [
