@@ -96,11 +96,19 @@ def test_import_refuses_bad_files_with_400(admin_client, account, rules, message
     assert not Rule.objects.exists()
 
 
-def test_import_refuses_loaded_data_nested_too_deep(admin_client, account):
+def _nested_rules(levels):
     data = [{"name": "a", "match": {"contains": "a"}, "reply": "b"}]
     nested = data[0]
-    for _ in range(60):
+    for _ in range(levels):
         nested["reply"] = [{"type": "text"}]
         nested = nested["reply"][0]
-    resp = send(admin_client, IMPORT_URL, {"rules": data})
+    return data
+
+
+def test_import_refuses_loaded_data_nested_too_deep(admin_client, account):
+    # Within the API's JSON depth limit (64) but beyond the rule file's (RULE_FILE_MAX_NESTING, 40).
+    resp = send(admin_client, IMPORT_URL, {"rules": _nested_rules(25)})
     assert resp.status_code == 400 and "more than 40 deep" in resp.json()["rules"][0]
+    # Deeper still, the JSON parser refuses the body before anything reads it.
+    resp = send(admin_client, IMPORT_URL, {"rules": _nested_rules(60)})
+    assert resp.status_code == 400 and "nested deeper than 64" in resp.json()["detail"]

@@ -119,7 +119,7 @@ def test_editor_cannot_reach_another_accounts_campaign_or_sync_it(editor, campai
     editor.post("/admin/wechat_app/campaign/", {"action": "cancel", ACTION_CHECKBOX_NAME: [theirs.pk]})
     theirs.refresh_from_db()
     assert theirs.status == Campaign.Status.DRAFT
-    assert editor.post("/admin/wechat_app/template/sync/", {"account": other_account.pk}).status_code == 403
+    assert editor.post("/admin/wechat_app/template/sync/", {"account": other_account.pk}).status_code == 404
     # the form offers only the editor's templates, and refuses another account's
     form = editor.get("/admin/wechat_app/campaign/add/").context["adminform"].form
     assert list(form.fields["template"].queryset) == [campaign.template]

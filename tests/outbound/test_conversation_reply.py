@@ -125,5 +125,5 @@ def test_reply_to_another_accounts_user_is_forbidden(client, django_user_model, 
     AccountMembership.objects.create(user=user, account=account)
     client.force_login(user)
     log(other, "o_x")
-    assert client.post(url(other, "o_x"), {"text": "hi", "key": "e" * 32}).status_code == 403
+    assert client.post(url(other, "o_x"), {"text": "hi", "key": "e" * 32}).status_code == 404
     assert not OutboundMessage.objects.exists()
