@@ -62,6 +62,15 @@ class AccountScopedAdminMixin:
             columns.remove(self.account_field)
         return columns
 
+    def get_changeform_initial_data(self, request):
+        """The account preselected on an add form when the user can see only one."""
+        initial = super().get_changeform_initial_data(request)
+        if self.account_field not in initial:
+            account_ids = allowed_account_ids(request.user)
+            if len(account_ids) == 1:
+                initial[self.account_field] = next(iter(account_ids))
+        return initial
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
