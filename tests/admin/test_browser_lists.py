@@ -60,6 +60,9 @@ def busy_account(db):
     from .conftest import make_account, make_log, make_rule
 
     account = make_account("coffee-shop-shanghai-downtown")
+    # A second account: the lists show which account each row belongs to.
+    make_rule(make_account("tea-house-hangzhou-west-lake"), "welcome-new-followers-with-a-coupon",
+              match_kind="event", value="subscribe", reply="Welcome! Show this message for 10% off your first tea.")
     hours = make_rule(account, "opening-hours-and-holiday-schedule", value="opening hours",
                       reply="We are open from 8:00 to 22:00 every day, including public holidays. "
                             "On Chinese New Year's Eve we close at 18:00.")
@@ -93,14 +96,23 @@ def test_message_log_key_columns_at_1366(laptop, busy_account):
     laptop.goto("/admin/wechat_app/messagelog/")
     laptop.wait_for_selector("#result_list")
     shot(laptop, "20-message-log-1366")
-    assert_columns_visible(laptop, ["message_display", "reply_display", "status_display", "latency_display"])
+    assert_columns_visible(laptop, ["user_and_account", "message_display", "reply_display", "status_display",
+                                    "latency_display"])
+    # filtered to one account, the account goes
+    laptop.goto(f"/admin/wechat_app/messagelog/?account__id__exact={busy_account.pk}")
+    assert_columns_visible(laptop, ["user_link", "message_display", "reply_display", "status_display",
+                                    "latency_display"])
 
 
 def test_rule_list_key_columns_at_1366(laptop, busy_account):
     laptop.goto("/admin/wechat_app/rule/")
     laptop.wait_for_selector("#result_list")
     shot(laptop, "21-rule-list-1366")
-    assert_columns_visible(laptop, ["reply_display", "enabled", "hits_7d"])
+    assert_columns_visible(laptop, ["rule_display", "account", "reply_display", "enabled", "hits_7d"])
+    laptop.click(".wx-menu summary")  # one export per account, in a menu
+    assert laptop.locator(".wx-menu-list a").all_inner_texts() == [
+        "coffee-shop-shanghai-downtown", "tea-house-hangzhou-west-lake"]
+    shot(laptop, "21b-rule-list-export-menu")
 
 
 def test_campaign_list_key_columns_at_1366(laptop, busy_account):

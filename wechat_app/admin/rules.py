@@ -173,7 +173,7 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     def hits_7d(self, rule):
         if not rule.last_hit:
             return format_html('<span class="wx-hits">{}</span><div class="wx-sub">{}</div>', rule.hits,
-                               _("never matched"))
+                               _("never"))
         return format_html('<span class="wx-hits">{}</span><div class="wx-sub" title="{}">{}</div>',
                            rule.hits, _("last matched %(at)s") % {"at": rule.last_hit.isoformat()},
                            _ago(rule.last_hit))
@@ -234,7 +234,11 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
-        extra_context["export_accounts"] = allowed_accounts(request.user)
+        accounts = allowed_accounts(request.user)
+        account_id = request.GET.get("account__id__exact", "")
+        if account_id.isdigit():  # filtered to one account: export that one
+            accounts = accounts.filter(pk=account_id)
+        extra_context["export_accounts"] = list(accounts)
         return super().changelist_view(request, extra_context)
 
     def import_view(self, request):
