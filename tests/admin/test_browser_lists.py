@@ -59,17 +59,18 @@ def busy_account(db):
 
     from .conftest import make_account, make_log, make_rule
 
-    account = make_account("coffee-shop-shanghai-downtown")
+    account = make_account("coffee-shop-shanghai-downtown", app_id="wx5f8a1c2e9b7d3a01", token="coffeetoken123")
     # A second account: the lists show which account each row belongs to.
-    make_rule(make_account("tea-house-hangzhou-west-lake"), "welcome-new-followers-with-a-coupon",
-              match_kind="event", value="subscribe", reply="Welcome! Show this message for 10% off your first tea.")
+    tea_house = make_account("tea-house-hangzhou-west-lake", app_id="wx5f8a1c2e9b7d3a02", token="teatoken123")
+    make_rule(tea_house, "welcome-new-followers-with-a-coupon", match_kind="event", value="subscribe",
+              reply="Welcome! Show this message for 10% off your first tea.")
     hours = make_rule(account, "opening-hours-and-holiday-schedule", value="opening hours",
                       reply="We are open from 8:00 to 22:00 every day, including public holidays. "
                             "On Chinese New Year's Eve we close at 18:00.")
     menu = make_rule(account, "menu-click-today-specials", match_kind="event", value="CLICK",
                      match_key="V1001_TODAY_SPECIALS_AND_SEASONAL_DRINKS",
                      replies=[{"type": "news", "articles": [
-                         {"title": "Today's specials: osmanthus latte and chestnut cake", "url": "https://example.com/1"},
+                         {"title": "Today's specials: osmanthus latte, chestnut cake", "url": "https://example.com/1"},
                          {"title": "Seasonal drinks for the autumn", "url": "https://example.com/2"}]}])
     make_rule(account, "fallback", match_kind="default", value="",
               replies=[{"type": "text", "content": "Sorry, I did not understand. Send 'help' for what I can do."},
