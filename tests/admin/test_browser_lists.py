@@ -89,7 +89,8 @@ def busy_account(db):
         text, rule, status, msg_type, extra = rows[i % len(rows)]
         log = make_log(account, user=OPENIDS[i % 3], text=text, rule=rule, status=status, msg_type=msg_type,
                        latency=1.23 + i, **extra)
-        MessageLog.objects.filter(pk=log.pk).update(created_at=now - timedelta(minutes=i))
+        MessageLog.objects.filter(pk=log.pk).update(created_at=now - timedelta(minutes=i),
+                                                    reply=rule.replies[0] if rule else None)
     return account
 
 
@@ -131,3 +132,14 @@ def test_campaign_list_key_columns_at_1366(laptop, busy_account):
     laptop.wait_for_selector("#result_list")
     shot(laptop, "22-campaign-list-1366")
     assert_columns_visible(laptop, ["status", "progress"])
+
+
+def test_message_log_entry_shows_the_reply_as_the_user_saw_it(laptop, busy_account):
+    from wechat_app.models import MessageLog
+
+    entry = MessageLog.objects.filter(account=busy_account, msg_type="event", event="CLICK").first()
+    laptop.goto(f"/admin/wechat_app/messagelog/{entry.pk}/change/")
+    laptop.wait_for_selector(".wx-reply-preview .wx-news")
+    shot(laptop, "23-message-log-entry-1366")
+    assert "Today's specials" in laptop.inner_text(".wx-reply-preview")
+    assert laptop.locator("label", has_text="Rule:").count() == 1

@@ -167,8 +167,8 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("reply"))
     def reply_preview(self, log):
         """The reply as the WeChat user saw it (text, news cards, music...), not its JSON."""
-        if log.status == MessageLog.Status.ERROR and not log.reply:
-            return "—"
+        if not log.reply and log.status in (MessageLog.Status.ERROR, MessageLog.Status.DEFERRED):
+            return log.get_status_display()  # not "no reply": the error, or a reply still to come
         return format_html('<div class="wx-reply-preview wx-msg-bot">{}</div>', render_to_string(
             "admin/wechat_app/rule/_reply_bubble.html", {"reply": log.reply}))
 
