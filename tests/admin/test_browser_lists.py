@@ -41,7 +41,7 @@ def assert_columns_visible(page, columns):
     right_edge = min(WIDTH, box["x"] + box["width"])
     for column in columns:
         for selector in (f"#result_list thead th.column-{column}",
-                         f"#result_list tbody tr:first-child td.field-{column}"):
+                         f"#result_list tbody tr:first-child :is(td, th).field-{column}"):
             cell = page.locator(selector).bounding_box()
             assert cell is not None, f"{selector} is not on the page"
             assert cell["x"] >= 0 and cell["x"] + cell["width"] <= right_edge + 0.5, (

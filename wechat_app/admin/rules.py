@@ -98,7 +98,7 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     # Sized for a 1366 px screen with the sidebar and the filters open: the match shows under the
     # name (one "rule" column that links to the rule), the last match under the hit count.
     list_display = ["rule_display", "account", "reply_display", "priority", "enabled", "hits_7d"]
-    list_display_links = None  # rule_display links to the rule itself
+    list_display_links = ["rule_display"]
     list_editable = ["priority"]
     list_filter = [AccountListFilter, "match_kind", "enabled", RuleLevelFilter]
     list_select_related = ["account", "parent"]
@@ -150,11 +150,10 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("rule · match"), ordering="name")
     def rule_display(self, rule):
-        link = format_html('<a href="{}">{}</a>', reverse("admin:wechat_app_rule_change", args=[rule.pk]), rule.name)
         match = format_html("<code>{}</code>", Truncator(describe_match(rule)).chars(60))
         if rule.parent_id:
             match = format_html('<span class="wx-followup-tag">↳ {}</span> {}', rule.parent.name, match)
-        return format_html('{}<div class="wx-sub">{}</div>', link, match)
+        return format_html('{}<div class="wx-sub">{}</div>', rule.name, match)
 
     @admin.display(description=_("reply"))
     def reply_display(self, rule):
