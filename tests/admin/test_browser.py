@@ -136,6 +136,9 @@ def test_news_reply_with_ordered_articles(page, account):
         page.click(".wx-field-articles .wx-add-article")
         page.locator(".wx-article input[data-article-field=title]").last.fill(title)
     page.locator(".wx-article").nth(2).locator(".wx-article-up").click()  # third moves above second
+    # each article field keeps a visible label once filled in (a placeholder alone disappears)
+    assert page.locator(".wx-article").first.locator(".wx-article-field > span").all_inner_texts() == [
+        "Title", "Link (opened when tapped)", "Description", "Picture URL"]
     assert "3 / 8 articles" in page.inner_text(".wx-articles-count")
     page.click(".wx-add-reply")
     page.select_option("#id_replies-1-type", "music")

@@ -1,4 +1,7 @@
 """Import with preview and confirm; export download."""
+import re
+from pathlib import Path
+
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -81,3 +84,29 @@ def test_export_downloads_yaml_and_json(staff_client, account_a):
     assert data[0]["name"] == "greet" and "你好" in response.content.decode()
     response = staff_client.get(f"/admin/wechat_app/rule/export/{account_a.pk}/", {"format": "json"})
     assert response.json()[0]["name"] == "greet"
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.y*ml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_file_previews_through_the_admin(staff_client, account_a, path):
+    upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="application/x-yaml")
+    response = staff_client.post(URL, {"account": account_a.pk, "file": upload})
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    assert preview is not None and preview.created, response.context["form"].errors
+    assert "Confirm import" in response.content.decode()
+
+
+def test_preview_summarizes_replies_without_their_optional_fields(staff_client, account_a):
+    # A music reply has no media_id, a video or a transfer may have no title: the summary must not
+    # look them up (a filter argument that does not resolve made the page a 500).
+    text = ("- name: song\n  match: {contains: song}\n"
+            "  reply: {type: music, music_url: 'https://example.com/a.mp3', thumb_media_id: THUMB1}\n"
+            "- name: clip\n  match: {contains: clip}\n  reply: {type: video, media_id: VID1}\n"
+            "- name: human\n  match: {contains: human}\n  reply: {type: transfer_customer_service}\n")
+    response = staff_client.post(URL, {"account": account_a.pk, "text": text})
+    assert response.status_code == 200 and response.context["preview"] is not None
+    chips = re.findall(r'<span class="wx-reply-chip">([^<]*)</span>', response.content.decode())
+    assert chips == ["🎬 video VID1", "👤 transfer to customer service", "🎵 https://example.com/a.mp3"]

@@ -1,4 +1,5 @@
 """Message log (read-only, filters, conversation) and dashboard aggregates."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -108,3 +109,109 @@ def test_dashboard_page(staff_client, account_a):
     assert "wechat_app/vendor/chartjs/chart.umd.min.js" in html and "cdn" not in html.lower()
     assert 'id="wx-days-data"' in html and "unknown question" in html
     assert response.context["p50"] == 2.0 and response.context["p95"] == 4.0
+
+
+# ---- WeChat's own reports are not users ---------------------------------------------------------
+def test_system_events_are_defined_once_in_the_protocol():
+    from wechat_app.protocol import SYSTEM_EVENTS, is_system_event, parse_message
+
+    assert {"templatesendjobfinish", "masssendjobfinish"} <= SYSTEM_EVENTS
+    assert is_system_event("TEMPLATESENDJOBFINISH") and is_system_event("MassSendJobFinish")
+    assert not is_system_event("subscribe") and not is_system_event("CLICK") and not is_system_event(None)
+    xml = ("<xml><ToUserName>gh_1</ToUserName><FromUserName>o_u</FromUserName><CreateTime>1</CreateTime>"
+           "<MsgType>event</MsgType><Event>TEMPLATESENDJOBFINISH</Event><MsgID>9</MsgID>"
+           "<Status>success</Status></xml>")
+    assert parse_message(xml).is_system_event
+
+
+def _job_finish(account, user, **kwargs):
+    return make_log(account, user=user, text="", msg_type="event", event="TEMPLATESENDJOBFINISH",
+                    status="unmatched", latency=90.0,
+                    message={"type": "event", "param": {"status": "failed:user block"}}, **kwargs)
+
+
+def test_system_events_are_marked_and_filtered_in_the_log(admin_client_, account_a):
+    rule = make_rule(account_a, "greet")
+    make_log(account_a, user="o_alice", text="hello", rule=rule)
+    make_log(account_a, user="o_bob", text="", msg_type="event", event="subscribe")
+    _job_finish(account_a, "o_carol")
+    make_log(account_a, user="o_dave", text="", msg_type="event", event="masssendjobfinish", status="unmatched")
+
+    def users(**params):
+        return sorted(log.user for log in admin_client_.get(LOG, params).context["cl"].result_list)
+
+    assert users(sender="system") == ["o_carol", "o_dave"]
+    assert users(sender="user") == ["o_alice", "o_bob"]
+    html = admin_client_.get(LOG).content.decode()
+    assert html.count('class="wx-status wx-status-sys"') == 2  # the marker, instead of "Unmatched"
+    assert "⚙ TEMPLATESENDJOBFINISH · failed:user block" in html
+    assert html.count("wx-status-warn") == 0
+    assert "WeChat (system events)" in html  # the filter
+
+
+def test_system_events_are_not_counted_as_users(staff_client, account_a):
+    rule = make_rule(account_a, "greet")
+    for i in range(6):
+        make_log(account_a, user=f"o_user{i % 2}", text="hello", rule=rule, latency=2.0)
+    for i in range(6):  # six template sends later: WeChat reports on each, "from" its recipient
+        _job_finish(account_a, f"o_recipient{i}")
+    totals = stats.totals(account_a)
+    assert (totals["messages"], totals["users"], totals["answered"], totals["system_events"]) == (6, 2, 6, 6)
+    assert "event" not in stats.messages_per_day(account_a)["series"]
+    assert stats.latency_percentiles(account_a)[95] == 2.0
+    response = staff_client.get(f"/admin/wechat_app/account/{account_a.pk}/dashboard/")
+    assert response.context["answer_rate"] == 100
+    assert "6 system events not counted" in response.content.decode()
+
+
+# ---- unanswered questions include those only the fallback answered ------------------------------
+def test_fallback_answers_are_unanswered_questions(staff_client, account_a):
+    fallback = make_rule(account_a, "fallback", match_kind="default", value="", reply="Sorry?")
+    greet = make_rule(account_a, "greet", value="hello")
+    ask = make_rule(account_a, "ask-name", value="register")
+    # A follow-up's catch-all is the answer to its parent's question, not a fallback.
+    name = make_rule(account_a, "ask-name.1", match_kind="default", value="", parent=ask, reply="Thanks!")
+    for user in ("u1", "u2", "u2"):
+        make_log(account_a, user=user, text="what is the price", rule=fallback)
+    make_log(account_a, text="hello", rule=greet)
+    make_log(account_a, text="Alice", rule=name)
+    make_log(account_a, text="order status", status="unmatched")
+    # A code rule (registered in Python) has no row: it answered, it is not the fallback.
+    MessageLog.objects.filter(pk=make_log(account_a, text="weather").pk).update(rule_name="weather-hook")
+    rows = stats.unmatched_messages(account_a)
+    assert [(r["text"], r["n"], r["fallback"], r["users"]) for r in rows] == [
+        ("what is the price", 3, 3, 2), ("order status", 1, 0, 1)]
+    totals = stats.totals(account_a)
+    assert (totals["messages"], totals["answered"], totals["fallback"]) == (7, 3, 3)
+    response = staff_client.get(f"/admin/wechat_app/account/{account_a.pk}/dashboard/")
+    html = response.content.decode()
+    assert response.context["answer_rate"] == 43  # 3 of 7: "Sorry?" is no answer
+    assert "what is the price" in html and "found a rule" not in html
+
+
+# ---- the entry page -----------------------------------------------------------------------------------
+def test_log_entry_shows_one_rule_the_latency_and_the_reply_as_the_user_sees_it(staff_client, account_a):
+    rule = make_rule(account_a, "specials")
+    log = make_log(account_a, text="specials", rule=rule, latency=1.23456)
+    MessageLog.objects.filter(pk=log.pk).update(reply={"type": "news", "articles": [
+        {"title": "Osmanthus latte", "url": "https://example.com/1", "pic_url": "https://example.com/1.jpg"},
+        {"title": "Chestnut cake", "url": "https://example.com/2"}]})
+    html = staff_client.get(f"{LOG}{log.pk}/change/").content.decode()
+    assert len(re.findall(r"<label[^>]*>Rule:</label>", html)) == 1
+    assert f'href="/admin/wechat_app/rule/{rule.pk}/change/">specials</a>' in html
+    assert "1.2 ms" in html and "1.23456" not in html
+    preview = html[html.index('class="wx-reply-preview'):]
+    preview = preview[:preview.index("</div>\n")]
+    assert 'class="wx-news"' in preview and "Osmanthus latte" in preview and "Chestnut cake" in preview
+    assert '"type"' not in preview
+
+
+def test_log_entry_of_a_music_reply_and_of_no_reply(staff_client, account_a):
+    rule = make_rule(account_a, "song")
+    music = make_log(account_a, text="song", rule=rule)
+    MessageLog.objects.filter(pk=music.pk).update(reply={"type": "music", "title": "Lotus Pond",
+                                                         "thumb_media_id": "T1"})
+    html = staff_client.get(f"{LOG}{music.pk}/change/").content.decode()
+    assert 'class="wx-bubble wx-music"' in html and "Lotus Pond" in html
+    silent = make_log(account_a, text="shh", status="no_reply")
+    assert "no reply" in staff_client.get(f"{LOG}{silent.pk}/change/").content.decode()

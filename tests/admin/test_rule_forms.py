@@ -128,7 +128,7 @@ def test_rule_with_a_follow_up_through_the_inline(admin_client_, account_a):
     assert response.status_code == 302, response.context and response.context["errors"]
     parent = Rule.objects.get(name="game")
     child = parent.follow_ups.get()
-    assert child.account_id == account_a.pk and child.name == "game/1"
+    assert child.account_id == account_a.pk and child.name == "game.1"
     assert child.replies == [{"type": "text", "content": "You picked {1}"}]
     assert (parent.follow_up_timeout, parent.follow_up_retries) == (120, 2)
 
@@ -159,3 +159,65 @@ def test_removing_a_reply(admin_client_, account_a):
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.replies == [{"type": "text", "content": "one"}]
+
+
+# ---- each problem reported once, where it is --------------------------------------------------------
+def all_errors(response):
+    """Every error message on the rule form: fields, replies and the reply editors."""
+    form = response.context["adminform"].form
+    messages = [str(e) for errors in form.errors.values() for e in errors]
+    for reply_form in form.reply_formset.forms:
+        messages += [str(e) for errors in reply_form.errors.values() for e in errors]
+    messages += [str(e) for e in form.reply_formset.non_form_errors()]
+    return messages
+
+
+def test_a_bad_regex_is_reported_once_and_not_as_a_missing_value(admin_client_, account_a):
+    response = admin_client_.post(ADD_URL, rule_post(account_a, match_kind="regex", match_value="(("))
+    errors = all_errors(response)
+    assert len(errors) == 1 and "invalid regular expression" in errors[0], errors
+    html = response.content.decode()
+    assert "needs a match value" not in html and html.count("invalid regular expression") == 1
+
+
+def test_a_too_long_text_is_reported_next_to_the_text_only(admin_client_, account_a):
+    response = admin_client_.post(ADD_URL, rule_post(account_a, replies=[{"type": "text", "content": "好" * 683}]))
+    errors = all_errors(response)
+    assert "at least one reply" not in response.content.decode()
+    assert [e for e in errors if "2048 bytes" in e] and len(errors) == 2, errors  # + "correct the replies below"
+
+
+def test_an_empty_reply_is_reported_once(admin_client_, account_a):
+    response = admin_client_.post(ADD_URL, rule_post(account_a, replies=[{"type": "text", "content": ""}]))
+    errors = all_errors(response)
+    assert len(errors) == 1 and "at least one reply" in errors[0], errors
+    assert response.content.decode().count("at least one reply") == 1
+
+
+def test_the_only_account_is_preselected(client, staff_a, superuser, account_a, account_b):
+    client.force_login(staff_a)  # sees account alpha only
+    form = client.get(ADD_URL).context["adminform"].form
+    assert form["account"].value() == account_a.pk
+    client.force_login(superuser)  # sees both: nothing is chosen for them
+    form = client.get(ADD_URL).context["adminform"].form
+    assert form["account"].value() is None
+    # an account given in the URL (the dashboard's "+ rule" link) wins
+    form = client.get(ADD_URL, {"account": account_b.pk}).context["adminform"].form
+    assert str(form["account"].value()) == str(account_b.pk)
+
+
+def test_follow_up_names_follow_the_importers_scheme(admin_client_, account_a):
+    from wechat_app.services.rules import import_rules
+
+    make_rule(account_a, "game.2")  # taken: the next free number is used
+    data = rule_post(account_a, name="game", match_kind="regex", match_value="^game$", follow_ups=[
+        {"match_kind": "regex", "match_value": "^1$"}, {"match_kind": "regex", "match_value": "^2$"},
+        {"name": "game.3", "match_kind": "regex", "match_value": "^3$"}])
+    response = admin_client_.post(ADD_URL, data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    names = sorted(Rule.objects.get(name="game").follow_ups.values_list("name", flat=True))
+    assert names == ["game.1", "game.3", "game.4"]
+    # the importer names unnamed follow-ups the same way: <parent>.<n>
+    import_rules(account_a, "- name: quiz\n  match: {exact: quiz}\n  reply: Ready?\n"
+                            "  follow_ups: [{match: {exact: 'yes'}, reply: Go}]\n")
+    assert list(Rule.objects.get(name="quiz").follow_ups.values_list("name", flat=True)) == ["quiz.1"]

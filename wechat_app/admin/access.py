@@ -43,6 +43,25 @@ class AccountScopedAdminMixin(ValidatedChangeListMixin):
     """
 
     account_field = "account"
+    account_filter_parameter = "account__id__exact"  # AccountListFilter's
+
+    def get_list_display(self, request):
+        """Without the account column when it would repeat one name on every row (the user sees
+        one account, or the list is filtered to one): the room goes to the columns that matter."""
+        columns = list(super().get_list_display(request))
+        if self.account_field in columns and (request.GET.get(self.account_filter_parameter)
+                                              or len(allowed_account_ids(request.user)) <= 1):
+            columns.remove(self.account_field)
+        return columns
+
+    def get_changeform_initial_data(self, request):
+        """The account preselected on an add form when the user can see only one."""
+        initial = super().get_changeform_initial_data(request)
+        if self.account_field not in initial:
+            account_ids = allowed_account_ids(request.user)
+            if len(account_ids) == 1:
+                initial[self.account_field] = next(iter(account_ids))
+        return initial
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)

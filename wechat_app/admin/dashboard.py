@@ -1,4 +1,7 @@
-"""The per-account dashboard: traffic by type, top rules, unanswered questions, latency."""
+"""The per-account dashboard: traffic by type, top rules, unanswered questions, latency.
+
+Every figure is about users (``services.stats``): WeChat's system events are only counted apart.
+"""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
@@ -33,7 +36,6 @@ class DashboardView(View):
         top_chart = {"labels": [r["rule_name"] for r in top], "data": [r["n"] for r in top]}
         totals = stats.totals(account, WINDOW_DAYS)
         latency = stats.latency_percentiles(account, WINDOW_DAYS)
-        answered = totals["by_status"].get("replied", 0) + totals["by_status"].get("no_reply", 0)
         context = {
             **self.model_admin.admin_site.each_context(request),
             "opts": self.model_admin.opts, "original": account, "account": account,
@@ -43,7 +45,7 @@ class DashboardView(View):
             "unmatched": stats.unmatched_messages(account, WINDOW_DAYS),
             "totals": totals, "latency": latency,
             "p50": latency.get(50), "p95": latency.get(95),
-            "answer_rate": round(100 * answered / totals["messages"]) if totals["messages"] else None,
+            "answer_rate": round(100 * totals["answered"] / totals["messages"]) if totals["messages"] else None,
             "media": self.model_admin.media,
         }
         return TemplateResponse(request, "admin/wechat_app/account/dashboard.html", context)

@@ -96,3 +96,20 @@ class RuleLevelFilter(admin.SimpleListFilter):
         if self.value() == "follow_up":
             return queryset.filter(parent__isnull=False)
         return queryset
+
+
+class SenderFilter(admin.SimpleListFilter):
+    """Users' messages or WeChat's own reports (``MessageLog.objects.system_events()``)."""
+
+    title = _("sender")
+    parameter_name = "sender"
+
+    def lookups(self, request, model_admin):
+        return [("user", _("Users")), ("system", _("WeChat (system events)"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "user":
+            return queryset.from_users()
+        if self.value() == "system":
+            return queryset.system_events()
+        return queryset

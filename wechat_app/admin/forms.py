@@ -11,6 +11,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
@@ -185,6 +186,12 @@ ReplyFormSet = forms.formset_factory(ReplyForm, formset=BaseReplyFormSet, extra=
                                      max_num=20, validate_max=True, absolute_max=50)
 
 
+# Fields the form checks together (``_clean_match``, ``_clean_replies``) with the same functions
+# as ``Rule.clean``.
+MATCH_FIELDS = frozenset({"match_kind", "match_value", "match_key", "match_flags"})
+REPLY_FIELDS_OF_RULE = frozenset({"replies", "no_reply"})
+
+
 class RuleReplyFormMixin:
     """Adds a nested reply formset (``self.reply_formset``) to a rule ModelForm.
 
@@ -192,6 +199,25 @@ class RuleReplyFormMixin:
     ``instance.replies``; errors about the reply list as a whole attach to the ``replies`` field,
     which the template shows above the reply editors.
     """
+
+    def _update_errors(self, errors):
+        """Keep ``Rule.clean()``'s errors only for what the form has not already judged.
+
+        When a match or the replies fail here, the instance keeps its old values for them and
+        the model's second check of the same thing reports something else, wrongly ("needs a
+        match value" under a bad regex, "needs at least one reply" under a too-long text) or
+        twice.
+        """
+        if hasattr(errors, "error_dict"):
+            judged = set()
+            for group in (MATCH_FIELDS, REPLY_FIELDS_OF_RULE):
+                if group & set(self._errors or ()):
+                    judged |= group
+            kept = {field: errs for field, errs in errors.error_dict.items() if field not in judged}
+            if not kept:
+                return
+            errors = ValidationError(kept)
+        super()._update_errors(errors)
 
     def _init_replies(self):
         replies = self.instance.replies if self.instance and self.instance.pk else []
@@ -288,16 +314,15 @@ class FollowUpForm(RuleReplyFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self._init_replies()
         self.fields["name"].required = False
-        self.fields["name"].help_text = _("Optional; generated from the parent's name when empty.")
+        self.fields["name"].help_text = _("Optional; when empty it is named <parent>.<n> (as in rule files).")
 
     parent_rule = None  # set by the formset
+    reserved_names = None  # set by the formset: names a generated one must avoid (shared, it grows)
 
     def clean(self):
         cleaned = super().clean()
         if not (cleaned.get("name") or "").strip() and self.parent_rule is not None:
-            # The form's index (its prefix ends in "-N") keeps generated names distinct.
-            index = int(self.prefix.rsplit("-", 1)[-1]) + 1 if self.prefix[-1:].isdigit() else 1
-            cleaned["name"] = self.instance.name = f"{self.parent_rule.name}/{index}"
+            cleaned["name"] = self.instance.name = self._generated_name()
         self._clean_match(cleaned)
         self._clean_replies(cleaned)
         return cleaned
@@ -307,6 +332,22 @@ class FollowUpForm(RuleReplyFormMixin, forms.ModelForm):
             self.instance.name = self.cleaned_data["name"]
         super()._post_clean()
 
+    def _generated_name(self) -> str:
+        """``<parent>.<n>``, the rule files' scheme (``engine.dialect``): n is the follow-up's
+        position, or the next number whose name is free."""
+        position = int(self.prefix.rsplit("-", 1)[-1]) + 1 if self.prefix[-1:].isdigit() else 1
+        reserved = self.reserved_names if self.reserved_names is not None else set()
+        parent_name = self.parent_rule.name or ""
+        max_length = Rule._meta.get_field("name").max_length
+        number = position
+        while True:
+            suffix = f".{number}"
+            name = parent_name[:max_length - len(suffix)] + suffix
+            if name not in reserved:
+                reserved.add(name)
+                return name
+            number += 1
+
 
 class BaseFollowUpFormSet(forms.BaseInlineFormSet):
     """Follow-ups share the parent's account; names stay unique per account."""
@@ -315,7 +356,22 @@ class BaseFollowUpFormSet(forms.BaseInlineFormSet):
         form = super()._construct_form(i, **kwargs)
         form.instance.account_id = self.instance.account_id
         form.parent_rule = self.instance
+        form.reserved_names = self._reserved_names
         return form
+
+    @cached_property
+    def _reserved_names(self) -> set[str]:
+        """What a generated follow-up name must not be: the account's rule names, the parent's,
+        and the names typed in this formset (a later form's typed name must not be taken first)."""
+        names = {self.instance.name}
+        if self.instance.account_id:
+            names.update(Rule.objects.filter(account_id=self.instance.account_id).values_list("name", flat=True))
+        if self.is_bound:
+            for i in range(self.total_form_count()):
+                typed = (self.data.get(f"{self.add_prefix(i)}-name") or "").strip()
+                if typed:
+                    names.add(typed)
+        return names
 
     @property
     def empty_form(self):

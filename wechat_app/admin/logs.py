@@ -1,12 +1,16 @@
 """The message log: read-only, filtered to the user's accounts, with a per-user conversation view."""
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import Truncator
@@ -14,28 +18,46 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import MessageLog
 from . import conversation_reply
-from .access import AccountScopedAdminMixin, get_account_or_404
-from .filters import AccountListFilter, RuleListFilter, refuse_nul
+from .access import AccountScopedAdminMixin, allowed_account_ids, get_account_or_404
+from .filters import AccountListFilter, RuleListFilter, SenderFilter, refuse_nul
 from .rules import describe_reply
 
-STATUS_CLASSES = {"replied": "ok", "no_reply": "muted", "unmatched": "warn", "error": "err", "received": "muted"}
+STATUS_CLASSES = {"replied": "ok", "no_reply": "muted", "unmatched": "warn", "error": "err", "received": "muted",
+                  "deferred": "ok"}
+MESSAGE_ICONS = {"image": "🖼", "voice": "🎤", "video": "🎬", "shortvideo": "🎬", "location": "📍", "link": "🔗",
+                 "file": "📄"}
 
 
 def describe_message(log) -> str:
+    """One line for what was received: the text, ``⚡ EVENT · key`` (``⚙`` for WeChat's system
+    events, with their status), or the type of a media message."""
     if log.msg_type == "event":
+        if log.is_system_event:
+            status = ((log.message or {}).get("param") or {}).get("status") or ""
+            return f"⚙ {log.event}" + (f" · {status}" if status else "")
         return f"⚡ {log.event}" + (f" · {log.event_key}" if log.event_key else "")
+    icon = MESSAGE_ICONS.get(log.msg_type, "")
     if log.text:
-        return log.text
-    return f"[{log.msg_type}]"
+        return f"{icon} {log.text}".strip()
+    param = (log.message or {}).get("param") or {}
+    detail = param.get("label") or param.get("title") or ""
+    return f"{icon} [{log.msg_type}]" + (f" {detail}" if detail else "")
+
+
+def format_latency(ms) -> str:
+    return "—" if ms is None else f"{ms:.1f} ms"
 
 
 @admin.register(MessageLog)
 class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "account", "user_link", "msg_type", "message_display", "rule_link",
-                    "reply_display", "status_display", "latency_display", "retry_count"]
-    list_display_links = ["created_at"]
-    list_filter = [AccountListFilter, "msg_type", ("created_at", admin.DateFieldListFilter), RuleListFilter,
-                   "status", "encrypted"]
+    # Sized for a 1366 px screen with the sidebar and the filters open: the message type shows as
+    # an icon in the message, the rule under its reply, the account under the user (when the user
+    # sees several), retries in the status; the time is short (the full one is its tooltip).
+    list_display = ["received", "user_link", "message_display", "reply_display", "status_display",
+                    "latency_display"]
+    list_display_links = ["received"]
+    list_filter = [AccountListFilter, SenderFilter, "msg_type", ("created_at", admin.DateFieldListFilter),
+                   RuleListFilter, "status", "encrypted"]
     list_select_related = ["account", "rule"]
     search_fields = ["user", "text", "event_key"]
     search_help_text = _("Search by user (openid) or message text.")
@@ -43,13 +65,14 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False  # counting a big log on every page is slow
     readonly_fields = ["account", "created_at", "user", "msg_type", "event", "event_key", "text", "msg_id",
-                       "dedupe_key", "status", "rule", "rule_name", "reply", "latency_ms", "retry_count",
-                       "encrypted", "error", "message", "raw_xml", "reply_xml"]
+                       "dedupe_key", "status_display", "rule_display", "reply_preview", "latency_display",
+                       "retry_count", "encrypted", "error", "message", "raw_xml", "reply_json", "reply_xml"]
     fieldsets = [
         (None, {"fields": [("account", "created_at"), ("user", "msg_type"), ("event", "event_key"), "text",
-                           ("status", "rule", "rule_name"), "reply", ("latency_ms", "retry_count", "encrypted"),
-                           "error"]}),
-        (_("Raw"), {"fields": ["msg_id", "dedupe_key", "message", "raw_xml", "reply_xml"], "classes": ["collapse"]}),
+                           ("status_display", "rule_display"), "reply_preview",
+                           ("latency_display", "retry_count", "encrypted"), "error"]}),
+        (_("Raw"), {"fields": ["msg_id", "dedupe_key", "message", "raw_xml", "reply_json", "reply_xml"],
+                    "classes": ["collapse"]}),
     ]
 
     class Media:
@@ -65,37 +88,97 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         # The log is the record of what happened; only superusers may prune it.
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        if len(allowed_account_ids(request.user)) > 1 and not request.GET.get(self.account_filter_parameter):
+            columns = ["user_and_account" if name == "user_link" else name for name in columns]
+        return columns
+
+    @admin.display(description=_("received"), ordering="created_at")
+    def received(self, log):
+        local = timezone.localtime(log.created_at)
+        today = timezone.localdate()
+        if local.date() == today:
+            short = local.strftime("%H:%M:%S")
+        elif local.year == today.year:
+            short = local.strftime("%m-%d %H:%M")
+        else:
+            short = local.strftime("%Y-%m-%d")
+        return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
+                           local.strftime("%Y-%m-%d %H:%M:%S %Z"), short)
+
     @admin.display(description=_("user"), ordering="user")
     def user_link(self, log):
         url = reverse("admin:wechat_app_messagelog_conversation", args=[log.account_id]) + "?" + urlencode(
             {"user": log.user})
-        return format_html('<a href="{}" title="{}">{}</a>', url, _("Conversation"), Truncator(log.user).chars(18))
+        # Openids share their first letters: the start and the end tell them apart.
+        user = log.user if len(log.user) <= 12 else f"{log.user[:6]}…{log.user[-4:]}"
+        return format_html('<a href="{}" title="{} · {}">{}</a>', url, log.user, _("Conversation"), user)
+
+    @admin.display(description=_("user · account"), ordering="user")
+    def user_and_account(self, log):
+        return format_html('{}<div class="wx-sub">{}</div>', self.user_link(log), log.account.name)
 
     @admin.display(description=_("message"))
     def message_display(self, log):
-        return Truncator(describe_message(log)).chars(60)
+        text = Truncator(describe_message(log)).chars(80)
+        if log.is_system_event:
+            return format_html('<span class="wx-system" title="{}">{}</span>',
+                               _("A report WeChat sends about its own work, not a user's message"), text)
+        return text
 
-    @admin.display(description=_("rule"), ordering="rule_name")
-    def rule_link(self, log):
+    @admin.display(description=_("reply · rule"), ordering="rule_name")
+    def reply_display(self, log):
+        reply = Truncator(describe_reply(log.reply)).chars(80) if log.reply else "—"
+        rule_name = log.rule_name or (log.rule.name if log.rule_id else "")
+        if not rule_name:
+            return reply
+        if log.rule_id:
+            rule = format_html('<a href="{}">{}</a>', reverse("admin:wechat_app_rule_change", args=[log.rule_id]),
+                               rule_name)
+        else:
+            rule = rule_name
+        return format_html('{}<div class="wx-sub">{} {}</div>', reply, _("rule"), rule)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, log):
+        if log.is_system_event:
+            pill = format_html('<span class="wx-status wx-status-sys" title="{}">{}</span>',
+                               _("WeChat's own report (status: %(status)s)") % {"status": log.get_status_display()},
+                               _("system"))
+        else:
+            pill = format_html('<span class="wx-status wx-status-{}">{}</span>',
+                               STATUS_CLASSES.get(log.status, "muted"), log.get_status_display())
+        if log.retry_count:
+            return format_html('{} <span class="wx-retries" title="{}">↻{}</span>', pill,
+                               _("WeChat retried this delivery"), log.retry_count)
+        return pill
+
+    @admin.display(description=_("latency"), ordering="latency_ms")
+    def latency_display(self, log):
+        return format_latency(log.latency_ms)
+
+    # ---- the entry page ----------------------------------------------------------------------------
+    @admin.display(description=_("rule"))
+    def rule_display(self, log):
         if log.rule_id:
             return format_html('<a href="{}">{}</a>', reverse("admin:wechat_app_rule_change", args=[log.rule_id]),
                                log.rule_name or log.rule.name)
         return log.rule_name or "—"
 
     @admin.display(description=_("reply"))
-    def reply_display(self, log):
-        if not log.reply:
+    def reply_preview(self, log):
+        """The reply as the WeChat user saw it (text, news cards, music...), not its JSON."""
+        if not log.reply and log.status in (MessageLog.Status.ERROR, MessageLog.Status.DEFERRED):
+            return log.get_status_display()  # not "no reply": the error, or a reply still to come
+        return format_html('<div class="wx-reply-preview wx-msg-bot">{}</div>', render_to_string(
+            "admin/wechat_app/rule/_reply_bubble.html", {"reply": log.reply}))
+
+    @admin.display(description=_("reply (JSON)"))
+    def reply_json(self, log):
+        if log.reply is None:
             return "—"
-        return Truncator(describe_reply(log.reply)).chars(50)
-
-    @admin.display(description=_("status"), ordering="status")
-    def status_display(self, log):
-        return format_html('<span class="wx-status wx-status-{}">{}</span>', STATUS_CLASSES.get(log.status, "muted"),
-                           log.get_status_display())
-
-    @admin.display(description=_("latency"), ordering="latency_ms")
-    def latency_display(self, log):
-        return "—" if log.latency_ms is None else f"{log.latency_ms:.0f} ms"
+        return format_html("<pre>{}</pre>", json.dumps(log.reply, ensure_ascii=False, indent=2))
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -95,9 +96,10 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     inlines = [FollowUpInline]
     change_form_template = "admin/wechat_app/rule/change_form.html"
     change_list_template = "admin/wechat_app/rule/change_list.html"
-    list_display = ["name", "account", "match_display", "reply_display", "priority", "enabled",
-                    "hits_7d"]
-    list_display_links = ["name"]
+    # Sized for a 1366 px screen with the sidebar and the filters open: the match shows under the
+    # name (one "rule" column that links to the rule), the last match under the hit count.
+    list_display = ["rule_display", "account", "reply_display", "priority", "enabled", "hits_7d"]
+    list_display_links = ["rule_display"]
     list_editable = ["priority"]
     list_filter = [AccountListFilter, "match_kind", "enabled", RuleLevelFilter]
     list_select_related = ["account", "parent"]
@@ -147,13 +149,12 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                  | Q(pk__in=reply_ids))
         return queryset.filter(query), False
 
-    @admin.display(description=_("match"), ordering="match_value")
-    def match_display(self, rule):
-        text = describe_match(rule)
+    @admin.display(description=_("rule · match"), ordering="name")
+    def rule_display(self, rule):
+        match = format_html("<code>{}</code>", Truncator(describe_match(rule)).chars(60))
         if rule.parent_id:
-            return format_html('<span class="wx-followup-tag">↳ {}</span> <code>{}</code>',
-                               rule.parent.name, Truncator(text).chars(60))
-        return format_html("<code>{}</code>", Truncator(text).chars(60))
+            match = format_html('<span class="wx-followup-tag">↳ {}</span> {}', rule.parent.name, match)
+        return format_html('{}<div class="wx-sub">{}</div>', rule.name, match)
 
     @admin.display(description=_("reply"))
     def reply_display(self, rule):
@@ -168,13 +169,14 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                                _("+%(n)s random") % {"n": len(replies) - 1})
         return first
 
-    @admin.display(description=_("hits (7 days) · last matched"), ordering="hits")
+    @admin.display(description=_("hits · 7 days"), ordering="hits")
     def hits_7d(self, rule):
         if not rule.last_hit:
-            return format_html('<span class="wx-hits">{}</span> <span class="wx-muted">· {}</span>', rule.hits,
+            return format_html('<span class="wx-hits">{}</span><div class="wx-sub">{}</div>', rule.hits,
                                _("never"))
-        return format_html('<span class="wx-hits">{}</span> <span class="wx-muted" title="{}">· {}</span>',
-                           rule.hits, rule.last_hit.isoformat(), _("%(t)s ago") % {"t": _timesince(rule.last_hit)})
+        return format_html('<span class="wx-hits">{}</span><div class="wx-sub" title="{}">{}</div>',
+                           rule.hits, _("last matched %(at)s") % {"at": rule.last_hit.isoformat()},
+                           _ago(rule.last_hit))
 
     # ---- bulk actions ---------------------------------------------------------------------------
     def _set_enabled(self, request, queryset, enabled):
@@ -232,7 +234,11 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
-        extra_context["export_accounts"] = allowed_accounts(request.user)
+        accounts = allowed_accounts(request.user)
+        account_id = request.GET.get("account__id__exact", "")
+        if account_id.isdigit():  # filtered to one account: export that one
+            accounts = accounts.filter(pk=account_id)
+        extra_context["export_accounts"] = list(accounts)
         extra_context["can_import_rules"] = can_import_rules(request.user)
         return super().changelist_view(request, extra_context)
 
@@ -292,7 +298,7 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         return response
 
 
-def _timesince(value):
-    from django.utils.timesince import timesince
-
-    return timesince(value, depth=1)
+def _ago(value):
+    if timezone.now() - value < timedelta(minutes=1):
+        return _("just now")
+    return _("%(t)s ago") % {"t": timesince(value, depth=1)}

@@ -2,10 +2,32 @@
 from __future__ import annotations
 
 from django.db import connections, models, router
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from ..protocol.messages import SYSTEM_EVENTS, is_system_event
 
-class MessageLogManager(models.Manager):
+
+class MessageLogQuerySet(models.QuerySet):
+    """Splits the log into what users sent and what WeChat reports about its own work.
+
+    The marker is derived from the event name (``protocol.SYSTEM_EVENTS``, any case), so rows
+    logged before the set grew are classified the same way.
+    """
+
+    def _with_event_name(self):
+        return self.alias(_event_lower=Lower("event"))
+
+    def system_events(self):
+        """WeChat's own reports (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH...)."""
+        return self._with_event_name().filter(msg_type="event", _event_lower__in=SYSTEM_EVENTS)
+
+    def from_users(self):
+        """Messages and events that users sent: everything but ``system_events()``."""
+        return self._with_event_name().exclude(msg_type="event", _event_lower__in=SYSTEM_EVENTS)
+
+
+class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
     """Adds ``insert``: the callback's one write per message, made as cheap as the database allows."""
 
     _insert_sql: dict[str, tuple[str, list]] = {}
@@ -116,3 +138,8 @@ class MessageLog(models.Model):
 
     def __str__(self):
         return f"{self.msg_type} from {self.user} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_system_event(self) -> bool:
+        """An event WeChat reports about its own work, not a user's message (see ``SYSTEM_EVENTS``)."""
+        return self.msg_type == "event" and is_system_event(self.event)

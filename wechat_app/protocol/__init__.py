@@ -13,7 +13,7 @@ from .errors import (
     MalformedMessageError,
     ProtocolError,
 )
-from .messages import Message, parse_message, parse_xml
+from .messages import SYSTEM_EVENTS, Message, is_system_event, parse_message, parse_xml
 from .replies import (
     Article,
     ImageReply,
@@ -32,8 +32,9 @@ from .signature import check_signature, check_timestamp, make_signature
 __all__ = [
     "AppIdMismatchError", "Article", "DecryptError", "ExpiredTimestampError", "ForbiddenXMLError",
     "ImageReply", "InvalidAESKeyError", "InvalidSignatureError", "MalformedMessageError",
-    "Message", "MessageCrypto", "MusicReply", "NewsReply", "ProtocolError", "Reply", "TextReply",
-    "TransferCustomerServiceReply", "VideoReply", "VoiceReply", "check_signature", "check_timestamp",
+    "Message", "MessageCrypto", "MusicReply", "NewsReply", "ProtocolError", "Reply", "SYSTEM_EVENTS",
+    "TextReply", "TransferCustomerServiceReply", "VideoReply", "VoiceReply", "check_signature", "check_timestamp",
+    "is_system_event",
     "make_signature", "parse_message", "parse_xml", "render_reply", "reply_from_dict",
     "validate_aes_key",
 ]

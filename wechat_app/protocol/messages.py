@@ -45,6 +45,30 @@ _FORBIDDEN_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNOREC
 
 _local = threading.local()
 
+# Events WeChat sends about its own work (job results, reviews, verification notices, agent
+# sessions), not about something a user did. They are logged like any message but are not user
+# activity: statistics leave them out and the admin marks them. Lower case; compare with
+# ``is_system_event``.
+# https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html
+# https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Batch_Sends_and_Originality_Checks.html
+SYSTEM_EVENTS = frozenset({
+    "templatesendjobfinish",  # a template message was delivered, refused or failed
+    "masssendjobfinish",  # a mass send finished
+    "publishjobfinish",  # a free publication finished
+    "subscribe_msg_sent_event",  # a subscription message was delivered or failed
+    "qualification_verify_success", "qualification_verify_fail",  # account verification
+    "naming_verify_success", "naming_verify_fail", "annual_renew", "verify_expired",
+    "card_pass_check", "card_not_pass_check", "card_sku_remind",  # card reviews and stock alerts
+    "poi_check_notify",  # store review
+    "kf_create_session", "kf_close_session", "kf_switch_session",  # customer-service agents' sessions
+})
+
+
+def is_system_event(event: str | None) -> bool:
+    """Whether an event name is one of WeChat's own reports (``SYSTEM_EVENTS``), in any case."""
+    return bool(event) and event.strip().lower() in SYSTEM_EVENTS
+
+
 
 def _parser() -> etree.XMLParser:
     # lxml parsers keep state while parsing; one per thread is the documented safe use.
@@ -123,6 +147,11 @@ class Message:
     @property
     def is_event(self) -> bool:
         return self.type == "event"
+
+    @property
+    def is_system_event(self) -> bool:
+        """An event WeChat reports about its own work (``SYSTEM_EVENTS``), not a user's action."""
+        return self.is_event and is_system_event(self.event)
 
     @property
     def dedupe_key(self) -> str:

@@ -4,7 +4,9 @@
 (function () {
   "use strict";
   var MAX_ARTICLES = 8;
-  var ARTICLE_FIELDS = [["title", "Title"], ["url", "Link URL"], ["description", "Description"], ["pic_url", "Picture URL"]];
+  var ARTICLE_FIELDS = [["title", "Title", ""], ["url", "Link (opened when tapped)", "https://"],
+                        ["description", "Description", "Shown when the news has one article"],
+                        ["pic_url", "Picture URL", "https://… (large 360×200, small 200×200)"]];
   var VALUE_HINTS = {
     exact: "The whole message, e.g. hello", contains: "A keyword, e.g. price", regex: "e.g. ^game (\\d+)$",
     event: "subscribe, unsubscribe, SCAN, CLICK, VIEW, LOCATION…", type: "image, voice, video, shortvideo, location, link, file",
@@ -41,11 +43,16 @@
     row.className = "wx-article";
     var n = document.createElement("div"); n.className = "wx-article-n"; n.textContent = index + 1; row.appendChild(n);
     ARTICLE_FIELDS.forEach(function (pair) {
+      // A visible label: a placeholder alone vanishes as soon as the field is filled in.
+      var label = document.createElement("label"); label.className = "wx-article-field";
+      var caption = document.createElement("span"); caption.textContent = pair[1]; label.appendChild(caption);
       var input = document.createElement("input");
-      input.type = "text"; input.placeholder = pair[1]; input.setAttribute("aria-label", pair[1]);
+      input.type = "text";
+      input.placeholder = pair[2];
       input.className = "wx-article-input vTextField"; input.setAttribute("data-article-field", pair[0]);
       input.value = article[pair[0]] || "";
-      row.appendChild(input);
+      label.appendChild(input);
+      row.appendChild(label);
     });
     var tools = document.createElement("div"); tools.className = "wx-article-tools";
     [["up", "↑", "Move up"], ["down", "↓", "Move down"], ["remove", "✕", "Remove article"]].forEach(function (b) {
