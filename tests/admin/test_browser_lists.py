@@ -131,7 +131,7 @@ def test_campaign_list_key_columns_at_1366(laptop, busy_account):
     laptop.goto("/admin/wechat_app/campaign/")
     laptop.wait_for_selector("#result_list")
     shot(laptop, "22-campaign-list-1366")
-    assert_columns_visible(laptop, ["status", "progress"])
+    assert_columns_visible(laptop, ["status_display", "progress"])
 
 
 def test_message_log_entry_shows_the_reply_as_the_user_saw_it(laptop, busy_account):

@@ -137,7 +137,7 @@ def test_campaign_list_keeps_key_columns_in_view_and_refreshes(page, sandbox, ac
     page.goto("/admin/wechat_app/campaign/")
     assert page.is_visible("#nav-sidebar")
     assert_columns_in_view(page, "th.column-status_display", "th.column-progress", "td.field-progress progress",
-                           "th.column-created_at")
+                           "th.column-created")
     assert "40% · 2/5" in page.inner_text(f"[data-campaign-progress='{running.pk}']")
     shot(page, "outbound-05-campaign-list-1366")
 

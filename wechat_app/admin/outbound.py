@@ -225,7 +225,7 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/wechat_app/campaign/change_form.html"
     change_list_template = "admin/wechat_app/campaign/change_list.html"
     # Few, narrow columns: status and progress stay visible at 1366 px with the sidebar open.
-    list_display = ["name", "account", "status_display", "progress", "created_at"]
+    list_display = ["name", "account", "status_display", "progress", "created"]
     list_filter = ["status", AccountListFilter, "audience"]
     search_fields = ["name"]
     list_select_related = ["account"]
@@ -251,6 +251,10 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         # Only drafts are edited; what was sent stays what it was (a record without Save buttons).
         return super().has_change_permission(request, obj) and (obj is None or obj.status == Campaign.Status.DRAFT)
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj):
+        return _date(obj.created_at)
 
     def has_operate_permission(self, request, obj):
         """Start, pause, cancel, test: the change permission on the campaign's account, any status."""
