@@ -152,7 +152,7 @@ def test_running_campaign_progress_polls_itself(staff, template, account):
 def test_list_keeps_few_columns(staff, template):
     from wechat_app.admin.outbound import CampaignAdmin
 
-    assert CampaignAdmin.list_display == ["name", "account", "status_display", "progress", "created_at"]
+    assert CampaignAdmin.list_display == ["name", "account", "status_display", "progress", "created"]
 
 
 def test_service_renders_the_preview(template):

@@ -234,6 +234,7 @@ def test_template_job_finish_is_pushed_signed_and_encrypted(sandbox, app, callba
     deadline = time.monotonic() + 15  # generous: the push runs on a thread of a busy machine
     while not received and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert received, f"nothing pushed; the sandbox recorded {sandbox.state.pushes!r}"
     path, body = received[0]
     query = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
     check_signature(query["signature"], "cbtoken", query["timestamp"], query["nonce"])
