@@ -3,14 +3,11 @@
 A laptop screen is where operators read the log; a column pushed past the right edge (or inside a
 horizontally scrolled table) is one they never see. Screenshots go to test-artifacts/screenshots/.
 """
-import os
 from datetime import timedelta
 
 import pytest
 
-from .test_browser import PASSWORD, browser, shot  # noqa: F401  (browser is a fixture)
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from tests.browser import browser, logged_in_admin, shot  # noqa: F401  (browser is a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,18 +16,11 @@ OPENIDS = ["oHq9x5Jx4Rw0Qx_tbP3xmAo0m7xY", "o6_bmjrPTlm6_2sgVt7hMZOPfL2M", "oLVP
 
 
 @pytest.fixture
-def laptop(browser, live_server, django_user_model):  # noqa: F811
-    django_user_model.objects.create_superuser("operator", "op@example.com", PASSWORD)
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/admin/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
-    yield page
-    context.close()
+def laptop(browser, live_server, django_user_model):
+    # No JavaScript-error check here: these tests look at layout only.
+    with logged_in_admin(browser, live_server, django_user_model, width=WIDTH, height=HEIGHT,
+                         check_js_errors=False) as page:
+        yield page
 
 
 def assert_columns_visible(page, columns):

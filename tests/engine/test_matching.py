@@ -1,5 +1,4 @@
 """Rule matching through the compiled index: each match kind, case folding, precedence."""
-import re
 
 import pytest
 

@@ -7,25 +7,14 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.test import override_settings
 
 from wechat_app.engine import RuleSpecError
-from wechat_app.models import Account, Rule
+from wechat_app.models import Rule
 from wechat_app.services import rules as service
 
 from .helpers import content, text
 from .test_file_limits import ALIAS_BOMB
+from .test_services import _fresh_indexes, account  # noqa: F401  (fixtures: fresh indexes, the shop account)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_indexes():
-    service.clear_local_indexes()
-    yield
-    service.clear_local_indexes()
-
-
-@pytest.fixture
-def account():
-    return Account.objects.create(name="shop", app_id="wx1234567890", app_secret="s" * 32, token="tok123")
 
 
 def rule(account, name, kind="contains", value="x", replies=None, **kwargs):

@@ -2,56 +2,22 @@
 sync from an empty list, the campaign form (keyword fields follow the template, live preview),
 the campaign page (test send, Start), progress that refreshes itself, and a reply from the
 conversation view. Screenshots go to test-artifacts/screenshots/ (git-ignored)."""
-import os
 from datetime import timedelta
 
 import pytest
 
-from tests.admin.test_browser import CHROMIUM_ARGS, _chromium_path, shot
+from tests.browser import browser, logged_in_admin, shot  # noqa: F401  (browser is a fixture)
 
 from .conftest import APP_ID
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "pw-browser-12345"
 WIDTH = 1366
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = _chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    if path is None or sync_playwright is None:
-        message = "browser tests need the playwright package and Debian's chromium (scripts/ensure-browser.sh)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, live_server, django_user_model):
-    django_user_model.objects.create_superuser("operator", "op@example.com", PASSWORD)
-    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.goto("/admin/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with logged_in_admin(browser, live_server, django_user_model, width=WIDTH, height=900) as page:
+        yield page
 
 
 def right_edge(page, selector):
