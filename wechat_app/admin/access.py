@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.http import Http404
 
 from ..models import Account
-from ..services.access import accessible_account_ids, accessible_accounts, has_account
+from ..services.access import accessible_account_ids, accessible_accounts, can, has_account
 from .filters import ValidatedChangeListMixin
 
 
@@ -23,6 +23,12 @@ def allowed_account_ids(user) -> set[int]:
 
 def can_access_account(user, account_or_id) -> bool:
     return has_account(user, account_or_id)
+
+
+def can_in_some_account(user, action: str, model) -> bool:
+    """``services.access.can`` for at least one account ``user`` may access: whether a list's
+    buttons and actions (sync, reply, start...) are offered at all; each object is checked again."""
+    return can(user, action, model) and bool(user.is_superuser or allowed_account_ids(user))
 
 
 def get_account_or_404(request, account_id):

@@ -10,14 +10,14 @@ from django.utils.translation import gettext as _
 
 from ..models import OutboundMessage
 from ..services import outbound
-from .outbound import has_model_permission
+from .access import can_in_some_account
 from .outbound_forms import ReplyForm, clean_openid
 
 
 def can_reply(request) -> bool:
     """Replying queues an outbound message: the add permission on outbound messages (the
     account's access is checked by the view)."""
-    return has_model_permission(request, OutboundMessage._meta, "add")
+    return can_in_some_account(request.user, "add", OutboundMessage)
 
 
 def handle_reply(request, account, openid: str):

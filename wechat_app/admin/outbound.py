@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from django.contrib import admin, messages
-from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -25,19 +24,12 @@ from ..client import WeChatAPIError
 from ..models import Campaign, Follower, OutboundMessage, Template
 from ..services import outbound
 from ..services.enqueue import enqueue
-from .access import AccountScopedAdminMixin, allowed_account_ids, allowed_accounts, get_account_or_404
+from .access import AccountScopedAdminMixin, allowed_accounts, can_in_some_account, get_account_or_404
 from .filters import AccountListFilter
 from .outbound_forms import CampaignForm, TestSendForm
 
 ID_RE = re.compile(r"[0-9]{1,18}")  # str.isdigit() also accepts "²", which int() refuses
 OUTBOUND_MEDIA_CSS = {"all": ["wechat_app/css/console.css", "wechat_app/css/outbound.css"]}
-
-
-def has_model_permission(request, opts, action: str) -> bool:
-    """Django's ``<action>_<model>`` permission, for at least one account the user may access."""
-    codename = get_permission_codename(action, opts)
-    return request.user.has_perm(f"{opts.app_label}.{codename}") and bool(
-        request.user.is_superuser or allowed_account_ids(request.user))
 
 
 def _date(value) -> str:
@@ -99,7 +91,7 @@ class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     def has_resend_permission(self, request):
-        return has_model_permission(request, self.opts, "change")
+        return can_in_some_account(request.user, "change", self.model)
 
     @admin.display(description=_("queued at"), ordering="created_at")
     def queued(self, obj):
@@ -143,7 +135,7 @@ class SyncButtonMixin:
         return False
 
     def has_sync_permission(self, request):
-        return has_model_permission(request, self.opts, "change")
+        return can_in_some_account(request.user, "change", self.model)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
