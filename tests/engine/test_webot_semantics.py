@@ -289,3 +289,17 @@ class TestReplyShorthands:
     def test_unknown_article_field_is_named(self):
         with pytest.raises(RuleSpecError, match="article 1 has unknown field"):
             parse_rules({"x": {"handler": {"title": "t", "colour": "red"}}})
+
+
+def test_shipped_dialog_example_keeps_webot_meaning():
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "examples" / "dialog.yaml").read_text(encoding="utf-8")
+    for said, expected in (("both", "你丫才不男不女呢"), ("BOY", "是的,我就是翩翩公子一枚")):
+        engine = engine_for(source)
+        assert answer(engine, "guess my sex") == "你猜猜看吶"
+        assert answer(engine, said) == expected
+    for said, expected in (("girl?", "Wrong"), ("b", "Right"), ("不要", "OK, maybe later")):
+        engine = engine_for(source)
+        assert answer(engine, "boy or girl") == "Guess!"
+        assert answer(engine, said) == expected
