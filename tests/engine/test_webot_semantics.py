@@ -303,3 +303,13 @@ def test_shipped_dialog_example_keeps_webot_meaning():
         engine = engine_for(source)
         assert answer(engine, "boy or girl") == "Guess!"
         assert answer(engine, said) == expected
+
+
+def test_follow_ups_of_an_unnamed_rule_are_named_after_the_function():
+    registry = RuleRegistry()
+
+    @registry.rule(always=True, follow_ups=lambda m, c: "thanks")
+    def survey(message, context):
+        return "How was it?" if message.text == "survey" else None
+
+    assert [r.name for r in registry.get("survey").follow_up.rules] == ["survey.1"]

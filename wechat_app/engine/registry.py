@@ -134,13 +134,14 @@ class RuleRegistry:
             raise RuleSpecError(f"code rule {name!r}: key and flags need an event or regex condition", rule=name)
         if predicate is not None and not callable(predicate):
             raise RuleSpecError(f"code rule {name!r}: predicate must be callable", rule=name)
-        follow_up = _follow_up(name, follow_ups)
+        follow_up = _follow_up(name, follow_ups) if name else None
 
         def register(handler: Callable) -> Callable:
             rule_name = name or handler.__name__
             spec = RuleSpec(
                 name=rule_name, kind=kind, value=value, key=key, flags=flags, priority=priority,
-                follow_up=follow_up, handler=handler, predicate=predicate,
+                follow_up=follow_up if name else _follow_up(rule_name, follow_ups), handler=handler,
+                predicate=predicate,
             )
             self.add(spec, accounts=accounts)
             return handler
@@ -231,7 +232,7 @@ def _follow_up(name, follow_ups) -> FollowUp | None:
         return follow_ups
     from .dialect import parse_follow_ups  # the rule-file dialect, also for code rules
 
-    return parse_follow_ups(follow_ups, parent=name or "code rule")
+    return parse_follow_ups(follow_ups, parent=name)
 
 
 registry = RuleRegistry()
