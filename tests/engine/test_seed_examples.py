@@ -14,7 +14,7 @@ import pytest
 from wechat_app.engine import NO_REPLY, Engine, EngineContext, MatchKind, MemoryStateStore, RuleIndex, RuleRegistry
 from wechat_app.engine.dialect import parse_rules, rule_warnings, specs_from_defs
 
-from .helpers import event, text, typed, voice
+from .helpers import event, text, voice
 
 
 class Bot:
@@ -463,4 +463,3 @@ def test_rule_kinds_used_above_stay_in_the_index():
     # The seed's keyword patterns compile to the keyword automaton, not to regexes.
     defs = parse_rules({"是机器人": "x", "你是谁": "y"})
     assert {d.kind for d in defs} == {MatchKind.CONTAINS}
-    assert typed("image").type == "image"
