@@ -313,3 +313,9 @@ def test_follow_ups_of_an_unnamed_rule_are_named_after_the_function():
         return "How was it?" if message.text == "survey" else None
 
     assert [r.name for r in registry.get("survey").follow_up.rules] == ["survey.1"]
+
+
+def test_a_name_that_is_no_valid_pattern_says_how_to_keep_the_old_meaning():
+    with pytest.raises(RuleSpecError, match=r"'c\+\+ help'.*always=True"):
+        RuleRegistry().rule("c++ help")
+    RuleRegistry().rule("c++ help", always=True)

@@ -110,7 +110,8 @@ class RuleRegistry:
                                 f"type, default, pattern, always", rule=name)
         if not given and (key or flags):
             raise RuleSpecError(f"code rule {name!r}: key and flags need an event or regex condition", rule=name)
-        if not given and name is not None and predicate is None:
+        name_is_pattern = not given and name is not None and predicate is None
+        if name_is_pattern:
             given = [("pattern", name)]  # webot: the rule's name is its pattern
         kind, value = given[0] if given else (None, "")
         if kind == "always":
@@ -129,7 +130,9 @@ class RuleRegistry:
             try:
                 validate_match(kind, value, key, flags)
             except RuleSpecError as err:
-                raise RuleSpecError(f"code rule {name!r}: {err}", field=err.field, rule=name) from err
+                hint = (" (a rule with no condition matches its name, as in webot: give a condition, "
+                        "or always=True to try it for every message)") if name_is_pattern else ""
+                raise RuleSpecError(f"code rule {name!r}: {err}{hint}", field=err.field, rule=name) from err
         elif key or flags:
             raise RuleSpecError(f"code rule {name!r}: key and flags need an event or regex condition", rule=name)
         if predicate is not None and not callable(predicate):
