@@ -110,3 +110,15 @@ def test_preview_summarizes_replies_without_their_optional_fields(staff_client, 
     assert response.status_code == 200 and response.context["preview"] is not None
     chips = re.findall(r'<span class="wx-reply-chip">([^<]*)</span>', response.content.decode())
     assert chips == ["🎬 video VID1", "👤 transfer to customer service", "🎵 https://example.com/a.mp3"]
+
+
+def test_music_without_cover_imports_with_a_warning(staff_client, account_a):
+    # webot's own music example has no ThumbMediaId, which WeChat documents as required.
+    music = "- {name: song, match: {exact: song}, reply: {type: music, musicUrl: 'http://example.com/a.mp3'}}\n"
+    response = staff_client.post(URL, {"account": account_a.pk, "text": music})
+    assert response.status_code == 200
+    assert "no thumb_media_id" in response.content.decode()
+    response = staff_client.post(URL, {"account": account_a.pk, "text": music, "confirm": "1"}, follow=True)
+    assert any("no thumb_media_id" in str(m) for m in response.context["messages"])
+    assert Rule.objects.get(account=account_a, name="song").replies == [
+        {"type": "music", "music_url": "http://example.com/a.mp3"}]

@@ -221,3 +221,12 @@ def test_follow_up_names_follow_the_importers_scheme(admin_client_, account_a):
     import_rules(account_a, "- name: quiz\n  match: {exact: quiz}\n  reply: Ready?\n"
                             "  follow_ups: [{match: {exact: 'yes'}, reply: Go}]\n")
     assert list(Rule.objects.get(name="quiz").follow_ups.values_list("name", flat=True)) == ["quiz.1"]
+
+
+def test_music_without_thumb_media_id_saves_with_a_warning(admin_client_, account_a):
+    replies = [{"type": "music", "title": "Song", "music_url": "http://x/a.mp3"}]
+    response = admin_client_.post(ADD_URL, rule_post(account_a, replies=replies), follow=True)
+    assert response.status_code == 200
+    assert Rule.objects.get(name="greet").replies == [{"type": "music", "title": "Song", "music_url": "http://x/a.mp3"}]
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert len(warnings) == 1 and "greet: music reply has no thumb_media_id" in warnings[0]

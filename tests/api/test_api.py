@@ -196,3 +196,12 @@ def test_rule_import_needs_access_and_permissions(client, account):
     assert not Rule.objects.exists()
     assert post_json(client, url, {"rules": RULE_FILE}).status_code == 200
     assert Rule.objects.filter(account=account, parent=None).count() == 2
+
+
+def test_rule_import_reports_warnings(admin_client, account):
+    url = "/wechat/api/accounts/shop/rules/import/"
+    music = [{"name": "song", "pattern": "=song", "handler": {"type": "music", "url": "http://example.com/a.mp3"}}]
+    resp = post_json(admin_client, url, {"rules": music})
+    assert resp.status_code == 200, resp.content
+    assert resp.json()["created"] == ["song"]
+    assert len(resp.json()["warnings"]) == 1 and "thumb_media_id" in resp.json()["warnings"][0]

@@ -153,7 +153,7 @@ ISSUE_YAML = """
 class TestImportExport:
     def test_import_then_answer(self, account):
         summary = service.import_rules(account, ISSUE_YAML)
-        assert summary == {"created": 3, "updated": 0, "deleted": 0, "follow_ups": 1}
+        assert summary == {"created": 3, "updated": 0, "deleted": 0, "follow_ups": 1, "warnings": []}
         game = Rule.objects.get(account=account, name="game")
         assert game.follow_up_retries == 2 and game.follow_ups.get().name == "game.1"
         assert content(service.respond(account, event("subscribe"))) == "Welcome aboard!"
@@ -171,7 +171,7 @@ class TestImportExport:
         add(account, "keep", "contains", "k", ["kept"])
         service.import_rules(account, ISSUE_YAML)
         summary = service.import_rules(account, "- {name: game, match: {exact: play}, reply: Go}")
-        assert summary == {"created": 0, "updated": 1, "deleted": 0, "follow_ups": 0}
+        assert summary == {"created": 0, "updated": 1, "deleted": 0, "follow_ups": 0, "warnings": []}
         game = Rule.objects.get(account=account, name="game")
         assert game.match_kind == "exact" and not game.follow_ups.exists()
         assert Rule.objects.filter(account=account).count() == 4  # keep, welcome, game, fallback

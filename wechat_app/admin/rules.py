@@ -23,6 +23,7 @@ from django.utils.translation import ngettext
 
 from ..engine.spec import MatchKind
 from ..models import MessageLog, Rule
+from ..protocol.replies import ReplyError, reply_from_dict
 from ..services import rule_files
 from ..services.access import can_export_rules, can_import_rules
 from ..services.rules import bump_rules_version
@@ -215,6 +216,18 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                 + list(fieldsets[1:])
         return fieldsets
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Saved all the same: WeChat documents these fields as required, webot's examples omit them.
+        for number, item in enumerate(obj.replies or [], 1):
+            try:
+                warnings = reply_from_dict(item).warnings()
+            except ReplyError:  # the form validated the replies; a stored oddity is not a warning
+                continue
+            for warning in warnings:
+                prefix = f"reply {number}: " if len(obj.replies) > 1 else ""
+                self.message_user(request, f"{obj.name}: {prefix}{warning}", messages.WARNING)
+
     def save_formset(self, request, form, formset, change):
         for inline_form in formset.forms:
             inline_form.instance.account_id = form.instance.account_id
@@ -265,6 +278,8 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                     else:
                         self.message_user(request, _("Imported into %(account)s: %(summary)s.")
                                           % {"account": account, "summary": result.summary()}, messages.SUCCESS)
+                        for warning in result.warnings:
+                            self.message_user(request, warning, messages.WARNING)
                         url = reverse("admin:wechat_app_rule_changelist") + f"?account__id__exact={account.pk}"
                         return redirect(url)
                 else:

@@ -86,7 +86,8 @@ class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
             preview = run(account, data["rules"], replace=data["replace"])
         except rule_files.ImportFailed as err:
             return Response({"rules": [str(err)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"dry_run": data["dry_run"], "summary": preview.summary(), **preview.names()})
+        return Response({"dry_run": data["dry_run"], "summary": preview.summary(), **preview.names(),
+                         "warnings": preview.warnings})
 
 
 class RuleViewSet(AppViewSetMixin, viewsets.ModelViewSet):

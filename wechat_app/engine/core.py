@@ -24,7 +24,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from ..protocol.replies import Reply, reply_from_dict
+from ..protocol.replies import Reply, is_article_list, reply_from_dict
 from .index import Candidate, RuleIndex
 from .registry import NO_REPLY
 from .spec import RuleSpec
@@ -67,7 +67,8 @@ class EngineResult:
 def to_reply(value: Any, rng: random.Random | None = None) -> Reply | object | None:
     """Normalize what a handler or hook returned: None (pass on), ``NO_REPLY`` or a ``Reply``.
 
-    A string is a text reply, a mapping a typed reply, a list a random pick (webot's array).
+    A string is a text reply, a mapping a typed reply (without ``type``: a news article), a list
+    of such articles a multi-article news reply, any other list a random pick (webot's array).
     Raises ``ReplyError`` for an invalid reply and ``TypeError`` for anything else.
     """
     if value is None or value is False or value == "" or value == [] or value == ():
@@ -77,6 +78,8 @@ def to_reply(value: Any, rng: random.Random | None = None) -> Reply | object | N
     if isinstance(value, (str, dict)):
         return reply_from_dict(value)
     if isinstance(value, (list, tuple)):
+        if is_article_list(value):
+            return reply_from_dict(value)
         return to_reply((rng or random).choice(list(value)), rng)
     raise TypeError(f"a rule handler returned {type(value).__name__}; expected str, dict, Reply, list or None")
 

@@ -2,8 +2,10 @@
 
 Pure Python. A file is either
 
-* a **mapping pattern → reply** (webot ``dialog``): a plain pattern means *contains*, ``=text``
-  *exact*, ``/regex/flags`` a *regex*; the reply is a string, a list (one picked at random) or
+* a **mapping pattern → reply** (webot ``dialog``): a pattern is read as webot reads it
+  (``webot_pattern``): ``=text`` *exact*, ``/regex/flags`` a *regex*, ``Y`` / ``N`` webot's
+  yes / no regexes, a string with regex metacharacters a *regex* (webot's ``new RegExp(p)``),
+  any other string *contains*; the reply is a string, a list (one picked at random) or
   a typed mapping (``{type: music, ...}``). The value may also be a webot rule object
   (``{name, pattern, handler|reply, replies|follow_ups, no_reply, priority, ...}``) whose
   pattern defaults to the key; webot ``replies`` are follow-up rules. The rule is named after
@@ -19,6 +21,10 @@ Pure Python. A file is either
       no_reply: false                # match and answer nothing instead
       follow_ups: {timeout: 300, retries: 2, rules: [{match: {regex: '^([1-9])$'}, reply: 'You picked {1}'}]}
 
+A rule of either form may use webot's key names: ``pattern`` (for ``match: {pattern: ...}``),
+``handler`` (for ``reply``) and ``replies`` (for ``follow_ups``), so webot's list of follow-ups
+``[{pattern, handler}]`` reads as written.
+
 Every error is a ``RuleSpecError`` naming the rule; a file is validated completely before the
 caller writes anything. Follow-up rules without a name are named ``<parent>.<n>``.
 
@@ -31,11 +37,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
-from ..protocol.replies import TextReply, reply_from_dict
+from ..protocol.replies import ARTICLE_FIELDS, TextReply, field_name, reply_from_dict
 from .spec import FollowUp, MatchKind, RuleSpec, RuleSpecError, validate_match, validate_replies
 
 # Field sizes of the Rule model (the dialect rejects what the database could not store).
@@ -53,6 +59,14 @@ FOLLOW_UP_KEYS = {"timeout", "retries", "rules"}
 WEBOT_RULE_KEYS = RULE_KEYS | {"pattern", "handler", "replies"}
 
 _WEBOT_REGEX = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
+# A plain webot pattern with one of these is a regular expression (webot: ``new RegExp(p)``).
+_REGEX_METACHARACTERS = frozenset(".^$*+?()[]{}|\\")
+
+WEBOT_SHORTHANDS = {
+    # webot's Rule.shorthands: yes / no answers (Chinese and English), case-insensitive.
+    "Y": r"^(是|yes|yep|yeah|Y|阔以|可以|要得|好|需?要|OK|恩|嗯|找|搜|搞起)[啊的吧嘛诶啦唉哎!.。]*$",
+    "N": r"^(不(是|需?要|必|用|需|行|可以)?了?|no?|nope|不好|否|算了)[啊的吧嘛诶啦唉哎!.。]*$",
+}
 
 _PLAIN_END = "\0 \t\r\n\x85\u2028\u2029,[]{}#"
 
@@ -139,6 +153,9 @@ class RuleDef:
     follow_up_retries: int = 0
     follow_ups: list[RuleDef] = field(default_factory=list)
     id: Any = field(default=None, compare=False)
+    # Only for follow-ups given in Python (``parse_follow_ups``); files cannot hold functions.
+    handler: Callable | None = field(default=None, compare=False)
+    predicate: Callable | None = field(default=None, compare=False)
 
     def to_spec(self, position: int = 0) -> RuleSpec:
         """The engine's form; disabled follow-ups are left out."""
@@ -150,9 +167,10 @@ class RuleDef:
                 timeout=self.follow_up_timeout, retries=self.follow_up_retries,
             )
         return RuleSpec(
-            name=self.name, kind=MatchKind(self.kind), value=self.value, key=self.key, flags=self.flags,
-            replies=tuple(reply_from_dict(item) for item in self.replies), no_reply=self.no_reply,
-            priority=self.priority, position=position, follow_up=follow_up, id=self.id,
+            name=self.name, kind=None if self.kind is None else MatchKind(self.kind), value=self.value,
+            key=self.key, flags=self.flags, replies=tuple(reply_from_dict(item) for item in self.replies),
+            no_reply=self.no_reply, priority=self.priority, position=position, follow_up=follow_up, id=self.id,
+            handler=self.handler, predicate=self.predicate,
         )
 
 
@@ -207,11 +225,16 @@ def _check_nesting(data: Any, limits: FileLimits) -> None:
 
 
 class _Budget:
-    """Counts the rules of one file as they are parsed, against ``FileLimits``."""
+    """Counts the rules of one file as they are parsed, against ``FileLimits``.
 
-    def __init__(self, limits: FileLimits):
+    ``code``: the rules come from Python (``parse_follow_ups``), where a reply or a pattern may
+    be a function (webot's handler and pattern functions); a file never holds one.
+    """
+
+    def __init__(self, limits: FileLimits, code: bool = False):
         self.limits = limits
         self.rules = 0
+        self.code = code
 
     def take(self, name: str, depth: int) -> None:
         if depth > self.limits.max_depth:
@@ -247,10 +270,19 @@ def parse_rules(data: Any, limits: FileLimits = DEFAULT_LIMITS) -> list[RuleDef]
 
 
 def parse_follow_ups(data: Any, parent: str) -> FollowUp:
-    """Follow-ups given to a code rule (``@rule(..., follow_ups=...)``) in the file dialect."""
+    """Follow-ups given to a code rule (``@rule(..., follow_ups=...)``) in the file dialect.
+
+    Beside the file forms, a reply (``handler``) may be a function ``(message, context)`` and a
+    ``pattern`` a function ``message -> bool``; ``data`` itself may be one function, which then
+    answers whatever the user says next (webot's ``replies: function(info) {...}``).
+    """
     holder = RuleDef(name=parent, kind=MatchKind.DEFAULT, no_reply=True)
+    if callable(data):
+        data = [{"handler": data}]
+    elif isinstance(data, dict) and "rules" in data and set(data) <= FOLLOW_UP_KEYS and callable(data["rules"]):
+        data = {**data, "rules": [{"handler": data["rules"]}]}
     _check_nesting(data, DEFAULT_LIMITS)
-    _apply_follow_ups(holder, data, _Budget(DEFAULT_LIMITS), depth=1)
+    _apply_follow_ups(holder, data, _Budget(DEFAULT_LIMITS, code=True), depth=1)
     _check_unique([holder])
     spec = holder.to_spec()
     if spec.follow_up is None:
@@ -307,20 +339,13 @@ def _parse_mapping(data: dict, parent: str | None, budget: _Budget, depth: int) 
     defs = []
     for number, (pattern, value) in enumerate(data.items(), 1):
         name = _pattern_name(pattern) if parent is None else f"{parent}.{number}"
-        if isinstance(value, dict) and (set(value) & WEBOT_RULE_KEYS) and "type" not in value:
+        # A webot rule object, unless it is a news article written without type (its
+        # ``description`` is also a rule key).
+        if (isinstance(value, dict) and (set(value) & WEBOT_RULE_KEYS) and "type" not in value
+                and not {field_name(key) for key in value} <= ARTICLE_FIELDS):
             rule = dict(value)
-            if "handler" in rule:
-                if "reply" in rule:
-                    raise _error(name, "give either handler or reply, not both", "reply")
-                rule["reply"] = rule.pop("handler")
-            if "replies" in rule:
-                if "follow_ups" in rule:
-                    raise _error(name, "give either replies or follow_ups, not both", "follow_ups")
-                rule["follow_ups"] = rule.pop("replies")
-            if "match" not in rule:
-                rule["match"] = {"pattern": rule.pop("pattern", pattern)}
-            elif "pattern" in rule:
-                raise _error(name, "give either pattern or match, not both", "match")
+            if "match" not in rule and "pattern" not in rule:
+                rule["pattern"] = pattern
             rule.setdefault("name", name)
         else:
             rule = {"name": name, "match": {"pattern": pattern}, "reply": value}
@@ -328,10 +353,25 @@ def _parse_mapping(data: dict, parent: str | None, budget: _Budget, depth: int) 
     return defs
 
 
+def _webot_keys(item: dict, name: str) -> dict:
+    """A rule object with webot's key names (``pattern``, ``handler``, ``replies``) in ours."""
+    if not set(item) & {"pattern", "handler", "replies"}:
+        return item
+    rule = dict(item)
+    for webot_key, key in (("handler", "reply"), ("replies", "follow_ups"), ("pattern", "match")):
+        if webot_key in rule:
+            if key in rule:
+                raise _error(name, f"give either {webot_key} or {key}, not both", key)
+            value = rule.pop(webot_key)
+            rule[key] = {"pattern": value} if webot_key == "pattern" else value
+    return rule
+
+
 def _parse_rule(item: Any, number: int, parent: str | None, budget: _Budget, depth: int) -> RuleDef:
     label = f"#{number}" if parent is None else f"{parent}.{number}"
     if not isinstance(item, dict):
         raise _error(label, f"a rule is a mapping, not {_type_name(item)}")
+    item = _webot_keys(item, str(item.get("name", label)))
     if "name" in item:
         name = _text(label, "name", item["name"], MAX_NAME)
     elif parent is not None:
@@ -341,11 +381,16 @@ def _parse_rule(item: Any, number: int, parent: str | None, budget: _Budget, dep
     unknown = sorted(set(item) - RULE_KEYS, key=str)
     if unknown:
         raise _error(name, f"unknown key(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(RULE_KEYS))}")
-    if "match" not in item:
-        raise _error(name, "a rule needs a match", "match")
     budget.take(name, depth)
     definition = RuleDef(name=name, kind=MatchKind.DEFAULT)
-    _apply_match(definition, item["match"])
+    match = item.get("match")
+    if budget.code and (match is None or callable(match.get("pattern") if isinstance(match, dict) else None)):
+        # Python follow-ups: no pattern answers anything, a function pattern decides.
+        definition.kind, definition.predicate = None, (match or {}).get("pattern")
+    elif "match" not in item:
+        raise _error(name, "a rule needs a match", "match")
+    else:
+        _apply_match(definition, match)
     if "priority" in item:
         definition.priority = _integer(name, "priority", item["priority"], -(2**31), 2**31 - 1)
     if "enabled" in item:
@@ -354,6 +399,11 @@ def _parse_rule(item: Any, number: int, parent: str | None, budget: _Budget, dep
         definition.description = _text(name, "description", item["description"], 10_000, required=False)
     if "no_reply" in item:
         definition.no_reply = _boolean(name, "no_reply", item["no_reply"])
+    if budget.code and callable(item.get("reply")):
+        definition.handler = item["reply"]
+        if "follow_ups" in item:
+            _apply_follow_ups(definition, item["follow_ups"], budget, depth)
+        return definition
     try:
         built = validate_replies(item.get("reply"), definition.no_reply)
     except RuleSpecError as err:
@@ -387,10 +437,17 @@ def _apply_match(definition: RuleDef, match: Any) -> None:
     else:
         value = _text(name, kind, match[kind], MAX_VALUE)
     if kind == "pattern":
-        kind, value, pattern_flags = _webot_pattern(value)
+        written = value
+        kind, value, pattern_flags = webot_pattern(value)
         if pattern_flags and flags:
             raise _error(name, "give regex flags either in the /pattern/ or in flags, not both", "match")
         flags = flags or pattern_flags
+        if kind == "regex" and not _WEBOT_REGEX.match(written):
+            try:
+                validate_match(kind, value, key, flags)
+            except RuleSpecError as err:
+                raise _error(name, f"{err} (a webot pattern with regex characters is a regular expression; "
+                                   "for a literal keyword write match: {contains: ...})", "match") from None
     if kind == "type":
         value = value.strip().lower()
     try:
@@ -400,14 +457,24 @@ def _apply_match(definition: RuleDef, match: Any) -> None:
     definition.kind, definition.value, definition.key, definition.flags = MatchKind(kind), value, key, flags
 
 
-def _webot_pattern(pattern: str) -> tuple[str, str, str]:
-    """webot's string pattern: ``/re/flags`` a regex, ``=text`` exact, anything else contains."""
+def webot_pattern(pattern: str) -> tuple[str, str, str]:
+    """webot's string pattern as ``(kind, value, flags)``, with webot's meaning.
+
+    ``/re/flags`` is a regex, ``=text`` exact, ``Y`` and ``N`` webot's yes / no shorthands; any
+    other string is, as webot's ``new RegExp(p)``, a (case-sensitive) regex when it holds a
+    regex metacharacter (``'both|不男不女'``), else a keyword (``'是机器人'``: *contains*, which
+    finds the same messages and stays in the keyword automaton).
+    """
     match = _WEBOT_REGEX.match(pattern)
     if match:
         # webot (JavaScript) allows g, which means nothing for a single match.
         return "regex", match.group(1), match.group(2).replace("g", "")
     if pattern.startswith("=") and len(pattern) > 1:
         return "exact", pattern[1:], ""
+    if pattern in WEBOT_SHORTHANDS:
+        return "regex", WEBOT_SHORTHANDS[pattern], "i"
+    if _REGEX_METACHARACTERS.intersection(pattern):
+        return "regex", pattern, ""
     return "contains", pattern, ""
 
 
@@ -449,6 +516,24 @@ def _check_unique(defs: list[RuleDef]) -> None:
             walk(item.follow_ups)
 
     walk(defs)
+
+
+def rule_warnings(defs: list[RuleDef]) -> list[str]:
+    """What WeChat expects and the rules' valid replies lack (music without a cover…), one line
+    per reply naming the rule: shown on import, which still goes ahead."""
+    found = []
+    for definition in _names(defs):
+        for number, item in enumerate(definition.replies, 1):
+            for warning in reply_from_dict(item).warnings():
+                prefix = f"reply {number}: " if len(definition.replies) > 1 else ""
+                found.append(f"rule {definition.name!r}: {prefix}{warning}")
+    return found
+
+
+def _names(defs):
+    for definition in defs:
+        yield definition
+        yield from _names(definition.follow_ups)
 
 
 def specs_from_defs(defs: list[RuleDef]) -> list[RuleSpec]:

@@ -23,9 +23,12 @@ apps (imported at start-up) or in a module listed in ``WECHAT_APP['RULE_MODULES'
         return None                        # or a replacement reply
 
 A code rule matches like a stored rule (one of ``exact``, ``contains``, ``regex``, ``event``
-(+``key``), ``type``, ``default``), optionally narrowed by ``predicate(message) -> bool``; with
-no condition at all it is tried for every message and its handler decides. Returning
-``NO_REPLY`` stops processing without answering (webot ``info.noReply``).
+(+``key``), ``type``, ``default``, or ``pattern``, a webot pattern string), optionally narrowed
+by ``predicate(message) -> bool``. As in webot, a named rule with no condition matches its name
+(``@rule("你好")`` answers messages containing 你好); ``always=True`` (or a predicate alone)
+tries it for every message and its handler decides. Returning ``NO_REPLY`` stops processing
+without answering (webot ``info.noReply``). ``registry.get(name)``, ``registry.delete(name)``
+and ``registry.reset()`` are webot's ``get``, ``delete`` and ``reset``.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
 from .spec import FollowUp, MatchKind, RuleSpec, RuleSpecError, validate_match
+from .dialect import webot_pattern
 
 
 class _NoReply:
@@ -81,36 +85,66 @@ class RuleRegistry:
 
     def rule(self, name: str | None = None, *, exact: str | None = None, contains: str | None = None,
              regex: str | None = None, flags: str = "", event: str | None = None, key: str = "",
-             type: str | None = None, default: bool = False, predicate: Callable | None = None,
-             priority: int = 0, accounts: Iterable[str] | None = None, follow_ups: Any = None):
-        """Decorator registering ``handler(message, context)`` as a rule (see the module doc)."""
+             type: str | None = None, default: bool = False, pattern: str | None = None,
+             always: bool = False, predicate: Callable | None = None, priority: int = 0,
+             accounts: Iterable[str] | None = None, follow_ups: Any = None):
+        """Decorator registering ``handler(message, context)`` as a rule (see the module doc).
+
+        ``pattern`` is a webot pattern string (``=text``, ``/re/flags``, ``Y``, ``N``, a regex
+        when it has regex characters, else a keyword). With no condition at all (no match
+        keyword, no ``predicate``, no ``always=True``) a rule given a name matches its name as
+        a webot pattern (``webot.set('你好', fn)``); ``always=True`` (webot's null pattern), or
+        no name at all, tries the rule for every message.
+        """
         conditions = {
             MatchKind.EXACT: exact, MatchKind.CONTAINS: contains, MatchKind.REGEX: regex,
             MatchKind.EVENT: event, MatchKind.TYPE: type, MatchKind.DEFAULT: default or None,
         }
         given = [(kind, value) for kind, value in conditions.items() if value is not None]
+        if pattern is not None:
+            given.append(("pattern", pattern))
+        if always:
+            given.append(("always", True))
         if len(given) > 1:
             raise RuleSpecError(f"code rule {name!r}: give at most one of exact, contains, regex, event, "
-                                f"type, default", rule=name)
+                                f"type, default, pattern, always", rule=name)
+        if not given and (key or flags):
+            raise RuleSpecError(f"code rule {name!r}: key and flags need an event or regex condition", rule=name)
+        name_is_pattern = not given and name is not None and predicate is None
+        if name_is_pattern:
+            given = [("pattern", name)]  # webot: the rule's name is its pattern
         kind, value = given[0] if given else (None, "")
+        if kind == "always":
+            kind, value = None, ""
+        elif kind == "pattern":
+            if not isinstance(value, str) or not value.strip():
+                raise RuleSpecError(f"code rule {name!r}: pattern must be a non-empty string", rule=name)
+            if flags:
+                raise RuleSpecError(f"code rule {name!r}: give regex flags inside a pattern as /regex/flags",
+                                    rule=name)
+            kind, value, flags = webot_pattern(value)
+            kind = MatchKind(kind)
         if kind == MatchKind.DEFAULT:
             value = ""
         if kind is not None:
             try:
                 validate_match(kind, value, key, flags)
             except RuleSpecError as err:
-                raise RuleSpecError(f"code rule {name!r}: {err}", field=err.field, rule=name) from err
+                hint = (" (a rule with no condition matches its name, as in webot: give a condition, "
+                        "or always=True to try it for every message)") if name_is_pattern else ""
+                raise RuleSpecError(f"code rule {name!r}: {err}{hint}", field=err.field, rule=name) from err
         elif key or flags:
             raise RuleSpecError(f"code rule {name!r}: key and flags need an event or regex condition", rule=name)
         if predicate is not None and not callable(predicate):
             raise RuleSpecError(f"code rule {name!r}: predicate must be callable", rule=name)
-        follow_up = _follow_up(name, follow_ups)
+        follow_up = _follow_up(name, follow_ups) if name else None
 
         def register(handler: Callable) -> Callable:
             rule_name = name or handler.__name__
             spec = RuleSpec(
                 name=rule_name, kind=kind, value=value, key=key, flags=flags, priority=priority,
-                follow_up=follow_up, handler=handler, predicate=predicate,
+                follow_up=follow_up if name else _follow_up(rule_name, follow_ups), handler=handler,
+                predicate=predicate,
             )
             self.add(spec, accounts=accounts)
             return handler
@@ -150,9 +184,25 @@ class RuleRegistry:
             return hook
         return register(func) if func is not None else register
 
-    def remove(self, name: str) -> None:
+    def get(self, name: str) -> RuleSpec | None:
+        """The code rule registered under ``name`` (webot.get), or None."""
+        return next((r.spec for r in self._rules if r.spec.name == name), None)
+
+    def delete(self, name: str) -> bool:
+        """Unregister the code rule ``name`` (webot.delete); False if there was none."""
         with self._lock:
-            self._rules = [r for r in self._rules if r.spec.name != name]
+            kept = [r for r in self._rules if r.spec.name != name]
+            found = len(kept) != len(self._rules)
+            self._rules = kept
+            self.version += 1
+        return found
+
+    remove = delete
+
+    def reset(self) -> None:
+        """Unregister every code rule and hook (webot.reset), e.g. before loading them again."""
+        with self._lock:
+            self._rules, self._before, self._after = [], [], []
             self.version += 1
 
     @contextlib.contextmanager
@@ -185,7 +235,7 @@ def _follow_up(name, follow_ups) -> FollowUp | None:
         return follow_ups
     from .dialect import parse_follow_ups  # the rule-file dialect, also for code rules
 
-    return parse_follow_ups(follow_ups, parent=name or "code rule")
+    return parse_follow_ups(follow_ups, parent=name)
 
 
 registry = RuleRegistry()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from urllib.parse import urlsplit
 from typing import Any, Callable
 
-from ..protocol.replies import Reply, ReplyError, reply_from_dict
+from ..protocol.replies import Reply, ReplyError, is_article_list, reply_from_dict
 from .regex import RegexRefused, StoredRegex, compile_stored
 
 # Message types a ``type`` rule may name (events have their own kind).
@@ -100,8 +100,8 @@ def validate_replies(replies: Any, no_reply: bool = False) -> list[Reply]:
     """
     if replies in (None, ""):
         replies = []
-    if not isinstance(replies, list):
-        replies = [replies]
+    if not isinstance(replies, list) or is_article_list(replies):
+        replies = [replies]  # one reply (a list of articles is one multi-article news reply)
     if no_reply:
         if replies:
             raise RuleSpecError("a no-reply rule cannot also have replies", field="replies")

@@ -55,6 +55,10 @@ class Reply:
             if not getattr(self, name):
                 raise ReplyError(f"{self.type} reply needs {name!r}")
 
+    def warnings(self) -> list[str]:
+        """What WeChat expects and this valid reply lacks (shown on import and in the admin)."""
+        return []
+
     def body_xml(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -136,7 +140,14 @@ class MusicReply(Reply):
     thumb_media_id: str = ""
     type: ClassVar[str] = "music"
     msg_type: ClassVar[str] = "music"
-    required: ClassVar[tuple[str, ...]] = ("thumb_media_id",)
+
+    def warnings(self):
+        # WeChat documents ThumbMediaId as required; webot's own music examples leave it out,
+        # so its absence is a warning, not a refusal.
+        if not self.thumb_media_id:
+            return ["music reply has no thumb_media_id: WeChat expects the media id of a cover image "
+                    "(ThumbMediaId) and may not show the music without it"]
+        return []
 
     def body_xml(self):
         return (
@@ -197,17 +208,61 @@ class TransferCustomerServiceReply(Reply):
         return ""
 
 
+ARTICLE_FIELDS = frozenset({"title", "description", "url", "pic_url"})
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
+# webot's music shorthands: {type: music, url, hqUrl}.
+_MUSIC_ALIASES = {"url": "music_url", "hq_url": "hq_music_url"}
+
+
+def field_name(key: Any) -> Any:
+    """webot / wechat-mp's camelCase field names in ours (``picUrl`` -> ``pic_url``)."""
+    return _CAMEL_HUMP.sub(r"_\1", key).lower() if isinstance(key, str) else key
+
+
+def is_article(value: Any) -> bool:
+    """webot's reply shorthand: a mapping without ``type`` (nor ``content``) is a news article."""
+    return isinstance(value, dict) and bool(value) and "type" not in value and "content" not in value
+
+
+def is_article_list(value: Any) -> bool:
+    """webot's multi-article news shorthand: a list of such mappings."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(is_article(item) for item in value)
+
+
+def _normalized(data: dict, reply_type: str, what: str) -> dict:
+    out = {}
+    for key, value in data.items():
+        name = field_name(key)
+        if reply_type == "music":
+            name = _MUSIC_ALIASES.get(name, name)
+        if name in out:
+            raise ReplyError(f"{what} gives {name!r} twice (as {key!r} too)")
+        out[name] = value
+    return out
+
+
 def reply_from_dict(data: Any) -> Reply:
-    """Build and validate a reply from its typed mapping (a bare string is a text reply)."""
+    """Build and validate a reply from its typed mapping (a bare string is a text reply).
+
+    webot's shorthands are accepted and normalized: a mapping without ``type`` is a one-article
+    news reply, a list of such mappings a multi-article one; camelCase fields (``picUrl``,
+    ``musicUrl``, ``hqMusicUrl``, ``thumbMediaId``…) and music's ``url`` / ``hqUrl`` get
+    their snake_case names.
+    """
     if isinstance(data, Reply):
         data.validate()
         return data
     if isinstance(data, str):
         data = {"type": "text", "content": data}
+    elif is_article_list(data):
+        data = {"type": "news", "articles": list(data)}
+    elif is_article(data):
+        data = {"type": "news", "articles": [data]}
     if not isinstance(data, dict):
         raise ReplyError(f"a reply must be a string or a mapping, not {type(data).__name__}")
-    data = dict(data)
-    reply_type = data.pop("type", "text")
+    reply_type = data.get("type", "text")
+    data = _normalized(data, reply_type, f"{reply_type} reply")
+    data.pop("type", None)
     cls = REPLY_TYPES.get(reply_type)
     if cls is None:
         raise ReplyError(f"unknown reply type {reply_type!r}; known: {', '.join(sorted(REPLY_TYPES))}")
@@ -224,6 +279,7 @@ def reply_from_dict(data: Any) -> Reply:
         for number, item in enumerate(articles, 1):
             if not isinstance(item, dict):
                 raise ReplyError(f"news article {number} must be a mapping")
+            item = _normalized(item, "article", f"news article {number}")
             extra = sorted(set(item) - article_fields)
             if extra:
                 raise ReplyError(f"news article {number} has unknown field(s): {', '.join(extra)}")

@@ -33,6 +33,7 @@ class ImportPreview:
     updated: list[dict] = field(default_factory=list)
     deleted: list[dict] = field(default_factory=list)
     unchanged: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # imported all the same (``rule_warnings``)
 
     def summary(self) -> str:
         parts = [f"{len(self.created)} created", f"{len(self.updated)} updated"]
@@ -77,10 +78,12 @@ class _Rollback(Exception):
 def _import(account, content, replace: bool) -> ImportPreview:
     before = _snapshot(account)
     try:
-        import_rules(account, content, replace=replace)
+        summary = import_rules(account, content, replace=replace)
     except RuleSpecError as err:
         raise ImportFailed(str(err)) from err
-    return _diff(before, _snapshot(account))
+    preview = _diff(before, _snapshot(account))
+    preview.warnings = summary["warnings"]
+    return preview
 
 
 def preview_import(account, content, *, replace: bool = False) -> ImportPreview:

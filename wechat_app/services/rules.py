@@ -36,7 +36,7 @@ from django.utils import timezone
 from .. import signals
 from ..conf import app_settings
 from ..engine import Engine, EngineContext, EngineResult, RuleIndex, registry
-from ..engine.dialect import FileLimits, RuleDef, dump_rules, parse_rules
+from ..engine.dialect import FileLimits, RuleDef, dump_rules, parse_rules, rule_warnings
 from ..engine.spec import MatchKind, RuleSpecError
 from ..models import Account, Rule
 from ..protocol.replies import ReplyError
@@ -302,17 +302,19 @@ def file_limits() -> FileLimits:
                       max_rules=app_settings.RULE_FILE_MAX_RULES, max_depth=app_settings.RULE_MAX_DEPTH)
 
 
-def import_rules(account: Account, data_or_text: Any, *, replace: bool = False) -> dict[str, int]:
+def import_rules(account: Account, data_or_text: Any, *, replace: bool = False) -> dict[str, Any]:
     """Import a rule file (text or loaded data) into ``account``, all or nothing.
 
     Rules are matched by name: an existing top-level rule of the same name is updated (its
     follow-ups replaced), others are created after the existing ones; with ``replace`` every
     existing rule of the account is deleted first. Raises ``RuleSpecError`` naming the rule for
     an invalid file, before anything is written. Returns counts: created, updated, deleted
-    (top-level rules) and follow_ups (follow-up rules written).
+    (top-level rules) and follow_ups (follow-up rules written), and ``warnings`` (what WeChat
+    expects and a reply lacks, see ``rule_warnings``: imported all the same).
     """
     defs = parse_rules(data_or_text, file_limits())
-    summary = {"created": 0, "updated": 0, "deleted": 0, "follow_ups": 0}
+    summary: dict[str, Any] = {"created": 0, "updated": 0, "deleted": 0, "follow_ups": 0,
+                               "warnings": rule_warnings(defs)}
     with transaction.atomic():
         rows = Rule.objects.select_for_update().filter(account=account)
         if replace:

@@ -61,6 +61,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"  {group}: {', '.join(names)}")
         else:
             self.stdout.write(self.style.SUCCESS(f"Imported into {account.name}: {result.summary()}."))
+        for warning in result.warnings:
+            self.stderr.write(self.style.WARNING(f"Warning: {warning}"))
 
     def _export(self, account, fmt, output):
         text = export_text(account, fmt)
