@@ -58,7 +58,8 @@ def test_a_conditional_menu_from_json_with_a_matchrule(sandbox, account, tmp_pat
     path = tmp_path / "default.json"
     path.write_text(json.dumps(SIMPLE_MENU), encoding="utf-8")
     run("create", str(path), "--account", "menus", "--publish")
-    conditional = {"button": [{"type": "click", "name": "iOS", "key": "IOS"}], "matchrule": {"client_platform_type": "1"}}
+    conditional = {"button": [{"type": "click", "name": "iOS", "key": "IOS"}],
+                   "matchrule": {"client_platform_type": "1"}}
     path.write_text(json.dumps(conditional), encoding="utf-8")
     out, _ = run("create", str(path), "--account", "menus", "--publish")
     assert out.startswith("v2 published (menuid ")

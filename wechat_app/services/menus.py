@@ -291,17 +291,28 @@ def button_clicks(account, days: int = 7) -> dict[str, int]:
 
 # --- button -> rule ----------------------------------------------------------------------------------
 def event_for_key(account, key: str) -> str:
-    """The event a button with this key pushes (CLICK, scancode_push...), from the account's menus."""
+    """The event a button pushes with this key (CLICK, scancode_push...), found in the account's
+    menus; a view button pushes VIEW with its url, a mini program button view_miniprogram with
+    its page path. CLICK when no button has it."""
     for menu in Menu.objects.filter(account=account):
         for _, button in iter_buttons(menu.document()):
-            if isinstance(button, dict) and button.get("key") == key and button.get("type") in EVENT_BUTTON_TYPES:
-                return EVENT_BUTTON_TYPES[button["type"]]
+            if not isinstance(button, dict):
+                continue
+            kind = button.get("type")
+            if kind in EVENT_BUTTON_TYPES and button.get("key") == key:
+                return EVENT_BUTTON_TYPES[kind]
+            if kind == "view" and button.get("url") == key:
+                return "VIEW"
+            if kind == "miniprogram" and button.get("pagepath") == key:
+                return "view_miniprogram"
     return "CLICK"
 
 
 def link_rule(account, key: str, rule: Rule | None = None, *, reply_text: str = "", event: str | None = None) -> Rule:
     """Make ``rule`` (or a new text rule answering ``reply_text``) answer the button with ``key``:
-    an event rule for the button's event (CLICK, scancode_push...) and that key."""
+    an event rule for the button's event (``event``, else found by ``event_for_key``) and that
+    key. ``ValueError`` for an empty key or reply, or a rule of another account;
+    ``ValidationError`` when the rule would be invalid."""
     key = (key or "").strip()
     if not key:
         raise ValueError("the button has no key")
