@@ -35,7 +35,7 @@ from .tokens import get_client
 logger = logging.getLogger("wechat_app.menus")
 
 __all__ = [
-    "MenuSpecError", "MenuStateError", "button_clicks", "delete_conditional", "delete_live", "diff",
+    "MenuSpecError", "MenuStateError", "button_clicks", "delete_conditional", "delete_live", "diff", "due_version_ids",
     "link_rule", "menu_for_buttons", "publish", "pull", "rollback", "send_version", "try_match",
 ]
 
@@ -129,6 +129,14 @@ def send_version(version_id: int) -> MenuVersion:
             if old_menuid and old_menuid != version.menuid:
                 _delete_conditional_quietly(client, old_menuid)
     return version
+
+
+def due_version_ids(older_than: float = 120, limit: int = 100) -> list[int]:
+    """Versions still pending ``older_than`` seconds after they were made: their task was lost
+    (the broker was down, a worker died); the ``resume_outbound`` beat task sends them again."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    return list(MenuVersion.objects.filter(status=MenuVersion.Status.PENDING, created_at__lt=cutoff)
+                .order_by("pk").values_list("pk", flat=True)[:limit])
 
 
 def _delete_conditional_quietly(client, menuid: str) -> None:
