@@ -192,3 +192,22 @@ def test_a_refused_conditional_publish_leaves_the_live_menu(sandbox, account, de
     menu.refresh_from_db()
     assert menu.live_version == live and menu.menuid == live.menuid and menu.has_unpublished_changes
     assert [m["menuid"] for m in sandbox.state.conditional_menus[APP_ID]] == [live.menuid]
+
+
+def test_deleting_a_menu_keeps_its_versions_and_deleting_the_account_removes_all(account, default_menu):
+    version = menus.publish(default_menu)
+    default_menu.delete()
+    version.refresh_from_db()
+    assert version.menu is None and version.document == SIMPLE_MENU
+    menu = Menu.objects.create(account=account, name="again", buttons=SIMPLE_MENU["button"])
+    menus.publish(menu)
+    account.delete()
+    assert not Menu.objects.exists() and not MenuVersion.objects.exists()
+
+
+def test_rollback_of_a_version_whose_menu_was_deleted(sandbox, account, default_menu):
+    version = menus.publish(default_menu)
+    default_menu.delete()
+    new = menus.rollback(version)
+    assert new.status == MenuVersion.Status.PUBLISHED and new.menu.kind == Menu.Kind.DEFAULT
+    assert new.menu.document() == SIMPLE_MENU

@@ -104,7 +104,9 @@ def send_version(version_id: int) -> MenuVersion:
                    .get(pk=version_id))
         if version.is_done:
             return version
-        menu, old_menuid = version.menu, ""
+        # The draft's row too: two publishes of one conditional menu must not both replace the same menuid.
+        menu = Menu.objects.select_for_update().filter(pk=version.menu_id).first() if version.menu_id else None
+        old_menuid = ""
         try:
             client = get_client(version.account)
             if version.kind == Menu.Kind.CONDITIONAL:
@@ -152,8 +154,8 @@ def rollback(version: MenuVersion, user=None) -> MenuVersion:
     conditional = version.kind == Menu.Kind.CONDITIONAL
     document = validate_menu(version.document, conditional=conditional)
     with transaction.atomic():
-        menu = version.menu
-        if menu is None or menu.account_id != version.account_id:
+        menu = Menu.objects.filter(pk=version.menu_id, account_id=version.account_id).first()
+        if menu is None:
             if conditional:
                 menu = Menu.objects.create(account=version.account, kind=Menu.Kind.CONDITIONAL,
                                            name=f"Conditional menu (v{version.number})")
@@ -180,7 +182,6 @@ def pull(account, user=None) -> list[Menu]:
         answer = {}
     pulled: list[Menu] = []
     with transaction.atomic():
-        live_ids = set()
         if answer.get("menu"):
             document = _stored_form(answer["menu"], conditional=False)
             menu, _ = Menu.objects.get_or_create(account=account, kind=Menu.Kind.DEFAULT,
@@ -196,7 +197,6 @@ def pull(account, user=None) -> list[Menu]:
                 menu = Menu.objects.create(account=account, kind=Menu.Kind.CONDITIONAL,
                                            name=f"Conditional menu {menuid}".strip())
             pulled.append(_adopt(menu, document, user, menuid=menuid))
-            live_ids.add(menu.pk)
         # What WeChat no longer has is not live any more.
         stale = Menu.objects.filter(account=account).exclude(pk__in=[m.pk for m in pulled])
         stale.update(live_version=None, menuid="")
