@@ -211,3 +211,21 @@ def test_rollback_of_a_version_whose_menu_was_deleted(sandbox, account, default_
     new = menus.rollback(version)
     assert new.status == MenuVersion.Status.PUBLISHED and new.menu.kind == Menu.Kind.DEFAULT
     assert new.menu.document() == SIMPLE_MENU
+
+
+def test_a_late_task_does_not_replace_a_newer_published_menu(sandbox, account, default_menu):
+    from unittest import mock
+
+    from wechat_app.services import enqueue as enqueue_module
+
+    with mock.patch.object(enqueue_module, "enqueue"):  # its task is lost
+        lost = menus.publish(default_menu)
+    assert lost.status == MenuVersion.Status.PENDING
+    default_menu.buttons = [{"type": "click", "name": "Newer", "key": "NEWER"}]
+    default_menu.save()
+    newer = menus.publish(default_menu)
+    late = menus.send_version(lost.pk)  # the sweeper's resend
+    assert late.status == MenuVersion.Status.FAILED and late.errmsg == "not sent: v2 was published since"
+    assert sandbox.state.menus[APP_ID]["button"][0]["name"] == "Newer"
+    default_menu.refresh_from_db()
+    assert default_menu.live_version == newer

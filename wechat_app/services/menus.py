@@ -107,6 +107,14 @@ def send_version(version_id: int) -> MenuVersion:
         # The draft's row too: two publishes of one conditional menu must not both replace the same menuid.
         menu = Menu.objects.select_for_update().filter(pk=version.menu_id).first() if version.menu_id else None
         old_menuid = ""
+        newer = _published_after(version)
+        if newer is not None:
+            # Its task ran late (a sweeper resend, workers out of order): sending it now would
+            # replace the newer menu WeChat already shows.
+            version.status, version.errmsg = MenuVersion.Status.FAILED, f"not sent: v{newer.number} was published since"
+            version.finished_at = timezone.now()
+            version.save(update_fields=["status", "errmsg", "finished_at"])
+            return version
         try:
             client = get_client(version.account)
             if version.kind == Menu.Kind.CONDITIONAL:
@@ -131,6 +139,18 @@ def send_version(version_id: int) -> MenuVersion:
             if old_menuid and old_menuid != version.menuid:
                 _delete_conditional_quietly(client, old_menuid)
     return version
+
+
+def _published_after(version: MenuVersion) -> MenuVersion | None:
+    """A later version of the same menu (of the account's default menu, for a default one) that
+    WeChat accepted, if any."""
+    later = MenuVersion.objects.filter(account_id=version.account_id, kind=version.kind, number__gt=version.number,
+                                       status=MenuVersion.Status.PUBLISHED)
+    if version.kind == Menu.Kind.CONDITIONAL:
+        if version.menu_id is None:
+            return None
+        later = later.filter(menu_id=version.menu_id)
+    return later.order_by("-number").first()
 
 
 def due_version_ids(older_than: float = 120, limit: int = 100) -> list[int]:
