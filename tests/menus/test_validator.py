@@ -209,3 +209,23 @@ def test_non_text_values_are_refused():
         "button 1: name must be text", "button 1: key must be text"]
     assert problems({"button": [{"type": "click", "name": "B", "key": "K"}], "matchrule": "sex=1"},
                     conditional=True) == ["match rule: the match rule must be an object"]
+
+
+@pytest.mark.django_db
+def test_a_form_without_the_match_rule_shows_its_error_for_the_whole_menu(account):
+    from django import forms
+
+    from wechat_app.models import Menu
+
+    class NameAndButtons(forms.ModelForm):
+        class Meta:
+            model = Menu
+            fields = ["name", "buttons"]
+
+    menu = Menu(account=account, kind=Menu.Kind.CONDITIONAL)
+    form = NameAndButtons(data={"name": "m", "buttons": '[{"type": "click", "name": "B", "key": "K"}]'},
+                          instance=menu)
+    assert not form.is_valid()
+    assert form.errors["__all__"][0].startswith("match rule: a conditional menu needs at least one match field")
+    form = NameAndButtons(data={"name": "m", "buttons": '[{"type": "click", "name": "B"}]'}, instance=menu)
+    assert not form.is_valid() and form.errors["buttons"] == ["button 1: key is required"]
