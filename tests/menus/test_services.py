@@ -229,3 +229,12 @@ def test_a_late_task_does_not_replace_a_newer_published_menu(sandbox, account, d
     assert sandbox.state.menus[APP_ID]["button"][0]["name"] == "Newer"
     default_menu.refresh_from_db()
     assert default_menu.live_version == newer
+
+
+def test_pull_falls_back_to_the_current_selfmenu_of_a_console_made_menu(sandbox, account):
+    sandbox.state.create_menu(APP_ID, SIMPLE_MENU)
+    # A menu made in WeChat's console: menu/get does not know it.
+    sandbox.state.add_fault("/cgi-bin/menu/get", "error", errcode=46003)
+    [menu] = menus.pull(account)
+    assert menu.kind == Menu.Kind.DEFAULT and menu.document() == SIMPLE_MENU
+    assert menu.live_version.source == MenuVersion.Source.PULL

@@ -191,15 +191,16 @@ def rollback(version: MenuVersion, user=None) -> MenuVersion:
 
 # --- reading and deleting what is live ---------------------------------------------------------------
 def pull(account, user=None) -> list[Menu]:
-    """Copy the live menus from WeChat (/cgi-bin/menu/get) into drafts, recording each as a
-    ``source="pull"`` version; returns the menus pulled (none when the account has no menu)."""
+    """Copy the live menus from WeChat (/cgi-bin/menu/get, or get_current_selfmenu_info for a menu
+    made in WeChat's console) into drafts, recording each as a ``source="pull"`` version; returns
+    the menus pulled (none when the account has no menu)."""
     client = get_client(account)
     try:
         answer = client.menu.get()
     except WeChatAPIError as err:
         if err.errcode != MENU_NOT_FOUND:
             raise
-        answer = {}
+        answer = _current_selfmenu(client)
     pulled: list[Menu] = []
     with transaction.atomic():
         if answer.get("menu"):
@@ -221,6 +222,14 @@ def pull(account, user=None) -> list[Menu]:
         stale = Menu.objects.filter(account=account).exclude(pk__in=[m.pk for m in pulled])
         stale.update(live_version=None, menuid="")
     return pulled
+
+
+def _current_selfmenu(client) -> dict:
+    """/cgi-bin/menu/get knows only menus made through the API; a menu made in WeChat's console
+    shows in /cgi-bin/get_current_selfmenu_info (sub-buttons under {"list": [...]})."""
+    current = client.menu.get_current()
+    buttons = (current.get("selfmenu_info") or {}).get("button") or []
+    return {"menu": {"button": buttons}} if current.get("is_menu_open") and buttons else {}
 
 
 def _stored_form(raw: dict, *, conditional: bool) -> dict:
