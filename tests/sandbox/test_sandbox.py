@@ -244,6 +244,10 @@ def test_template_job_finish_is_pushed_signed_and_encrypted(sandbox, app, callba
     message = parse_message(plain)
     assert message.event.lower() == "templatesendjobfinish" and message.uid == app[0]
     assert message.param["msg_id"] == str(msgid) and message.param["status"] == "failed:user block"
+    # The sandbox records the push once the callback has answered: after the capture above saw it.
+    deadline = time.monotonic() + 15
+    while not sandbox.state.pushes and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert sandbox.state.pushes[0]["status"] == 200
 
 
