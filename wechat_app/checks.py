@@ -63,6 +63,7 @@ RULES = {
     "CACHE_RETRY_INTERVAL": ("E034", lambda v: _number(v) and v >= 0, "a non-negative number of seconds"),
     "RECHECK_INTERVAL": ("E035", lambda v: _number(v) and v > 0, "a positive number of seconds"),
     "SPOOL_MAX_UNVERIFIED_BYTES": ("E036", lambda v: _int(v) and v >= 0, "a non-negative integer (bytes)"),
+    "SESSION_TIMEOUT": ("E037", lambda v: _int(v) and v > 0, "a positive integer (seconds)"),
 }
 
 

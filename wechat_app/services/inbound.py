@@ -306,10 +306,11 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     claim_ttl = int(max(app_settings.DEDUPE_WAIT, app_settings.REPLY_BUDGET)) + 2
     rules_key = rules.version_key(account.pk)
     state_key = rules.state_key(account.pk, message.uid)
+    session_key = rules.session_key(account.pk, message.uid)
     batch = CacheBatch(cache.cache)
     claim = batch.add(key, {"state": "processing"}, claim_ttl)
     accounts_stamp = batch.get(accounts.version_key()) if stamp is not None else None
-    rules_stamp, state = batch.get(rules_key), batch.get(state_key)
+    rules_stamp, state, session = batch.get(rules_key), batch.get(state_key), batch.get(session_key)
     signed_by = None
     if signature and app_settings.TIMESTAMP_WINDOW:
         # A signed query stays acceptable for the window on either side of its timestamp.
@@ -321,7 +322,7 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     if batch.failed:
         # No claim, no stamps, no state: answer from memory; _save_log's unique key dedupes.
         return _process_claimed(cache, None, account, message, xml, encrypted, started,
-                                prefetched={rules_key: UNAVAILABLE, state_key: None})
+                                prefetched={rules_key: UNAVAILABLE, state_key: None, session_key: UNAVAILABLE})
     if signed_by is not None and signed_by.value not in (None, fingerprint):
         if claim.value:
             cache.delete(key)
@@ -336,7 +337,8 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     if not claim.value:
         return _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started)
     return _process_claimed(cache, key, account, message, xml, encrypted, started,
-                            prefetched={rules_key: rules_stamp.value, state_key: state.value})
+                            prefetched={rules_key: rules_stamp.value, state_key: state.value,
+                                        session_key: session.value})
 
 
 def _process_claimed(cache, key, account, message, xml, encrypted, started, prefetched=None) -> str:
