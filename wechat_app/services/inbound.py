@@ -409,11 +409,16 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
             status = MessageLog.Status.REPLIED
         else:
             status = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
+            if not result.matched:
+                reply = rules.error_reply(account, message, failed=False)
     except _LateReply as pending:
         late, status = pending.future, MessageLog.Status.DEFERRED
     except Exception as err:  # a rule's bug must not lose the message nor answer garbage
         logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
         reply, reply_xml, status, error = None, "", MessageLog.Status.ERROR, _error_summary(err)
+        reply = rules.error_reply(account, message, failed=True)
+    if reply is not None and not reply_xml:  # the account's answer to "no rule" or "a rule failed"
+        reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
 
     log = _log_row(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml, status=status,
                    error=error, latency_ms=(time.perf_counter() - started) * 1000)
@@ -506,9 +511,17 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
             fields["status"] = MessageLog.Status.REPLIED
         else:
             fields["status"] = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
+            if not result.matched:
+                reply = rules.error_reply(account, message, failed=False)
     except Exception as err:
         logger.exception("Late reply failed for %s on account %r", message.dedupe_key, account.name)
         fields.update(status=MessageLog.Status.ERROR, error=_error_summary(err))
+        reply = rules.error_reply(account, message, failed=True)
+    if reply is not None and fields["status"] != MessageLog.Status.REPLIED:
+        # The account's answer to "no rule" or "a rule failed", sent late like the rules' own.
+        fields["reply"] = reply.to_dict()
+        key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
+        send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
     MessageLog.objects.filter(pk=log_id).update(**fields)
     log = MessageLog.objects.filter(pk=log_id).first()
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,

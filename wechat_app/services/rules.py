@@ -41,7 +41,7 @@ from ..engine import Engine, EngineContext, EngineResult, RuleIndex, registry
 from ..engine.dialect import FileLimits, RuleDef, dump_rules, parse_rules
 from ..engine.spec import MatchKind, RuleSpecError
 from ..models import Account, Rule
-from ..protocol.replies import ReplyError
+from ..protocol.replies import ReplyError, reply_from_dict
 from .cachebatch import UNAVAILABLE, FailSafeCache
 from .spool import DATABASE_DOWN
 
@@ -307,6 +307,18 @@ def respond(account: Account, message, *, state_namespace: str = "live", prefetc
     context = EngineContext(account=account, account_name=account.name, state_namespace=state_namespace)
     return engine.respond(message, state_key=skey, context=context,
                           session_key=None if values.get(sess_key) is UNAVAILABLE else sess_key)
+
+
+def error_reply(account: Account, message, *, failed: bool):
+    """The account's configured answer (webot ``codeReplies``) to a user message that no rule
+    matched (``failed`` False) or whose rules raised (``failed`` True); None: answer nothing.
+
+    Events never get one (an unsubscribe or a menu link cannot be answered with "Sorry?").
+    """
+    text = account.error_reply if failed else account.no_match_reply
+    if not text or message.type == "event":
+        return None
+    return reply_from_dict(text)
 
 
 # --- import / export ---------------------------------------------------------------------------
