@@ -86,3 +86,26 @@ def test_without_javascript_the_form_posts_and_redirects(staff_client, account_a
                                        "action": "send"})
     assert response.status_code == 302
     assert "Pick a number" in staff_client.get(response["Location"]).content.decode()
+
+
+def test_session_is_shown_and_reset(staff_client, account_a, staff_a):
+    """The simulated user's context.session shows beside the chat; reset clears it (issue 12 item 5)."""
+    from wechat_app.engine import registry
+
+    with registry.isolated():
+        @registry.rule("remember", regex=r"^my name is (\w+)$")
+        def remember(message, context):
+            context.session["name"] = context.captures[1]
+            return "Noted"
+
+        turn = send(staff_client, account_a, "my name is Ann").json()
+        assert turn["turn"]["out"]["content"] == "Noted"
+        assert '"name": "Ann"' in turn["session"]
+        page = staff_client.get(URL, {"account": account_a.pk, "user": "o_tester"})
+        assert "&quot;name&quot;: &quot;Ann&quot;" in page.content.decode()
+        # the live session of the same openid is untouched
+        assert rule_services.get_session(account_a, "o_tester") == {}
+        staff_client.post(URL, {"account": account_a.pk, "user": "o_tester", "kind": "text", "action": "reset"}, **JSON)
+        assert rule_services.get_session(account_a, "o_tester", f"sim:{staff_a.pk}") == {}
+        page = staff_client.get(URL, {"account": account_a.pk, "user": "o_tester"})
+        assert "Ann" not in page.content.decode()

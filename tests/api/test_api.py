@@ -196,3 +196,15 @@ def test_rule_import_needs_access_and_permissions(client, account):
     assert not Rule.objects.exists()
     assert post_json(client, url, {"rules": RULE_FILE}).status_code == 200
     assert Rule.objects.filter(account=account, parent=None).count() == 2
+
+
+def test_account_error_replies_through_the_api(admin_client, account):
+    """Issue 12 item 6: readable and writable, validated (400 and nothing changed on bad input)."""
+    url = f"/wechat/api/accounts/{account.name}/"
+    assert admin_client.get(url).json()["no_match_reply"] == ""
+    resp = post_json(admin_client, url, {"error_reply": "bad\x00"}, method="patch")
+    assert resp.status_code == 400 and "error_reply" in resp.json()
+    resp = post_json(admin_client, url, {"no_match_reply": "Sorry?", "error_reply": "Oops"}, method="patch")
+    assert resp.status_code == 200, resp.content
+    account.refresh_from_db()
+    assert (account.no_match_reply, account.error_reply) == ("Sorry?", "Oops")
