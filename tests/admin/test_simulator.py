@@ -109,3 +109,21 @@ def test_session_is_shown_and_reset(staff_client, account_a, staff_a):
         assert rule_services.get_session(account_a, "o_tester", f"sim:{staff_a.pk}") == {}
         page = staff_client.get(URL, {"account": account_a.pk, "user": "o_tester"})
         assert "Ann" not in page.content.decode()
+
+
+def test_error_replies_show_in_the_chat(staff_client, account_a):
+    """The simulator shows the account's "no rule" and "a rule failed" answers (issue 12 item 6)."""
+    from wechat_app.engine import registry
+
+    account_a.no_match_reply, account_a.error_reply = "Sorry?", "Oops"
+    account_a.save()
+    with registry.isolated():
+        @registry.rule("boom", exact="boom")
+        def boom(message, context):
+            raise RuntimeError("bug in a rule")
+
+        none = send(staff_client, account_a, "nothing matches this").json()
+        assert none["turn"]["matched"] is False and none["turn"]["out"]["content"] == "Sorry?"
+        failed = send(staff_client, account_a, "boom").json()
+        assert "bug in a rule" in failed["turn"]["error"] and failed["turn"]["out"]["content"] == "Oops"
+        assert "Oops" in failed["html"] and "bug in a rule" in failed["html"]

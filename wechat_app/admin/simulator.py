@@ -131,15 +131,21 @@ def run_turn(request, account, raw: dict) -> dict:
     try:
         result = _services().respond(account, message, state_namespace=state_namespace(request))
     except Exception as err:  # show the failure in the chat instead of a 500
-        return {"in": describe_inbound(raw), "error": f"{type(err).__name__}: {err}", "ms": None}
+        # ... and what the user would get: the account's error reply, if it has one.
+        return {"in": describe_inbound(raw), "error": f"{type(err).__name__}: {err}", "ms": None,
+                "out": _reply_dict(_services().error_reply(account, message, failed=True))}
     elapsed = (time.perf_counter() - started) * 1000
     rule = getattr(result, "rule", None)
     rule_id = getattr(rule, "id", None) or getattr(rule, "pk", None)
     rule_name = getattr(rule, "name", None) or getattr(result, "rule_name", None)
+    matched = bool(getattr(result, "matched", rule is not None))
+    reply = getattr(result, "reply", None)
+    if reply is None and not matched:
+        reply = _services().error_reply(account, message, failed=False)  # the account's "no rule" text
     return {
         "in": describe_inbound(raw),
-        "out": _reply_dict(getattr(result, "reply", None)),
-        "matched": bool(getattr(result, "matched", rule is not None)),
+        "out": _reply_dict(reply),
+        "matched": matched,
         "rule_id": rule_id if isinstance(rule_id, int) else None,
         "rule_name": rule_name,
         "follow_up": bool(getattr(result, "follow_up_pending", False)),
