@@ -316,3 +316,17 @@ def test_session_nested_values_are_copies(clock):
 
     engine = engine_for(reg, clock)
     assert talk(engine, "add", "add", "add") == ["[0]", "[0, 1]", "[0, 1, 2]"]
+
+
+def test_ended_stops_the_rules_unmatched(clock):
+    """webot's info.ended: no further rule runs and the message counts as unmatched."""
+    reg = RuleRegistry()
+
+    @reg.rule("gate", regex=r"^secret")
+    def gate(message, context):
+        context.ended = True
+
+    engine = engine_for(reg, clock, stored=[FALLBACK])
+    result = engine.respond(text("secret stuff"), state_key="s")
+    assert (result.reply, result.matched, result.rule.name) == (None, False, "gate")
+    assert talk(engine, "other") == ["Sorry?"]

@@ -68,6 +68,9 @@ class EngineContext:
     data: dict[str, Any] = field(default_factory=dict)
     session: dict[str, Any] = field(default_factory=dict)
     skip_replies: bool = False
+    # webot ``info.ended``: set by a handler that returns nothing, no further rule is tried and the
+    # message counts as unmatched (the account's "no rule matched" reply, if any, answers it).
+    ended: bool = False
     # What the handlers asked for the conversation: ("wait", root, retries) | ("rewait", reply) |
     # ("resolve",); the last call wins. Set by ``Engine.respond``: the wait rules it knows.
     conversation_request: tuple | None = field(default=None, repr=False)
@@ -281,6 +284,8 @@ class Engine:
                 if reply is None and request and request[0] == "rewait" and request[1] is not None:
                     reply = to_reply(request[1], self.rng)  # context.rewait(text) without a return
                 if reply is None:
+                    if context.ended:
+                        return EngineResult(rule=spec, matched=False, captures=candidate.captures)
                     continue  # webot: a handler returning nothing passes on
                 if reply is NO_REPLY:
                     reply = None
