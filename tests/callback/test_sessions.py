@@ -39,6 +39,10 @@ def register_rules():
         context.session["half-done"] = True
         raise RuntimeError("the rule has a bug")
 
+    @registry.rule("gate", regex=r"^secret")
+    def gate(message, context):
+        context.ended = True  # webot info.ended: no further rule, answered as unmatched
+
     runpy.run_path(str(GUESS_MODULE))
 
 
@@ -91,6 +95,8 @@ def test_error_replies(make_account, wechat, code_rules):
     account = make_account(no_match_reply="Sorry, I did not get that.", error_reply="Oops, try again later.")
     client = wechat(account)
     assert say(client, "what?") == "Sorry, I did not get that."
+    assert say(client, "secret", msg_id="2000") == "Sorry, I did not get that."
+    assert MessageLog.objects.get(msg_id="2000").status == MessageLog.Status.UNMATCHED
     assert say(client, "boom", msg_id="2001") == "Oops, try again later."
     log = MessageLog.objects.get(msg_id="2001")
     assert log.status == MessageLog.Status.ERROR and "the rule has a bug" in log.error
