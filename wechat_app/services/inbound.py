@@ -415,7 +415,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         late, status = pending.future, MessageLog.Status.DEFERRED
     except Exception as err:  # a rule's bug must not lose the message nor answer garbage
         logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
-        reply, reply_xml, status, error = None, "", MessageLog.Status.ERROR, _error_summary(err)
+        reply_xml, status, error = "", MessageLog.Status.ERROR, _error_summary(err)
         reply = rules.error_reply(account, message, failed=True)
     if reply is not None and not reply_xml:  # the account's answer to "no rule" or "a rule failed"
         reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
@@ -519,9 +519,14 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
         reply = rules.error_reply(account, message, failed=True)
     if reply is not None and fields["status"] != MessageLog.Status.REPLIED:
         # The account's answer to "no rule" or "a rule failed", sent late like the rules' own.
-        fields["reply"] = reply.to_dict()
-        key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
-        send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
+        try:
+            key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
+            send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
+            fields["reply"] = reply.to_dict()
+        except Exception:
+            logger.exception("The error reply for %s on account %r could not be queued", message.dedupe_key,
+                             account.name)
+            reply = None
     MessageLog.objects.filter(pk=log_id).update(**fields)
     log = MessageLog.objects.filter(pk=log_id).first()
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
