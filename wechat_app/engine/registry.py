@@ -26,6 +26,13 @@ A code rule matches like a stored rule (one of ``exact``, ``contains``, ``regex`
 (+``key``), ``type``, ``default``), optionally narrowed by ``predicate(message) -> bool``; with
 no condition at all it is tried for every message and its handler decides. Returning
 ``NO_REPLY`` stops processing without answering (webot ``info.noReply``).
+
+``@wait_rule("name")`` registers a rule that only runs when a handler sent the user's next
+message to it with ``context.wait("name")`` (webot ``waitRule`` / ``info.wait``)::
+
+    @wait_rule("wait_guess")
+    def wait_guess(message, context):
+        ...                                # context.rewait(text), context.resolve(), context.session
 """
 from __future__ import annotations
 
