@@ -50,6 +50,7 @@ def test_unreadable_settings():
     ("RULE_FILE_MAX_NESTING", 1000, "E031"),
     ("RULE_FILE_MAX_RULES", "10000", "E032"),
     ("RULE_MAX_DEPTH", 0, "E033"),
+    ("SESSION_TIMEOUT", 0, "E037"),
 ])
 def test_each_wrong_value_has_its_id(name, value, check_id):
     assert ids(**{name: value}) == [f"wechat_app.{check_id}"]

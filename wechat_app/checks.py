@@ -4,7 +4,8 @@ start-up: a wrong setting is reported by name before the first message or task f
 E001 the settings cannot be read (not a dict, unknown names); E002-E003 the callback;
 E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an API base URL
 allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files and the rule tree;
-E034-E036 fault tolerance (cache retry, database recheck, spool cap); W001-W003 legal but harmful
+E034-E036 fault tolerance (cache retry, database recheck, spool cap); E037 the session
+timeout; W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
 written.
@@ -63,6 +64,7 @@ RULES = {
     "CACHE_RETRY_INTERVAL": ("E034", lambda v: _number(v) and v >= 0, "a non-negative number of seconds"),
     "RECHECK_INTERVAL": ("E035", lambda v: _number(v) and v > 0, "a positive number of seconds"),
     "SPOOL_MAX_UNVERIFIED_BYTES": ("E036", lambda v: _int(v) and v >= 0, "a non-negative integer (bytes)"),
+    "SESSION_TIMEOUT": ("E037", lambda v: _int(v) and v > 0, "a positive integer (seconds)"),
 }
 
 

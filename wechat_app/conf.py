@@ -69,6 +69,9 @@ DEFAULTS = {
     "CACHE_PREFIX": "wechat_app",
     # Default seconds a follow-up conversation waits for the user's next message.
     "FOLLOW_UP_TIMEOUT": 300,
+    # Seconds a user's session dict (``context.session``, webot's ``info.session``) is kept after
+    # a handler last changed it.
+    "SESSION_TIMEOUT": 24 * 3600,
     # Modules imported at start-up so that their @rule / @before_reply / @after_reply decorators
     # register (like Celery's autodiscover). Each app's ``wechat_rules`` module is also imported.
     "RULE_MODULES": [],

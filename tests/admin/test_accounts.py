@@ -133,3 +133,19 @@ def test_account_list_has_no_query_per_row(admin_client_, django_assert_max_num_
     admin_client_.get("/admin/wechat_app/account/")
     with django_assert_max_num_queries(8):
         admin_client_.get("/admin/wechat_app/account/")
+
+
+def test_error_replies_are_edited_and_validated(admin_client_, account_a):
+    """Issue 12 item 6: the "no rule matched" and "a rule failed" texts, validated like replies."""
+    url = f"/admin/wechat_app/account/{account_a.pk}/change/"
+    assert 'name="no_match_reply"' in admin_client_.get(url).content.decode()
+    response = admin_client_.post(url, _post(account_a, no_match_reply="bad\x01text", error_reply="x" * 601))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "U+0001" in str(errors["no_match_reply"]) and "error_reply" in errors
+    account_a.refresh_from_db()
+    assert account_a.no_match_reply == "" and account_a.error_reply == ""
+    response = admin_client_.post(url, _post(account_a, no_match_reply="Sorry?", error_reply="Oops"))
+    assert response.status_code == 302
+    account_a.refresh_from_db()
+    assert (account_a.no_match_reply, account_a.error_reply) == ("Sorry?", "Oops")

@@ -86,3 +86,44 @@ def test_without_javascript_the_form_posts_and_redirects(staff_client, account_a
                                        "action": "send"})
     assert response.status_code == 302
     assert "Pick a number" in staff_client.get(response["Location"]).content.decode()
+
+
+def test_session_is_shown_and_reset(staff_client, account_a, staff_a):
+    """The simulated user's context.session shows beside the chat; reset clears it (issue 12 item 5)."""
+    from wechat_app.engine import registry
+
+    with registry.isolated():
+        @registry.rule("remember", regex=r"^my name is (\w+)$")
+        def remember(message, context):
+            context.session["name"] = context.captures[1]
+            return "Noted"
+
+        turn = send(staff_client, account_a, "my name is Ann").json()
+        assert turn["turn"]["out"]["content"] == "Noted"
+        assert '"name": "Ann"' in turn["session"]
+        page = staff_client.get(URL, {"account": account_a.pk, "user": "o_tester"})
+        assert "&quot;name&quot;: &quot;Ann&quot;" in page.content.decode()
+        # the live session of the same openid is untouched
+        assert rule_services.get_session(account_a, "o_tester") == {}
+        staff_client.post(URL, {"account": account_a.pk, "user": "o_tester", "kind": "text", "action": "reset"}, **JSON)
+        assert rule_services.get_session(account_a, "o_tester", f"sim:{staff_a.pk}") == {}
+        page = staff_client.get(URL, {"account": account_a.pk, "user": "o_tester"})
+        assert "Ann" not in page.content.decode()
+
+
+def test_error_replies_show_in_the_chat(staff_client, account_a):
+    """The simulator shows the account's "no rule" and "a rule failed" answers (issue 12 item 6)."""
+    from wechat_app.engine import registry
+
+    account_a.no_match_reply, account_a.error_reply = "Sorry?", "Oops"
+    account_a.save()
+    with registry.isolated():
+        @registry.rule("boom", exact="boom")
+        def boom(message, context):
+            raise RuntimeError("bug in a rule")
+
+        none = send(staff_client, account_a, "nothing matches this").json()
+        assert none["turn"]["matched"] is False and none["turn"]["out"]["content"] == "Sorry?"
+        failed = send(staff_client, account_a, "boom").json()
+        assert "bug in a rule" in failed["turn"]["error"] and failed["turn"]["out"]["content"] == "Oops"
+        assert "Oops" in failed["html"] and "bug in a rule" in failed["html"]

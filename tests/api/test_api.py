@@ -205,3 +205,15 @@ def test_rule_import_reports_warnings(admin_client, account):
     assert resp.status_code == 200, resp.content
     assert resp.json()["created"] == ["song"]
     assert len(resp.json()["warnings"]) == 1 and "thumb_media_id" in resp.json()["warnings"][0]
+
+
+def test_account_error_replies_through_the_api(admin_client, account):
+    """Issue 12 item 6: readable and writable, validated (400 and nothing changed on bad input)."""
+    url = f"/wechat/api/accounts/{account.name}/"
+    assert admin_client.get(url).json()["no_match_reply"] == ""
+    resp = post_json(admin_client, url, {"error_reply": "bad\x00"}, method="patch")
+    assert resp.status_code == 400 and "error_reply" in resp.json()
+    resp = post_json(admin_client, url, {"no_match_reply": "Sorry?", "error_reply": "Oops"}, method="patch")
+    assert resp.status_code == 200, resp.content
+    account.refresh_from_db()
+    assert (account.no_match_reply, account.error_reply) == ("Sorry?", "Oops")

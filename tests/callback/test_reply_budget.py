@@ -38,6 +38,11 @@ def slow_account(make_account, sandbox, settings):
             time.sleep(2.0)
             return f"sorry for the wait, {message.uid}"
 
+        @registry.rule("slow-bug", exact="slow bug", accounts=["slowpoke"])
+        def slow_bug(message, context):
+            time.sleep(1.0)
+            raise RuntimeError("a slow rule with a bug")
+
         @registry.rule("quick", exact="quick", accounts=["slowpoke"])
         def quick(message, context):
             return "right away"
@@ -85,3 +90,17 @@ def test_fast_code_rule_still_answers_passively(slow_account, sandbox):
     assert fields["Content"] == "right away"
     assert MessageLog.objects.get().status == MessageLog.Status.REPLIED
     assert sandbox.state.list_messages(app_id=slow_account.app_id) == []
+
+
+def test_slow_rule_that_fails_sends_the_error_reply_late(slow_account, sandbox):
+    """Issue 12 item 6: the account's error reply also reaches a user whose rule overran and failed."""
+    slow_account.error_reply = "Oops, try again later."
+    slow_account.save()
+    response, _ = post(slow_account, "slow bug")
+    assert response.content == b"success"
+    assert wait_until(lambda: MessageLog.objects.get().status == MessageLog.Status.ERROR)
+    log = MessageLog.objects.get()
+    assert "a slow rule with a bug" in log.error and log.reply == {"type": "text", "content": "Oops, try again later."}
+    assert wait_until(lambda: sandbox.state.list_messages(app_id=slow_account.app_id))
+    (sent,) = sandbox.state.list_messages(app_id=slow_account.app_id)
+    assert sent["payload"]["text"]["content"] == "Oops, try again later."

@@ -222,13 +222,16 @@ class TestRegistryGetDeleteReset:
         registry.rule("rule1", pattern="hello")(lambda m, c: "hello")
         registry.rule("rule2", pattern="bye")(lambda m, c: "bye")
         registry.before_reply(lambda m, c: None)
+        registry.wait_rule("wait_guess")(lambda m, c: "guess")
         assert registry.get("rule1").name == "rule1" and registry.get("nope") is None
         version = registry.version
         assert registry.delete("rule1") is True and registry.delete("rule1") is False
         assert registry.version > version and registry.get("rule1") is None
         assert [s.name for s in registry.rules_for()] == ["rule2"]
+        assert list(registry.wait_rules_for(None)) == ["wait_guess"]
         registry.reset()
         assert registry.rules_for() == [] and registry.before_hooks() == []
+        assert registry.wait_rules_for(None) == {}
 
     def test_update_is_registering_again(self):
         registry = RuleRegistry()

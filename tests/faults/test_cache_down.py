@@ -102,3 +102,22 @@ def test_recheck_reads_the_account_from_the_database_only_once_per_interval(acco
     accounts._accounts[account.name].checked_at -= 3600
     with django_assert_num_queries(2):  # the account, then the log row; the rules did not change
         post(account, "hi", 3)
+
+
+def test_session_is_lost_not_the_reply_and_never_overwritten(account, flaky_cache):
+    """Issue 12 item 5: with the cache down a handler sees an empty session, and the stored one is
+    not overwritten with what it wrote (the cache comes back with the session it had)."""
+    from wechat_app.engine import registry
+
+    with registry.isolated():
+        @registry.rule("count", exact="count", priority=10)
+        def count(message, context):
+            context.session["n"] = context.session.get("n", 0) + 1
+            return f"count {context.session['n']}"
+
+        assert replies(account, ("count", 11), ("count", 12)) == ["count 1", "count 2"]
+        flaky_cache.down = True
+        assert replies(account, ("count", 13)) == ["count 1"]
+        flaky_cache.down = False
+        assert rules.get_session(account, "oUser000001") == {"n": 2}
+        assert replies(account, ("count", 14)) == ["count 3"]

@@ -7,11 +7,11 @@ is written to the message log; the transcript lives in the admin user's session.
 from __future__ import annotations
 
 import itertools
+import json
 import time
 import uuid
 
 from django import forms
-from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
@@ -22,7 +22,6 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
-from ..conf import app_settings
 from ..protocol.messages import message_from_dict
 from .access import allowed_accounts, can_access_account
 
@@ -132,15 +131,21 @@ def run_turn(request, account, raw: dict) -> dict:
     try:
         result = _services().respond(account, message, state_namespace=state_namespace(request))
     except Exception as err:  # show the failure in the chat instead of a 500
-        return {"in": describe_inbound(raw), "error": f"{type(err).__name__}: {err}", "ms": None}
+        # ... and what the user would get: the account's error reply, if it has one.
+        return {"in": describe_inbound(raw), "error": f"{type(err).__name__}: {err}", "ms": None,
+                "out": _reply_dict(_services().error_reply(account, message, failed=True))}
     elapsed = (time.perf_counter() - started) * 1000
     rule = getattr(result, "rule", None)
     rule_id = getattr(rule, "id", None) or getattr(rule, "pk", None)
     rule_name = getattr(rule, "name", None) or getattr(result, "rule_name", None)
+    matched = bool(getattr(result, "matched", rule is not None))
+    reply = getattr(result, "reply", None)
+    if reply is None and not matched:
+        reply = _services().error_reply(account, message, failed=False)  # the account's "no rule" text
     return {
         "in": describe_inbound(raw),
-        "out": _reply_dict(getattr(result, "reply", None)),
-        "matched": bool(getattr(result, "matched", rule is not None)),
+        "out": _reply_dict(reply),
+        "matched": matched,
         "rule_id": rule_id if isinstance(rule_id, int) else None,
         "rule_name": rule_name,
         "follow_up": bool(getattr(result, "follow_up_pending", False)),
@@ -149,10 +154,16 @@ def run_turn(request, account, raw: dict) -> dict:
 
 
 def reset_conversation(request, account, user: str) -> None:
-    """Forget the simulated follow-up state and the transcript (live conversations are untouched)."""
-    services = _services()
-    caches[app_settings.CACHE_ALIAS].delete(services.state_key(account.pk, user, state_namespace(request)))
+    """Forget the simulated follow-up state, the simulated user's session dict and the transcript
+    (live conversations are untouched)."""
+    _services().reset_conversation(account, user, state_namespace(request))
     request.session.pop(_session_key(account.pk, user), None)
+
+
+def session_text(request, account, user: str) -> str:
+    """The simulated user's session dict (``context.session``) as indented JSON ("" when empty)."""
+    session = _services().get_session(account, user, state_namespace(request)) if account and user else {}
+    return json.dumps(session, indent=1, ensure_ascii=False, sort_keys=True, default=repr) if session else ""
 
 
 def _session_key(account_id, user):
@@ -174,6 +185,7 @@ class SimulatorView(View):
             **self.model_admin.admin_site.each_context(request),
             "opts": self.model_admin.opts, "title": _("Try it: chat with your rules"),
             "form": form, "account": account, "sim_user": user, "turns": turns,
+            "user_session": session_text(request, account, user) if account else "",
             "media": self.model_admin.media,
         }
 
@@ -224,7 +236,7 @@ class SimulatorView(View):
         if wants_json:
             html = render_to_string("admin/wechat_app/rule/_sim_turn.html", {"turn": turn, "account": account},
                                     request=request)
-            return JsonResponse({"html": html, "turn": turn})
+            return JsonResponse({"html": html, "turn": turn, "session": session_text(request, account, user)})
         return redirect(self._url(account, user))
 
     @staticmethod

@@ -5,7 +5,7 @@ Pure Python (no Django). ``services.rules`` wires it to the database and the cac
 from .core import Engine, EngineContext, EngineResult, to_reply
 from .dialect import RuleDef, dump_rules, dump_text, load_text, parse_rules, specs_from_defs
 from .index import Candidate, RuleIndex
-from .registry import NO_REPLY, RuleRegistry, after_reply, before_reply, registry, rule
+from .registry import NO_REPLY, RuleRegistry, after_reply, before_reply, registry, rule, wait_rule
 from .spec import FollowUp, MatchKind, RuleSpec, RuleSpecError
 from .state import MemoryStateStore, StateStore
 
@@ -13,5 +13,5 @@ __all__ = [
     "NO_REPLY", "Candidate", "Engine", "EngineContext", "EngineResult", "FollowUp", "MatchKind",
     "MemoryStateStore", "RuleDef", "RuleIndex", "RuleRegistry", "RuleSpec", "RuleSpecError",
     "StateStore", "after_reply", "before_reply", "dump_rules", "dump_text", "load_text",
-    "parse_rules", "registry", "rule", "specs_from_defs", "to_reply",
+    "parse_rules", "registry", "rule", "specs_from_defs", "to_reply", "wait_rule",
 ]

@@ -29,6 +29,13 @@ by ``predicate(message) -> bool``. As in webot, a named rule with no condition m
 tries it for every message and its handler decides. Returning ``NO_REPLY`` stops processing
 without answering (webot ``info.noReply``). ``registry.get(name)``, ``registry.delete(name)``
 and ``registry.reset()`` are webot's ``get``, ``delete`` and ``reset``.
+
+``@wait_rule("name")`` registers a rule that only runs when a handler sent the user's next
+message to it with ``context.wait("name")`` (webot ``waitRule`` / ``info.wait``)::
+
+    @wait_rule("wait_guess")
+    def wait_guess(message, context):
+        ...                                # context.rewait(text), context.resolve(), context.session
 """
 from __future__ import annotations
 
@@ -78,6 +85,7 @@ class RuleRegistry:
         self._rules: list[_Registered] = []
         self._before: list[tuple[Callable, frozenset[str] | None]] = []
         self._after: list[tuple[Callable, frozenset[str] | None]] = []
+        self._wait_rules: dict[str, _Registered] = {}
         self._sequence = 0
         self.version = 0
 
@@ -166,6 +174,33 @@ class RuleRegistry:
             self.version += 1
         return spec
 
+    def wait_rule(self, name: str, handler: Callable | None = None, *, accounts: Iterable[str] | None = None):
+        """Register ``handler(message, context)`` as the wait rule ``name`` (webot ``waitRule``).
+
+        A wait rule only runs for the user's next message after a handler called
+        ``context.wait(name)``; it takes every message (its handler decides), and the wait ends
+        once it answers, unless it calls ``context.rewait(...)``. Returning None without
+        ``context.resolve()`` counts as no answer (re-ask while retries are left, else the
+        ordinary rules answer). Usable as ``@wait_rule("name")`` or ``wait_rule("name", func)``.
+        Wait rules are not part of the compiled index: registering one rebuilds nothing.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise RuleSpecError("a wait rule needs a name", rule=name)
+
+        def register(func: Callable) -> Callable:
+            if not callable(func):
+                raise RuleSpecError(f"wait rule {name!r}: the handler must be callable", rule=name)
+            spec = RuleSpec(name=name, kind=None, handler=func)
+            with self._lock:
+                self._wait_rules[name] = _Registered(spec, _accounts(accounts))
+            try:
+                func.wait_rule_name = name  # so that ``context.wait(func)`` works too
+            except AttributeError:  # a builtin or a bound method
+                pass
+            return func
+
+        return register(handler) if handler is not None else register
+
     def before_reply(self, func: Callable | None = None, *, accounts: Iterable[str] | None = None):
         """Decorator: ``hook(message, context) -> reply | None`` runs before the rules."""
         def register(hook):
@@ -200,9 +235,10 @@ class RuleRegistry:
     remove = delete
 
     def reset(self) -> None:
-        """Unregister every code rule and hook (webot.reset), e.g. before loading them again."""
+        """Unregister every code rule, wait rule and hook (webot.reset), e.g. before loading them again."""
         with self._lock:
             self._rules, self._before, self._after = [], [], []
+            self._wait_rules = {}
             self.version += 1
 
     @contextlib.contextmanager
@@ -210,18 +246,24 @@ class RuleRegistry:
         """Restore the registrations on exit (tests that register rules on the shared registry)."""
         with self._lock:
             saved = (list(self._rules), list(self._before), list(self._after), self._sequence)
+            saved_waits = dict(self._wait_rules)
         try:
             yield self
         finally:
             with self._lock:
                 self._rules, self._before, self._after, self._sequence = (list(x) if isinstance(x, list) else x
                                                                           for x in saved)
+                self._wait_rules = saved_waits
                 self.version += 1
 
     # --- lookup ------------------------------------------------------------------------------
 
     def rules_for(self, account_name: str | None = None) -> list[RuleSpec]:
         return [r.spec for r in self._rules if r.applies_to(account_name)]
+
+    def wait_rules_for(self, account_name: str | None = None) -> dict[str, RuleSpec]:
+        """The wait rules that apply to the account, by name."""
+        return {name: r.spec for name, r in self._wait_rules.items() if r.applies_to(account_name)}
 
     def before_hooks(self, account_name: str | None = None) -> list[Callable]:
         return [hook for hook, accounts in self._before if accounts is None or account_name in accounts]
@@ -243,4 +285,5 @@ registry = RuleRegistry()
 
 rule = registry.rule
 before_reply = registry.before_reply
+wait_rule = registry.wait_rule
 after_reply = registry.after_reply

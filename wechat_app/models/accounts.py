@@ -57,6 +57,17 @@ def mask_secret(value: str | None) -> str:
     return "•" * 8 + (value[-2:] if len(value) > 12 else "")
 
 
+def reply_text_validator(value):
+    """A text reply as stored replies are judged (no characters XML cannot carry)."""
+    from ..engine.spec import RuleSpecError, validate_replies
+
+    if value:
+        try:
+            validate_replies([value])
+        except RuleSpecError as err:
+            raise ValidationError(str(err), code="invalid_reply") from None
+
+
 class Account(models.Model):
     """One WeChat Official Account served by this installation."""
 
@@ -80,6 +91,16 @@ class Account(models.Model):
                                                "point it at the sandbox for offline work. Only the "
                                                "URLs the installation allows are accepted."))
     enabled = models.BooleanField(_("enabled"), default=True)
+    # webot's codeReplies: what a user's message gets when no rule matched (404) or a rule raised
+    # (500). Empty (the default): nothing, WeChat gets "success". Events never get them.
+    no_match_reply = models.TextField(_("reply when no rule matched"), max_length=600, blank=True,
+                                      validators=[reply_text_validator],
+                                      help_text=_("Sent to a user whose message no rule answered. Empty: "
+                                                  "answer nothing. A default rule takes precedence."))
+    error_reply = models.TextField(_("reply when a rule failed"), max_length=600, blank=True,
+                                   validators=[reply_text_validator],
+                                   help_text=_("Sent to a user when a rule raised an error (the error is "
+                                               "still logged). Empty: answer nothing."))
     # Bumped (F() + 1) in the transaction of every change to the account's rules, so that the
     # rules version can always be derived from the database (services/rules.py).
     rules_revision = models.PositiveBigIntegerField(_("rules revision"), default=0, editable=False)

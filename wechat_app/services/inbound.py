@@ -306,10 +306,11 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     claim_ttl = int(max(app_settings.DEDUPE_WAIT, app_settings.REPLY_BUDGET)) + 2
     rules_key = rules.version_key(account.pk)
     state_key = rules.state_key(account.pk, message.uid)
+    session_key = rules.session_key(account.pk, message.uid)
     batch = CacheBatch(cache.cache)
     claim = batch.add(key, {"state": "processing"}, claim_ttl)
     accounts_stamp = batch.get(accounts.version_key()) if stamp is not None else None
-    rules_stamp, state = batch.get(rules_key), batch.get(state_key)
+    rules_stamp, state, session = batch.get(rules_key), batch.get(state_key), batch.get(session_key)
     signed_by = None
     if signature and app_settings.TIMESTAMP_WINDOW:
         # A signed query stays acceptable for the window on either side of its timestamp.
@@ -321,7 +322,7 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     if batch.failed:
         # No claim, no stamps, no state: answer from memory; _save_log's unique key dedupes.
         return _process_claimed(cache, None, account, message, xml, encrypted, started,
-                                prefetched={rules_key: UNAVAILABLE, state_key: None})
+                                prefetched={rules_key: UNAVAILABLE, state_key: None, session_key: UNAVAILABLE})
     if signed_by is not None and signed_by.value not in (None, fingerprint):
         if claim.value:
             cache.delete(key)
@@ -336,7 +337,8 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     if not claim.value:
         return _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started)
     return _process_claimed(cache, key, account, message, xml, encrypted, started,
-                            prefetched={rules_key: rules_stamp.value, state_key: state.value})
+                            prefetched={rules_key: rules_stamp.value, state_key: state.value,
+                                        session_key: session.value})
 
 
 def _process_claimed(cache, key, account, message, xml, encrypted, started, prefetched=None) -> str:
@@ -407,11 +409,16 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
             status = MessageLog.Status.REPLIED
         else:
             status = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
+            if not result.matched:
+                reply = rules.error_reply(account, message, failed=False)
     except _LateReply as pending:
         late, status = pending.future, MessageLog.Status.DEFERRED
     except Exception as err:  # a rule's bug must not lose the message nor answer garbage
         logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
-        reply, reply_xml, status, error = None, "", MessageLog.Status.ERROR, _error_summary(err)
+        reply_xml, status, error = "", MessageLog.Status.ERROR, _error_summary(err)
+        reply = rules.error_reply(account, message, failed=True)
+    if reply is not None and not reply_xml:  # the account's answer to "no rule" or "a rule failed"
+        reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
 
     log = _log_row(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml, status=status,
                    error=error, latency_ms=(time.perf_counter() - started) * 1000)
@@ -504,9 +511,22 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
             fields["status"] = MessageLog.Status.REPLIED
         else:
             fields["status"] = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
+            if not result.matched:
+                reply = rules.error_reply(account, message, failed=False)
     except Exception as err:
         logger.exception("Late reply failed for %s on account %r", message.dedupe_key, account.name)
         fields.update(status=MessageLog.Status.ERROR, error=_error_summary(err))
+        reply = rules.error_reply(account, message, failed=True)
+    if reply is not None and fields["status"] != MessageLog.Status.REPLIED:
+        # The account's answer to "no rule" or "a rule failed", sent late like the rules' own.
+        try:
+            key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
+            send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
+            fields["reply"] = reply.to_dict()
+        except Exception:
+            logger.exception("The error reply for %s on account %r could not be queued", message.dedupe_key,
+                             account.name)
+            reply = None
     MessageLog.objects.filter(pk=log_id).update(**fields)
     log = MessageLog.objects.filter(pk=log_id).first()
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,

@@ -15,6 +15,8 @@ account's ``rules_revision`` is rebuilt. Saving or deleting a rule or an account
 
 Follow-up state lives in the same cache, per account, user and *namespace* (the admin simulator
 uses its own, so testing never disturbs live conversations), with the follow-up timeout as TTL.
+So does each user's session dict (``context.session``), with ``SESSION_TIMEOUT`` as TTL, written
+only when a handler changed it.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from ..engine import Engine, EngineContext, EngineResult, RuleIndex, registry
 from ..engine.dialect import FileLimits, RuleDef, dump_rules, parse_rules, rule_warnings
 from ..engine.spec import MatchKind, RuleSpecError
 from ..models import Account, Rule
-from ..protocol.replies import ReplyError
+from ..protocol.replies import ReplyError, reply_from_dict
 from .cachebatch import UNAVAILABLE, FailSafeCache
 from .spool import DATABASE_DOWN
 
@@ -75,10 +77,32 @@ def version_key(account_id) -> str:
     return f"{app_settings.CACHE_PREFIX}:rules-version:{account_id}"
 
 
+def _user_part(uid: str) -> str:
+    # User ids that are not key-safe are hashed.
+    return uid if _SAFE_KEY_PART.match(uid or "") else hashlib.sha256((uid or "").encode()).hexdigest()
+
+
 def state_key(account_id, uid: str, namespace: str = "live") -> str:
-    """The cache key of one user's follow-up state (user ids that are not key-safe are hashed)."""
-    part = uid if _SAFE_KEY_PART.match(uid or "") else hashlib.sha256((uid or "").encode()).hexdigest()
-    return f"{app_settings.CACHE_PREFIX}:follow-up:{namespace}:{account_id}:{part}"
+    """The cache key of one user's follow-up state."""
+    return f"{app_settings.CACHE_PREFIX}:follow-up:{namespace}:{account_id}:{_user_part(uid)}"
+
+
+def session_key(account_id, uid: str, namespace: str = "live") -> str:
+    """The cache key of one user's session dict (``context.session``)."""
+    return f"{app_settings.CACHE_PREFIX}:session:{namespace}:{account_id}:{_user_part(uid)}"
+
+
+def get_session(account: Account, uid: str, namespace: str = "live") -> dict[str, Any]:
+    """A user's session dict as handlers see it ({} when none or the cache is unavailable)."""
+    value = FailSafeCache(_cache()).get(session_key(account.pk, uid, namespace))
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def reset_conversation(account: Account, uid: str, namespace: str = "live") -> None:
+    """Forget a user's pending follow-up conversation and session."""
+    cache = FailSafeCache(_cache())
+    cache.delete(state_key(account.pk, uid, namespace))
+    cache.delete(session_key(account.pk, uid, namespace))
 
 
 # --- versions --------------------------------------------------------------------------------
@@ -252,30 +276,49 @@ def respond(account: Account, message, *, state_namespace: str = "live", prefetc
     conversations apart (the admin simulator uses its own).
 
     The callback saves round trips with the last two arguments: ``prefetched`` holds the values
-    of ``version_key(account.pk)`` and ``state_key(...)`` that it already read (None: absent),
-    and with a ``CacheBatch`` as ``batch`` the follow-up state writes are queued there for the
-    caller to execute.
+    of ``version_key(account.pk)``, ``state_key(...)`` and ``session_key(...)`` that it already
+    read (None: absent; keys it lacks are read here), and with a ``CacheBatch`` as ``batch`` the
+    follow-up state and session writes are queued there for the caller to execute.
+
+    A session read while the cache is unavailable is an empty dict that is not written back, so
+    that it cannot overwrite the stored one.
     """
     cache = FailSafeCache(_cache())  # a failing cache costs the follow-up state, never the reply
-    vkey = version_key(account.pk)
-    skey = state_key(account.pk, message.uid, state_namespace)
-    if prefetched is not None and vkey in prefetched and skey in prefetched:
-        values = prefetched
-    else:
-        values = cache.get_many([vkey, skey])
-        if values is UNAVAILABLE:
-            values = {vkey: UNAVAILABLE}
+    keys = vkey, skey, sess_key = (version_key(account.pk), state_key(account.pk, message.uid, state_namespace),
+                                   session_key(account.pk, message.uid, state_namespace))
+    values = dict(prefetched or {})
+    missing = [key for key in keys if key not in values]
+    if missing:
+        fetched = cache.get_many(missing)
+        values.update({key: UNAVAILABLE for key in missing} if fetched is UNAVAILABLE else
+                      {key: fetched.get(key) for key in missing})
     index = get_index(account, values.get(vkey))
     engine = Engine(
         index,
-        store=CacheStateStore(cache, prefetched={skey: values.get(skey)}, batch=batch),
+        store=CacheStateStore(cache, prefetched={skey: values.get(skey), sess_key: values.get(sess_key)},
+                              batch=batch),
         before=registry.before_hooks(account.name),
         after=registry.after_hooks(account.name),
         default_timeout=app_settings.FOLLOW_UP_TIMEOUT,
         rng=_rng,
+        wait_rules=registry.wait_rules_for(account.name),
+        session_timeout=app_settings.SESSION_TIMEOUT,
     )
     context = EngineContext(account=account, account_name=account.name, state_namespace=state_namespace)
-    return engine.respond(message, state_key=skey, context=context)
+    return engine.respond(message, state_key=skey, context=context,
+                          session_key=None if values.get(sess_key) is UNAVAILABLE else sess_key)
+
+
+def error_reply(account: Account, message, *, failed: bool):
+    """The account's configured answer (webot ``codeReplies``) to a user message that no rule
+    matched (``failed`` False) or whose rules raised (``failed`` True); None: answer nothing.
+
+    Events never get one (an unsubscribe or a menu link cannot be answered with "Sorry?").
+    """
+    text = account.error_reply if failed else account.no_match_reply
+    if not text or message.type == "event":
+        return None
+    return reply_from_dict(text)
 
 
 # --- import / export ---------------------------------------------------------------------------

@@ -41,8 +41,10 @@
             errors.textContent = msgs.join(" ") || "Something went wrong.";
             return;
           }
+          var session = document.getElementById("wx-session");
+          if (session) session.textContent = res.body.session || session.getAttribute("data-empty");
           if (action === "reset") {
-            chat.innerHTML = '<div class="wx-chat-empty">Conversation reset. Follow-up state cleared.</div>';
+            chat.innerHTML = '<div class="wx-chat-empty">Conversation reset. Follow-up state and session cleared.</div>';
             return;
           }
           var empty = chat.querySelector(".wx-chat-empty"); if (empty) empty.remove();
