@@ -7,7 +7,6 @@ ones built on dynamic waits and the per-user session (``info.wait``, ``info.rewa
 written further down against that API and run once it is present (issue 12, items 3, 5, 6).
 """
 import functools
-from dataclasses import fields
 
 import pytest
 
@@ -435,15 +434,6 @@ guess my sex:
 
 # --- built on dynamic waits, the session and error replies (issue 12, items 3, 5, 6) ----------
 
-def _context_has(name):
-    return hasattr(EngineContext, name) or name in {f.name for f in fields(EngineContext)}
-
-
-needs_waits = pytest.mark.skipif(not _context_has("rewait"),
-                                 reason="dynamic waits (context.wait / rewait / rewait_count) not in this build")
-
-
-@needs_waits
 def test_replies_catch_all_with_rewait():
     bot = Bot()
 
