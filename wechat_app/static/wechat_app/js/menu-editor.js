@@ -278,8 +278,11 @@
             if (count) { var fresh = counter(control.value, limitBytes); count.replaceWith(fresh); count = fresh; }
             serverProblems = serverProblems.filter(function (p) { return !(same(p.path, path) && p.field === name); });
             save(); renderTree(); renderPreview();
+            // The linked rules follow the key (re-rendering all on "change" would swallow the
+            // click that caused the blur).
+            var rules = document.getElementById("wx-menu-rules");
+            if (name === "key" && rules) rules.replaceWith(renderRules(button));
           });
-          control.addEventListener("change", function () { render(); });
           detail.appendChild(field(FIELD_LABELS[name], control, [count, fieldProblems(name)]));
         });
         var n = clickCount(button);
