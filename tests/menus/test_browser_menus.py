@@ -106,7 +106,30 @@ def test_build_preview_link_publish_and_try(page, sandbox, account):
     assert "DEALS" in page.inner_text(".wx-turn .wx-sys")
     shot(page, "menus-04-try-it")
 
-    # History: the version page shows what was sent.
+    # Versions: a second publish, its diff, the list at 1366 px, and a rollback to version 1.
+    page.goto(f"/admin/wechat_app/menu/{menu.pk}/change/")
+    page.click("#wx-menu-tree [data-path='1'] .wx-tree-delete")
+    assert preview_names(page) == ["商城"]
+    page.click("input[name=_publish]")
+    page.wait_for_selector(".messagelist .success")
+    assert "the draft has unpublished changes" not in page.inner_text("#wx-menu-status")
+    page.click("a.wx-tool:has-text('Versions')")
+    assert page.is_visible("#nav-sidebar")
+    assert right_edge(page, "th.column-created_at") <= WIDTH
+    shot(page, "menus-05-versions")
+    page.click("#result_list tbody tr:first-child th a")
+    assert "Changes from version 1 to version 2" in page.inner_text("#wx-version-diff")
+    assert '-      "name": "Contact",' in page.locator("#wx-version-diff .del").all_inner_texts()
+    shot(page, "menus-06-version-diff")
     page.goto(f"/admin/wechat_app/menuversion/{version.pk}/change/")
-    assert "The first version" in page.inner_text("#wx-version-diff")
-    shot(page, "menus-05-version")
+    assert "The first version of this menu" in page.inner_text("#wx-version-diff")
+    page.click("#wx-rollback")
+    page.wait_for_selector(".messagelist .success")
+    assert "Version 1 published again as version 3" in page.inner_text(".messagelist")
+    assert [b["name"] for b in sandbox.state.menus[APP_ID]["button"]] == ["商城", "Contact"]
+
+    # The list: state per menu, pull and delete-live buttons, at 1366 px.
+    page.goto("/admin/wechat_app/menu/")
+    assert "live: version 3" in page.inner_text("#result_list")
+    assert right_edge(page, "th.column-updated_at") <= WIDTH
+    shot(page, "menus-07-list")

@@ -27,7 +27,7 @@ from ..services import menus as menu_services
 from ..services.access import can
 from .access import AccountScopedAdminMixin, allowed_accounts, get_account_or_404
 from .filters import AccountListFilter, refuse_nul
-from .rules import describe_reply
+from .rules import _ago, describe_reply
 
 CLICK_DAYS = 7
 SEX_CHOICES = [("", "—"), ("1", _("male")), ("2", _("female"))]
@@ -213,7 +213,7 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
             except ValueError:
                 buttons = []
         editor = {"problems": problems, "click_days": CLICK_DAYS, "rules": {}, "rule_choices": [], "clicks": {},
-                  "link_url": None}
+                  "link_url": None, "link_hint": str(_("Save the menu to link a rule to this button."))}
         if account is not None:
             editor["clicks"] = menu_services.button_clicks(account, days=CLICK_DAYS)
             editor["rules"] = linked_rules(account, _menu_keys(buttons if isinstance(buttons, list) else []))
@@ -222,7 +222,11 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                 editor["link_url"] = reverse("admin:wechat_app_menu_link_rule", args=[obj.pk])
                 editor["rule_choices"] = [{"id": r.pk, "name": r.name} for r in
                                           Rule.objects.filter(account=account, parent__isnull=True).order_by("name")]
+            else:
+                editor["link_hint"] = str(_("Linking rules needs the permission to change menus and rules."))
+        live = obj.live_version if obj is not None else None
         context.update({
+            "live_since": _ago(live.finished_at or live.created_at) if live else "",
             "menu_editor": editor,
             "menu": obj,
             "last_version": last,
@@ -432,6 +436,11 @@ class MenuVersionAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     list_filter = [AccountListFilter, "kind", "source", "status"]
     list_select_related = ["account", "menu", "published_by"]
     ordering = ["-created_at", "-number"]
+    # The document shows below, pretty-printed and compared with another version.
+    fields = [("account", "menu"), ("number", "kind", "source"), "rolled_back_from", ("status_display", "answer"),
+              "problem", "menuid", ("published_by", "created_at", "finished_at")]
+    readonly_fields = ["account", "menu", "number", "kind", "source", "rolled_back_from", "status_display", "answer",
+                       "problem", "menuid", "published_by", "created_at", "finished_at"]
 
     class Media:
         css = {"all": ["wechat_app/css/console.css", "wechat_app/css/outbound.css", "wechat_app/css/menu-editor.css"]}
@@ -453,6 +462,16 @@ class MenuVersionAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
             text = f"{text} · {version.errcode}"
         return format_html('<span class="wx-status wx-status-{}">{}</span>', css, text)
 
+    @admin.display(description=_("WeChat's answer"))
+    def answer(self, version):
+        if version.errcode is None:
+            return "—"
+        return f"{version.errcode} {version.errmsg}".strip()
+
+    @admin.display(description=_("button concerned"))
+    def problem(self, version):
+        return version.problem_label() or "—"
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [path("<int:version_id>/rollback/", wrap(self.rollback_view), name="wechat_app_menuversion_rollback")] \
@@ -469,12 +488,14 @@ class MenuVersionAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
             if compare is None:  # the version this one replaced: the previous one of the same menu kind
                 compare = others.filter(kind=version.kind, number__lt=version.number).first()
             older, newer = sorted([compare, version], key=lambda v: v.number) if compare else (None, version)
-            lines = menu_services.diff(older.document if older else {}, newer.document)
+            lines = menu_services.diff(older, newer) if older else []
             extra_context.update({
                 "version": version, "compare": compare, "others": others[:50], "older": older, "newer": newer,
                 "diff_html": _diff_html(lines),
                 "document_json": json.dumps(version.document, ensure_ascii=False, indent=2, sort_keys=True),
-                "can_rollback": version.status != "failed" and can(request.user, "change", Menu, version.account),
+                # Not the live version itself: publishing it again would change nothing.
+                "can_rollback": (version.status == "published" and can(request.user, "change", Menu, version.account)
+                                 and not (version.menu_id and version.menu.live_version_id == version.pk)),
             })
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -323,7 +323,11 @@
       } else {
         box.appendChild(el("p", { class: "wx-muted wx-no-rule", text: "No rule answers " + EVENTS[button.type] + " · " + key + " yet." }));
       }
-      if (readOnly || !data.link_url) return box;
+      if (readOnly) return box;
+      if (!data.link_url) {
+        box.appendChild(el("p", { class: "help", text: data.link_hint || "" }));
+        return box;
+      }
       var status = el("p", { class: "wx-link-status", role: "status" });
       var reply = el("input", { type: "text", id: "wx-rule-reply", placeholder: "Reply text", autocomplete: "off" });
       var create = el("button", { type: "button", class: "button", id: "wx-rule-create", text: "Create rule" });
