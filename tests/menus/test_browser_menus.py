@@ -114,10 +114,12 @@ def test_build_preview_link_publish_and_try(page, sandbox, account):
     page.wait_for_selector(".messagelist .success")
     assert "the draft has unpublished changes" not in page.inner_text("#wx-menu-status")
     page.click("a.wx-tool:has-text('Versions')")
+    page.wait_for_url("**/menuversion/?*")
     assert page.is_visible("#nav-sidebar")
     assert right_edge(page, "th.column-created_at") <= WIDTH
     shot(page, "menus-05-versions")
     page.click("#result_list tbody tr:first-child th a")
+    page.wait_for_selector("#wx-version-diff")
     assert "Changes from version 1 to version 2" in page.inner_text("#wx-version-diff")
     assert '-      "name": "Contact",' in page.locator("#wx-version-diff .del").all_inner_texts()
     shot(page, "menus-06-version-diff")
