@@ -109,6 +109,31 @@ def test_conditional_menu_needs_a_match_field(admin_client, account):
     assert Menu.objects.get().matchrule == {"sex": "2", "language": "zh_CN"}
 
 
+def test_conditional_menu_without_match_field_says_so_above_the_form(admin_client, account):
+    response = admin_client.post("/admin/wechat_app/menu/add/", _form(account, BUTTONS, kind="conditional", name="VIP"))
+    errors = response.context["adminform"].form.non_field_errors()
+    assert errors and all(e.startswith("match rule: ") for e in errors)
+    assert _editor_data(response)["problems"] == []  # nothing wrong with the buttons
+
+
+def test_conditional_menu_published_then_removed_from_wechat(admin_client, sandbox, account, menu):
+    menu_services.publish(menu)  # WeChat wants a default menu before conditional ones
+    vip = Menu.objects.create(account=account, kind="conditional", name="VIP", buttons=[BUTTONS[1]],
+                              matchrule={"sex": "2"})
+    response = admin_client.post(f"/admin/wechat_app/menu/{vip.pk}/change/",
+                                 {"name": "VIP", "buttons": json.dumps([BUTTONS[1]]), "sex": "2", "_publish": "1"},
+                                 follow=True)
+    assert "Published to WeChat as" in response.content.decode()
+    vip.refresh_from_db()
+    assert vip.menuid and vip.live_version.menuid == vip.menuid
+    assert 'form="wx-unpublish"' in response.content.decode()
+    assert [m["menuid"] for m in sandbox.state.conditional_menus[APP_ID]] == [vip.menuid]
+    response = admin_client.post(reverse("admin:wechat_app_menu_unpublish", args=[vip.pk]), follow=True)
+    assert "was removed from WeChat" in response.content.decode()
+    vip.refresh_from_db()
+    assert vip.menuid == "" and vip.live_version is None and not sandbox.state.conditional_menus[APP_ID]
+
+
 def test_default_menu_refuses_a_match_rule(admin_client, account):
     response = admin_client.post("/admin/wechat_app/menu/add/", _form(account, BUTTONS, tag_id="2"))
     assert response.status_code == 200 and not Menu.objects.exists()
@@ -134,6 +159,19 @@ def test_save_and_publish_sends_it_and_records_a_version(admin_client, account, 
     pulled = menu_services.pull(account)
     assert [m.buttons for m in pulled if m.kind == "default"] == [BUTTONS]
     assert "live: version 1" in response.content.decode()
+
+
+def test_wechat_refusing_the_publish_is_shown_and_the_live_menu_stays(admin_client, sandbox, account, menu):
+    sandbox.state.add_fault("/cgi-bin/menu/create", errcode=40018)
+    response = admin_client.post(f"/admin/wechat_app/menu/{menu.pk}/change/",
+                                 {**_form(account, BUTTONS), "_publish": "1"}, follow=True)
+    html = response.content.decode()
+    assert "WeChat refused" in html and "40018" in html
+    version = MenuVersion.objects.get()
+    assert version.status == "failed" and version.errcode == 40018
+    menu.refresh_from_db()
+    assert menu.live_version is None
+    assert "40018" in _editor_data(response)["problems"][0]["message"]
 
 
 def test_publish_failure_marks_the_button_wechat_refused(admin_client, account, menu):

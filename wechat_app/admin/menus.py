@@ -94,16 +94,23 @@ class MenuForm(forms.ModelForm):
         try:
             normalized = validate_menu(document, conditional=conditional)
         except MenuSpecError as err:
-            # On the (hidden) buttons field: the editor lists them above the tree and marks each button.
-            self.menu_problems = _problem_dicts(err.problems)
-            self.add_error("buttons", [p.label() for p in err.problems])
+            # The match rule's problems above the form; the buttons' on the (hidden) buttons field,
+            # which the editor lists above the tree and marks on each button.
+            rule_problems = [p for p in err.problems if p.field == "matchrule"]
+            button_problems = [p for p in err.problems if p.field != "matchrule"]
+            self.menu_problems = _problem_dicts(button_problems)
+            for problem in rule_problems:
+                self.add_error(None, problem.label())
+            if button_problems:
+                self.add_error("buttons", [p.label() for p in button_problems])
+            self._menu_invalid = True
             return cleaned
         cleaned["buttons"] = normalized["button"]
         self.instance.matchrule = normalized.get("matchrule", {}) if conditional else {}
         return cleaned
 
     def _post_clean(self):
-        if self.menu_problems:  # already reported, button by button; Menu.clean would repeat it
+        if getattr(self, "_menu_invalid", False):  # already reported; Menu.clean would repeat it
             return
         super()._post_clean()
 

@@ -106,7 +106,7 @@
             problems.push({ path: path, field: field, message: field + " is " + bytes(value) + " bytes, the limit is " + FIELD_LIMITS[field] });
           }
         });
-        if (button.key && TYPE_FIELDS[button.type].indexOf("key") !== -1) {
+        if (button.key && (TYPE_FIELDS[button.type] || []).indexOf("key") !== -1) {
           if (seen[button.key]) problems.push({ path: path, field: "key", message: "key " + button.key + " is already used by " + pathLabel(seen[button.key]) });
           else seen[button.key] = path;
         }
@@ -260,16 +260,19 @@
           " button(s); a button with a sub-menu has no action of its own." }));
       } else {
         var type = el("select", { id: "wx-button-type", disabled: readOnly });
+        if (!TYPE_FIELDS[button.type]) {  // e.g. a pulled menu with a type WeChat no longer accepts
+          type.appendChild(el("option", { value: button.type || "", text: (button.type || "(none)") + " — not supported", selected: "selected" }));
+        }
         Object.keys(TYPE_FIELDS).forEach(function (t) {
           type.appendChild(el("option", { value: t, text: t + " — " + TYPE_LABELS[t], selected: t === button.type ? "selected" : null }));
         });
         type.addEventListener("change", function () {
           button.type = type.value;
-          if (TYPE_FIELDS[button.type].indexOf("key") !== -1 && !button.key) button.key = freshKey();
+          if ((TYPE_FIELDS[button.type] || []).indexOf("key") !== -1 && !button.key) button.key = freshKey();
           edited();
         });
         detail.appendChild(field("Type", type, [fieldProblems("type")]));
-        TYPE_FIELDS[button.type].forEach(function (name) {
+        (TYPE_FIELDS[button.type] || []).forEach(function (name) {
           var control = el("input", { type: "text", id: "wx-button-" + name, value: button[name] || "", disabled: readOnly,
                                       autocomplete: "off", "data-field": name });
           var limitBytes = FIELD_LIMITS[name], count = limitBytes ? counter(button[name], limitBytes) : null;
