@@ -28,7 +28,7 @@ def preview_names(page):
     return [name.strip() for name in page.locator("#wx-menubar .wx-menubar-name").all_inner_texts()]
 
 
-def test_build_preview_link_publish_and_try(page, sandbox, account):
+def test_build_preview_link_publish_and_try(page, sandbox, account, followers):
     from wechat_app.models import Menu, MenuVersion, Rule
 
     page.goto("/admin/wechat_app/menu/add/")
@@ -135,3 +135,13 @@ def test_build_preview_link_publish_and_try(page, sandbox, account):
     assert "live: version 3" in page.inner_text("#result_list")
     assert right_edge(page, "th.column-updated_at") <= WIDTH
     shot(page, "menus-07-list")
+
+    # Try match: the menu a follower sees, drawn on the phone.
+    page.click("a.wx-tool:has-text('Try match')")
+    page.fill("#id_user_id", followers[0])
+    page.click("#wx-trymatch-form input[type=submit]")
+    page.wait_for_selector("#wx-trymatch-result")
+    assert "This follower sees Main menu" in page.inner_text("#wx-trymatch-result")
+    assert preview_names(page) == ["商城", "Contact"]
+    assert page.locator("#wx-add-top").count() == 0  # read-only
+    shot(page, "menus-08-trymatch")
