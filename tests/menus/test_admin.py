@@ -316,7 +316,10 @@ def test_viewer_sees_the_menu_but_cannot_publish_or_link(client, django_user_mod
     client.force_login(_member(django_user_model, "viewer", account, ["view"]))
     response = client.get(f"/admin/wechat_app/menu/{menu.pk}/change/")
     assert response.status_code == 200
-    assert 'name="_publish"' not in response.content.decode()
+    html = response.content.decode()
+    assert 'name="_publish"' not in html
+    assert 'id="wx-menu-editor" class="wx-menu-editor" data-kind="default" data-readonly' in html
+    assert 'id="id_buttons"' in html  # the editor draws the tree and the preview from it
     assert _editor_data(response)["link_url"] is None
     assert client.post(f"/admin/wechat_app/menu/{menu.pk}/change/", {**_form(account, []), "_publish": "1"}).status_code == 403
     assert client.post(reverse("admin:wechat_app_menu_link_rule", args=[menu.pk]),

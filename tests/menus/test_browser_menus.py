@@ -145,3 +145,34 @@ def test_build_preview_link_publish_and_try(page, sandbox, account, followers):
     assert preview_names(page) == ["商城", "Contact"]
     assert page.locator("#wx-add-top").count() == 0  # read-only
     shot(page, "menus-08-trymatch")
+
+
+def test_view_only_member_sees_the_tree_and_preview_read_only(browser, live_server, django_user_model, account):
+    from django.contrib.auth.models import Permission
+
+    from wechat_app.models import AccountMembership, Menu
+
+    menu = Menu.objects.create(account=account, kind="default", name="Main", buttons=[
+        {"name": "商城", "sub_button": [{"type": "click", "name": "Today's deals", "key": "DEALS"}]},
+        {"type": "view", "name": "Contact", "url": "https://example.com/contact"}])
+    user = django_user_model.objects.create_user("viewer", "v@example.com", "pw-browser-12345", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=["view_menu", "view_menuversion", "view_account"]))
+    AccountMembership.objects.create(user=user, account=account)
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto("/admin/login/")
+    page.fill("#id_username", "viewer")
+    page.fill("#id_password", "pw-browser-12345")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+    page.goto(f"/admin/wechat_app/menu/{menu.pk}/change/")
+    assert preview_names(page) == ["商城", "Contact"]
+    assert page.locator("#wx-add-top, .wx-tree-tools, input[name=_publish]").count() == 0
+    assert page.is_disabled("#wx-button-name")
+    page.click("#wx-menu-tree [data-path='0-0']")
+    assert page.input_value("#wx-button-key") == "DEALS"
+    shot(page, "menus-09-view-only")
+    context.close()
+    assert not errors, errors

@@ -162,6 +162,11 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         css = {"all": ["wechat_app/css/console.css", "wechat_app/css/outbound.css", "wechat_app/css/menu-editor.css"]}
         js = ["wechat_app/js/menu-editor.js"]
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):  # view only: the editor shows the tree
+            return [(None, {"fields": ["account", ("name", "kind"), "matchrule"]})]
+        return super().get_fieldsets(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         # A menu stays in its account; its kind decides how it is published (create or addconditional).
         return ["account", "kind"] if obj is not None else []
@@ -213,7 +218,9 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                 path = [int(i) for i in (last.problem_path or [])]
                 problems.append({"path": path, "field": "", "message": _("WeChat refused version %(n)s: %(code)s %(msg)s")
                                  % {"n": last.number, "code": last.errcode, "msg": last.errmsg}})
-        buttons = form["buttons"].value()
+        readonly = not (self.has_change_permission(request, obj) if obj else self.has_add_permission(request))
+        # A view-only form has no buttons field: the editor reads the stored tree.
+        buttons = obj.buttons if readonly and obj is not None else form["buttons"].value()
         if isinstance(buttons, str):
             try:
                 buttons = json.loads(buttons)
@@ -238,7 +245,9 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
             "menu": obj,
             "last_version": last,
             "can_publish": obj is None or self._may(request, ("change",), account),
-            "editor_readonly": not (self.has_change_permission(request, obj) if obj else self.has_add_permission(request)),
+            "editor_readonly": readonly,
+            "can_try": account is not None and can(request.user, "view", Rule, account),
+            "buttons_json": json.dumps(buttons if isinstance(buttons, list) else [], ensure_ascii=False),
         })
         return super().render_change_form(request, context, add, change, form_url, obj)
 
