@@ -343,3 +343,16 @@ def test_other_accounts_menus_are_404(client, django_user_model, account, other_
     assert client.post(reverse("admin:wechat_app_menuversion_rollback", args=[version.pk])).status_code == 404
     listing = client.get("/admin/wechat_app/menu/").content.decode()
     assert "Theirs" not in listing
+
+
+@pytest.mark.parametrize("value", ["abc", "%C2%B2", "9" * 40, "1%00"])
+def test_odd_ids_in_query_strings_are_never_a_500(admin_client, account, menu, value):
+    version = menu_services.publish(menu)
+    for url in (f"/admin/wechat_app/menu/delete-live/?account={value}",
+                f"/admin/wechat_app/menu/trymatch/?account={value}&user_id=o1",
+                f"/admin/wechat_app/menuversion/{version.pk}/change/?compare={value}"):
+        response = admin_client.get(url)
+        assert response.status_code in (200, 302, 400), (url, response.status_code)
+    response = admin_client.post(reverse("admin:wechat_app_menu_pull"), {"account": value.replace("%00", "\x00")})
+    assert response.status_code == 404
+    assert MenuVersion.objects.count() == 1

@@ -11,7 +11,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,7 +26,7 @@ from ..models import Menu, MenuVersion, Rule
 from ..services import menus as menu_services
 from ..services.access import can
 from .access import AccountScopedAdminMixin, allowed_accounts, get_account_or_404
-from .filters import AccountListFilter, refuse_nul
+from .filters import MAX_ID_DIGITS, AccountListFilter, refuse_nul
 from .rules import _ago, describe_reply
 
 CLICK_DAYS = 7
@@ -39,6 +39,12 @@ MATCH_LABELS = {"tag_id": _("follower tag id"), "sex": _("sex"), "country": _("c
 
 def _error_text(err) -> str:
     return "; ".join(err.messages) if isinstance(err, ValidationError) else str(err)
+
+
+def _as_id(value) -> int | None:
+    """A query or form value as a row id, or None ("abc", "²", 40 digits, a NUL byte...)."""
+    value = value or ""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS else None
 
 
 def _problem_dicts(problems) -> list[dict]:
@@ -192,9 +198,9 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         accounts = list(allowed_accounts(request.user))
-        account_id = request.GET.get("account__id__exact", "")
-        if account_id.isdigit():
-            accounts = [a for a in accounts if a.pk == int(account_id)] or accounts
+        account_id = _as_id(request.GET.get("account__id__exact"))
+        if account_id is not None:
+            accounts = [a for a in accounts if a.pk == account_id] or accounts
         extra_context = {
             **(extra_context or {}),
             "menu_accounts": accounts,
@@ -303,10 +309,10 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         return url + (f"?account__id__exact={account.pk}" if account is not None else "")
 
     def _posted_account(self, request):
-        account_id = request.POST.get("account", "")
-        if not account_id.isdigit():
-            raise PermissionDenied
-        return get_account_or_404(request, int(account_id))
+        account_id = _as_id(request.POST.get("account"))
+        if account_id is None:
+            raise Http404("No such account.")
+        return get_account_or_404(request, account_id)
 
     def pull_view(self, request):
         """Read the live menus from WeChat into drafts (POST, add + change permission)."""
@@ -329,10 +335,10 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         then POST with ``confirm``."""
         refuse_nul(request.GET)
         source = request.POST if request.method == "POST" else request.GET
-        account_id = source.get("account", "")
-        if not account_id.isdigit():
+        account_id = _as_id(source.get("account"))
+        if account_id is None:
             return HttpResponseRedirect(self._changelist())
-        account = get_account_or_404(request, int(account_id))
+        account = get_account_or_404(request, account_id)
         if not self._may(request, ("change",), account):
             raise PermissionDenied
         if request.method == "POST" and request.POST.get("confirm"):
@@ -499,8 +505,8 @@ class MenuVersionAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         extra_context = extra_context or {}
         if version is not None and self.has_view_permission(request, version):
             others = MenuVersion.objects.filter(account=version.account).exclude(pk=version.pk).order_by("-number")
-            compare_id = request.GET.get("compare", "")
-            compare = others.filter(pk=int(compare_id)).first() if compare_id.isdigit() and len(compare_id) < 19 else None
+            compare_id = _as_id(request.GET.get("compare"))
+            compare = others.filter(pk=compare_id).first() if compare_id is not None else None
             if compare is None:  # the version this one replaced: the previous one of the same menu kind
                 compare = others.filter(kind=version.kind, number__lt=version.number).first()
             older, newer = sorted([compare, version], key=lambda v: v.number) if compare else (None, version)
