@@ -206,7 +206,7 @@
                              onkeydown: function (e) { if (e.key === "Enter") select(path); } }, [
         el("span", { class: "wx-tree-name", text: button.name || "(no name)" }),
         el("span", { class: "wx-tree-type", text: parent ? "sub-menu" : button.type }),
-        parent ? null : el("span", { class: "wx-tree-clicks", title: "clicks in the last 7 days", text: n ? n + " ⇢" : "" }),
+        parent ? null : el("span", { class: "wx-tree-clicks", title: "clicks in the last 7 days", text: n ? n + "×" : "" }),
         tools
       ]);
       var item = el("li", { class: top ? "wx-tree-top" : "wx-tree-sub" }, [row]);
