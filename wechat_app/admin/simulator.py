@@ -39,7 +39,19 @@ KIND_CHOICES = [
     ("image", _("Image")),
     ("voice", _("Voice (text = recognition)")),
     ("link", _("Link")),
+    (_("Menu button events (key = the button's key)"), [
+        ("scancode_push", "scancode_push"), ("scancode_waitmsg", "scancode_waitmsg"),
+        ("pic_sysphoto", "pic_sysphoto"), ("pic_photo_or_album", "pic_photo_or_album"), ("pic_weixin", "pic_weixin"),
+        ("location_select", "location_select"),
+    ]),
 ]
+# The event a menu button of each type pushes (the others push nothing the rules could answer).
+MENU_BUTTON_EVENTS = {"click": "CLICK", "view": "VIEW", "scancode_push": "scancode_push",
+                      "scancode_waitmsg": "scancode_waitmsg", "pic_sysphoto": "pic_sysphoto",
+                      "pic_photo_or_album": "pic_photo_or_album", "pic_weixin": "pic_weixin",
+                      "location_select": "location_select"}
+MENU_EVENT_KINDS = ("scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin",
+                    "location_select")
 
 
 class SimulatorForm(forms.Form):
@@ -60,8 +72,8 @@ class SimulatorForm(forms.Form):
         kind = cleaned.get("kind")
         if kind == "text" and not (cleaned.get("text") or "").strip():
             self.add_error("text", _("Type a message."))
-        if kind == "CLICK" and not cleaned.get("key"):
-            self.add_error("key", _("A CLICK event needs the menu key."))
+        if (kind == "CLICK" or kind in MENU_EVENT_KINDS) and not cleaned.get("key"):
+            self.add_error("key", _("A %(kind)s event needs the menu key.") % {"kind": kind})
         return cleaned
 
 
@@ -75,6 +87,17 @@ def build_raw_message(account, user: str, kind: str, text: str = "", key: str = 
             raw["EventKey"] = key if key.startswith("qrscene_") else f"qrscene_{key}"
         elif key or kind in ("CLICK", "VIEW"):
             raw["EventKey"] = key
+        return raw
+    if kind in MENU_EVENT_KINDS:  # the menu's scan, photo and location buttons, with what they carry
+        raw.update(MsgType="event", Event=kind, EventKey=key)
+        if kind.startswith("scancode_"):
+            raw["ScanCodeInfo"] = {"ScanType": "qrcode", "ScanResult": text or "simulated scan"}
+        elif kind.startswith("pic_"):
+            raw["SendPicsInfo"] = {"Count": "1", "PicList": {"item": [{"PicMd5Sum": "0" * 32}]}}
+        else:
+            raw["SendLocationInfo"] = {"Location_X": str(lat if lat is not None else 23.134521),
+                                       "Location_Y": str(lng if lng is not None else 113.358803), "Scale": "15",
+                                       "Label": text or "", "Poiname": ""}
         return raw
     raw["MsgId"] = str(next(_ids))
     if kind == "text":
@@ -170,6 +193,25 @@ def _session_key(account_id, user):
     return f"wechat_app:sim:{account_id}:{user}"
 
 
+def live_menu_buttons(account) -> list[dict]:
+    """The account's live default menu as the chat's menu bar draws it: each button with the
+    event a tap sends (``kind``, ``key``), or none for buttons that push no event."""
+    from ..models import Menu
+
+    menu = (Menu.objects.filter(account=account, kind="default", live_version__isnull=False)
+            .select_related("live_version").first())
+    if menu is None:
+        return []
+
+    def tap(button):
+        kind = MENU_BUTTON_EVENTS.get(button.get("type", ""))
+        return {"name": button.get("name", ""), "kind": kind or "",
+                "key": button.get("url", "") if kind == "VIEW" else button.get("key", "")}
+
+    return [{**tap(button), "subs": [tap(sub) for sub in button.get("sub_button") or []]}
+            for button in (menu.live_version.document or {}).get("button", [])]
+
+
 class SimulatorView(View):
     model_admin = None
     template_name = "admin/wechat_app/rule/simulator.html"
@@ -182,6 +224,7 @@ class SimulatorView(View):
     def _context(self, request, form, account, user):
         turns = request.session.get(_session_key(account.pk, user), []) if account else []
         return {
+            "live_menu": live_menu_buttons(account) if account else [],
             **self.model_admin.admin_site.each_context(request),
             "opts": self.model_admin.opts, "title": _("Try it: chat with your rules"),
             "form": form, "account": account, "sim_user": user, "turns": turns,

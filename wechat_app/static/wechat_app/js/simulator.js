@@ -28,6 +28,29 @@
     var resetForm = document.getElementById("wx-reset-form");
     resetForm.addEventListener("submit", function (e) { e.preventDefault(); post("reset", new FormData(resetForm)); });
     form.addEventListener("submit", function (e) { e.preventDefault(); post("send", new FormData(form)); });
+    // The live menu under the chat: a tap opens a sub-menu or sends the button's event.
+    var menubar = document.getElementById("wx-sim-menubar");
+    function closeMenus(except) {
+      menubar.querySelectorAll(".wx-menu-pop").forEach(function (pop) {
+        if (pop !== except) { pop.classList.add("wx-hidden"); pop.previousElementSibling.setAttribute("aria-expanded", "false"); }
+      });
+    }
+    if (menubar) menubar.addEventListener("click", function (e) {
+      var button = e.target.closest("button");
+      if (!button || button.disabled) return;
+      if (button.hasAttribute("data-sim-open")) {
+        var pop = button.nextElementSibling;
+        closeMenus(pop);
+        button.setAttribute("aria-expanded", String(pop.classList.toggle("wx-hidden") === false));
+        return;
+      }
+      closeMenus(null);
+      var data = new FormData(form);
+      data.set("kind", button.getAttribute("data-sim-kind"));
+      data.set("key", button.getAttribute("data-sim-key"));
+      data.set("text", "");
+      post("send", data);
+    });
     function post(action, data) {
       data.set("action", action);
       errors.textContent = "";
