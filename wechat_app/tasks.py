@@ -151,3 +151,12 @@ def drain_spool():
     from .services import spool
 
     return spool.drain()
+
+
+@shared_task(name="wechat_app.publish_menu_version", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def publish_menu_version(version_id):
+    """Send one menu version to WeChat and store the answer (idempotent: an answered version is
+    left alone, so a redelivered task sends nothing)."""
+    from .services.menus import send_version
+
+    return send_version(version_id).status

@@ -67,6 +67,19 @@ class MenuAPI(BaseGroup):
     def get_current(self):
         return self._get("/cgi-bin/get_current_selfmenu_info")
 
+    def add_conditional(self, menu: dict[str, Any]) -> str:
+        """Create a conditional (personalized) menu; returns WeChat's ``menuid``."""
+        return str(self._post("/cgi-bin/menu/addconditional", menu)["menuid"])
+
+    def delete_conditional(self, menuid: str):
+        return self._post("/cgi-bin/menu/delconditional", {"menuid": str(menuid)})
+
+    def try_match(self, user_id: str) -> dict[str, Any]:
+        """The menu a follower (openid or WeChat id) sees: ``{"button": [...]}``."""
+        answer = self._post("/cgi-bin/menu/trymatch", {"user_id": user_id})
+        menu = answer.get("menu", answer)  # documented as {"button": [...]}; some answers nest it
+        return {"button": menu.get("button") or []}
+
 
 class CustomMessageAPI(BaseGroup):
     """Customer-service messages (within 48 h of the user's last interaction).

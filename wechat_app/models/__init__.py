@@ -2,9 +2,11 @@
 from .access import AccountMembership
 from .accounts import Account
 from .logs import MessageLog
+from .menus import Menu, MenuVersion
 from .outbound import Campaign, Follower, OutboundMessage, Template
 from .rules import Rule
 
 __all__ = [
-    "Account", "AccountMembership", "Campaign", "Follower", "MessageLog", "OutboundMessage", "Rule", "Template",
+    "Account", "AccountMembership", "Campaign", "Follower", "Menu", "MenuVersion", "MessageLog", "OutboundMessage",
+    "Rule", "Template",
 ]

@@ -356,32 +356,49 @@ def _user_remark(handler, query, body, app_id):
 
 @api("POST", "/cgi-bin/menu/create")
 def _menu_create(handler, query, body, app_id):
-    buttons = body.get("button")
-    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
-        raise SandboxError(40016, "invalid button size")
-    with handler.state.lock:
-        handler.state.menus[app_id] = {"button": buttons}
+    handler.state.create_menu(app_id, body)
     return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("POST", "/cgi-bin/menu/addconditional")
+def _menu_add_conditional(handler, query, body, app_id):
+    return {"menuid": handler.state.add_conditional_menu(app_id, body)}
+
+
+@api("POST", "/cgi-bin/menu/delconditional")
+def _menu_del_conditional(handler, query, body, app_id):
+    handler.state.delete_conditional_menu(app_id, body.get("menuid"))
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+@api("POST", "/cgi-bin/menu/trymatch")
+def _menu_try_match(handler, query, body, app_id):
+    return handler.state.try_match(app_id, body.get("user_id"))
 
 
 @api("GET", "/cgi-bin/menu/get")
 def _menu_get(handler, query, body, app_id):
-    menu = handler.state.menus.get(app_id)
-    if not menu:
-        raise SandboxError(46003, "menu no exist")
-    return {"menu": menu}
+    return handler.state.get_menus(app_id)
 
 
 @api("GET", "/cgi-bin/menu/delete")
 def _menu_delete(handler, query, body, app_id):
-    handler.state.menus[app_id] = None
+    handler.state.delete_menus(app_id)
     return {"errcode": 0, "errmsg": "ok"}
 
 
 @api("GET", "/cgi-bin/get_current_selfmenu_info")
 def _menu_info(handler, query, body, app_id):
-    menu = handler.state.menus.get(app_id)
-    return {"is_menu_open": 1 if menu else 0, "selfmenu_info": menu or {"button": []}}
+    """The default menu in the older "selfmenu" wording (sub-buttons under {"list": [...]})."""
+    with handler.state.lock:
+        menu = handler.state.menus.get(app_id)
+        buttons = []
+        for button in (menu or {}).get("button", []):
+            item = {k: v for k, v in button.items() if k != "sub_button"}
+            if "sub_button" in button:
+                item["sub_button"] = {"list": [dict(b) for b in button["sub_button"]]}
+            buttons.append(item)
+    return {"is_menu_open": 1 if menu else 0, "selfmenu_info": {"button": buttons}}
 
 
 @api("GET", "/cgi-bin/tags/get")
@@ -542,6 +559,17 @@ def _messages(server, query, body):
 def _pushes(server, query, body):
     with server.state.lock:
         return {"pushes": list(server.state.pushes)}
+
+
+@admin("GET", "/menus")
+def _menus(server, query, body):
+    return {"menus": server.state.list_menus(query.get("app_id"))}
+
+
+@admin("POST", "/tags")
+def _add_tag(server, query, body):
+    tag_id = server.state.add_tag(body["app_id"], str(body["name"]), body.get("id"))
+    return {"tag": {"id": tag_id, "name": body["name"]}}
 
 
 @admin("POST", "/reset")

@@ -36,6 +36,30 @@ ERRORS = {
     45047: "out of response count limit",
     45011: "api minute-quota reach limit  mustslower  retry next minute",
     47001: "data format error",
+    40007: "invalid media_id",
+    40016: "invalid button size",
+    40017: "invalid button type",
+    40018: "invalid button name size",
+    40019: "invalid button key size",
+    40020: "invalid button url size",
+    40022: "invalid sub button level",
+    40023: "invalid sub button size",
+    40024: "invalid sub button type",
+    40025: "invalid sub button name size",
+    40026: "invalid sub button key size",
+    40027: "invalid sub button url size",
+    40054: "invalid sub button url domain",
+    40055: "invalid button url domain",
+    45159: "invalid tag id",
+    46003: "menu no exist",
+    65301: "no conditional menu with this menuid",
+    65302: "no such user",
+    65303: "there is no default menu, create one before conditional menus",
+    65304: "match rule is empty",
+    65305: "too many conditional menus",
+    65310: "country is required when province or city is given",
+    65311: "province is required when city is given",
+    65316: "the menu links to too many domains (at most 3)",
     89503: "force refresh too frequently",
 }
 
@@ -96,6 +120,12 @@ class Follower:
     # Fault knobs per user: 45015 (no interaction for 48 h), blocks template messages.
     interaction_expired: bool = False
     blocks_templates: bool = False
+    # What conditional menus match on (trymatch); WeChat knows them from the user's profile.
+    sex: str = ""                   # "1" male, "2" female
+    country: str = ""
+    province: str = ""
+    city: str = ""
+    client_platform_type: str = ""  # "1" iOS, "2" Android, "3" others
     # The TEMPLATESENDJOBFINISH status pushed after a template send, if not the default
     # ("success", or "failed:user block" with blocks_templates): e.g. "failed: system failed".
     template_job_status: str = ""
@@ -176,7 +206,9 @@ class SandboxState:
             self.followers: dict[str, dict[str, Follower]] = {a: {} for a in apps} if keep_apps else {}
             self.templates: dict[str, dict[str, dict[str, Any]]] = {}
             self.tags: dict[str, dict[int, str]] = {}
-            self.menus: dict[str, dict[str, Any] | None] = {}
+            self.menus: dict[str, dict[str, Any] | None] = {}  # app id -> default menu ({"button": [...]})
+            self.conditional_menus: dict[str, list[dict[str, Any]]] = {}  # app id -> [{button, matchrule, menuid}]
+            self.next_menuid = 400_000_000
             self.messages: list[dict[str, Any]] = []
             self.template_dedupe: dict[tuple[str, str, str], tuple[int, float]] = {}
             self.resends_dropped = 0  # template sends answered from template_dedupe (not delivered)
@@ -193,6 +225,8 @@ class SandboxState:
                 "push_job_finish": False,    # push TEMPLATESENDJOBFINISH to the callback
                 "job_finish_delay": 0.05,
                 "record_calls": True,
+                "menu_url_domains": [],      # hosts menu urls may link to (empty: any)
+                "max_conditional_menus": 20,
             }
 
     def configure(self, **options) -> dict[str, Any]:
@@ -229,6 +263,15 @@ class SandboxState:
                 bucket[openid] = Follower(openid=openid, nickname=f"user{start + i}")
                 added.append(openid)
             return added
+
+    def add_tag(self, app_id: str, name: str, tag_id: int | None = None) -> int:
+        """Create a follower tag (as /cgi-bin/tags/create does); return its id."""
+        with self.lock:
+            self._app(app_id)
+            tags = self.tags.setdefault(app_id, {})
+            tag_id = tag_id if tag_id is not None else max(tags, default=99) + 1
+            tags[tag_id] = name
+            return tag_id
 
     def add_template(self, app_id: str, title: str, content: str, example: str = "",
                      template_id: str | None = None) -> str:
@@ -444,6 +487,95 @@ class SandboxState:
                 call["seq"] = len(self.calls) + 1
                 self.calls.append(call)
 
+    # --- custom menus -----------------------------------------------------------------------
+    def create_menu(self, app_id: str, body: dict[str, Any]) -> None:
+        """/cgi-bin/menu/create: replace the default menu (conditional menus stay)."""
+        buttons = check_menu_buttons(body.get("button"), self.config["menu_url_domains"])
+        with self.lock:
+            self.menus[app_id] = {"button": buttons}
+
+    def add_conditional_menu(self, app_id: str, body: dict[str, Any]) -> str:
+        """/cgi-bin/menu/addconditional: a new conditional menu; returns its menuid."""
+        with self.lock:
+            if not self.menus.get(app_id):
+                raise SandboxError(65303)
+            buttons = check_menu_buttons(body.get("button"), self.config["menu_url_domains"])
+            rule = self._check_matchrule(app_id, body.get("matchrule"))
+            menus = self.conditional_menus.setdefault(app_id, [])
+            if len(menus) >= int(self.config["max_conditional_menus"]):
+                raise SandboxError(65305)
+            self.next_menuid += 1
+            menuid = str(self.next_menuid)
+            menus.append({"button": buttons, "matchrule": rule, "menuid": menuid})
+            return menuid
+
+    def _check_matchrule(self, app_id: str, raw: Any) -> dict[str, str]:
+        if not isinstance(raw, dict):
+            raise SandboxError(65304)
+        rule = {k: str(v).strip() for k, v in raw.items()
+                if k in MENU_MATCH_FIELDS and v is not None and str(v).strip()}
+        if not rule:
+            raise SandboxError(65304)
+        if ("province" in rule or "city" in rule) and "country" not in rule:
+            raise SandboxError(65310)
+        if "city" in rule and "province" not in rule:
+            raise SandboxError(65311)
+        if "tag_id" in rule and (not rule["tag_id"].isdigit() or int(rule["tag_id"]) not in self.tags.get(app_id, {})):
+            raise SandboxError(45159)
+        if rule.get("sex", "1") not in ("1", "2") or rule.get("client_platform_type", "1") not in ("1", "2", "3"):
+            raise SandboxError(47001)
+        return rule
+
+    def delete_conditional_menu(self, app_id: str, menuid: Any) -> None:
+        with self.lock:
+            menus = self.conditional_menus.get(app_id, [])
+            kept = [m for m in menus if m["menuid"] != str(menuid)]
+            if len(kept) == len(menus):
+                raise SandboxError(65301)
+            self.conditional_menus[app_id] = kept
+
+    def delete_menus(self, app_id: str) -> None:
+        """/cgi-bin/menu/delete: the default menu and every conditional menu."""
+        with self.lock:
+            self.menus[app_id] = None
+            self.conditional_menus[app_id] = []
+
+    def get_menus(self, app_id: str) -> dict[str, Any]:
+        """/cgi-bin/menu/get, worded as WeChat does: leaf buttons carry an empty ``sub_button``."""
+        with self.lock:
+            default = self.menus.get(app_id)
+            if not default:
+                raise SandboxError(46003)
+            conditional = self.conditional_menus.get(app_id, [])
+            answer: dict[str, Any] = {"menu": {"button": _as_answered(default["button"])}}
+            if conditional:
+                answer["menu"]["menuid"] = 400_000_000
+                answer["conditionalmenu"] = [
+                    {"button": _as_answered(m["button"]), "matchrule": dict(m["matchrule"]), "menuid": int(m["menuid"])}
+                    for m in conditional]
+            return answer
+
+    def try_match(self, app_id: str, user_id: Any) -> dict[str, Any]:
+        """/cgi-bin/menu/trymatch: the menu this follower sees (the newest matching conditional
+        menu, else the default one)."""
+        with self.lock:
+            follower = self.followers.get(app_id, {}).get(user_id if isinstance(user_id, str) else "")
+            if follower is None:
+                raise SandboxError(65302)
+            if not self.menus.get(app_id):
+                raise SandboxError(46003)
+            for menu in reversed(self.conditional_menus.get(app_id, [])):
+                if _matches(menu["matchrule"], follower):
+                    return {"button": _as_answered(menu["button"])}
+            return {"button": _as_answered(self.menus[app_id]["button"])}
+
+    def list_menus(self, app_id: str | None = None) -> dict[str, Any]:
+        """Inspection: every app's default and conditional menus, as stored."""
+        with self.lock:
+            apps = [app_id] if app_id else sorted(set(self.menus) | set(self.conditional_menus))
+            return {a: {"default": self.menus.get(a),
+                        "conditional": [dict(m) for m in self.conditional_menus.get(a, [])]} for a in apps}
+
     # --- inspection -------------------------------------------------------------------------
     def list_calls(self, path: str | None = None, app_id: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
@@ -468,5 +600,96 @@ class SandboxState:
                 "resends_dropped": self.resends_dropped,
                 "calls": len(self.calls),
                 "faults": [f.public() for f in self.faults],
+                "menus": {a: {"default": bool(m), "conditional": len(self.conditional_menus.get(a, []))}
+                          for a, m in self.menus.items()},
                 "config": dict(self.config),
             }
+
+
+# --- custom menus, checked as WeChat does (each problem answers its own error code) -------------------
+MENU_BUTTON_TYPES = ("click", "view", "miniprogram", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
+                     "pic_photo_or_album", "pic_weixin", "location_select", "media_id", "article_id",
+                     "article_view_limited", "view_limited")
+MENU_KEY_TYPES = {"click", "scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album",
+                  "pic_weixin", "location_select"}
+MENU_MATCH_FIELDS = ("tag_id", "sex", "country", "province", "city", "client_platform_type", "language")
+# (top-level code, sub-button code) per problem.
+_MENU_CODES = {"type": (40017, 40024), "name": (40018, 40025), "key": (40019, 40026), "url": (40020, 40027),
+               "domain": (40055, 40054)}
+
+
+def _bytes(value: Any) -> int:
+    return len(value.encode("utf-8")) if isinstance(value, str) else 0
+
+
+def check_menu_buttons(buttons: Any, allowed_domains=()) -> list[dict[str, Any]]:
+    """The button list of a menu as WeChat stores it, or ``SandboxError`` with WeChat's code."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        raise SandboxError(40016)
+    domains: set[str] = set()
+
+    def check(button: Any, sub: bool) -> dict[str, Any]:
+        def fail(problem):
+            raise SandboxError(_MENU_CODES[problem][1 if sub else 0])
+
+        if not isinstance(button, dict):
+            raise SandboxError(47001)
+        if not 1 <= _bytes(button.get("name")) <= (60 if sub else 16):
+            fail("name")
+        subs = button.get("sub_button") or []
+        if subs:
+            if sub:
+                raise SandboxError(40022)
+            if not isinstance(subs, list) or len(subs) > 5:
+                raise SandboxError(40023)
+            return {"name": button["name"], "sub_button": [check(b, True) for b in subs]}
+        kind = button.get("type")
+        if kind not in MENU_BUTTON_TYPES:
+            fail("type")
+        if kind in MENU_KEY_TYPES and not 1 <= _bytes(button.get("key")) <= 128:
+            fail("key")
+        if kind in ("view", "miniprogram"):
+            url = button.get("url")
+            if not 1 <= _bytes(url) <= 1024:
+                fail("url")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                fail("domain")
+            if allowed_domains and parts.hostname not in allowed_domains:
+                fail("domain")
+            if kind == "view":
+                domains.add(parts.hostname)
+        if kind == "miniprogram" and not (button.get("appid") and button.get("pagepath")):
+            raise SandboxError(47001)
+        if kind in ("media_id", "view_limited") and not button.get("media_id"):
+            raise SandboxError(40007)
+        if kind in ("article_id", "article_view_limited") and not button.get("article_id"):
+            raise SandboxError(40007)
+        return {k: v for k, v in button.items() if k != "sub_button"}
+
+    checked = [check(b, False) for b in buttons]
+    if len(domains) > 3:
+        raise SandboxError(65316)
+    return checked
+
+
+def _as_answered(buttons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Buttons as /cgi-bin/menu/get answers them: every button has a ``sub_button`` list."""
+    out = []
+    for button in buttons:
+        item = {k: v for k, v in button.items() if k != "sub_button"}
+        item["sub_button"] = [dict(b, sub_button=[]) for b in button.get("sub_button", [])]
+        out.append(item)
+    return out
+
+
+def _matches(rule: dict[str, str], follower: Follower) -> bool:
+    for name, wanted in rule.items():
+        if name == "tag_id":
+            if int(wanted) not in follower.tagid_list:
+                return False
+        elif str(getattr(follower, name, "")) != wanted:
+            return False
+    return True
