@@ -437,7 +437,7 @@ def api_menu_delete(c, w):
 def api_menu_publish(c, w):
     with wechat_for(w.a):
         resp = c.post(f"{API}/menus/{w.menu.pk}/publish/")
-    return api_answer(resp), MenuVersion.objects.filter(menu=w.menu, source="publish").exists()
+    return api_answer(resp), MenuVersion.objects.filter(menu=w.menu).exclude(pk=w.version.pk).exists()
 
 
 def api_menus_pull(c, w):

@@ -57,6 +57,8 @@ def api(client):
 
 
 def send(client, method, url, data=None):
+    if method == "get":
+        return client.get(f"{API}/{url}")
     body = json.dumps(data) if data is not None else None
     return getattr(client, method)(f"{API}/{url}", body, content_type="application/json")
 
@@ -122,14 +124,6 @@ def test_bad_drafts_are_400_naming_the_field_and_write_nothing(api, account, fie
     resp = send(api, "post", "menus/", {"account": "shop", "name": "Menu", **fields})
     assert resp.status_code == 400, resp.content
     assert field in resp.json(), resp.json()
-    assert not Menu.objects.exists()
-
-
-def test_a_nul_byte_in_a_button_is_refused_before_the_database(api, account):
-    # PostgreSQL cannot store U+0000 in jsonb: it must be a 400, never a 500.
-    buttons = [{"type": "click", "name": "a\x00b", "key": "K\x00"}]
-    resp = send(api, "post", "menus/", {"account": "shop", "name": "Menu", "buttons": buttons})
-    assert resp.status_code == 400, resp.content
     assert not Menu.objects.exists()
 
 
@@ -423,3 +417,22 @@ def test_the_api_root_lists_accounts_menus_and_versions(api):
     root = send(api, "get", "").json()
     assert {"accounts", "rules", "messages", "menus", "menu-versions"} <= set(root), root
     assert root["accounts"].endswith("/wechat/api/accounts/")
+
+
+@pytest.mark.parametrize("buttons, matchrule, field, message", [
+    ([{"type": "click", "name": "a\x00b", "key": "K"}], None, "buttons", "button 1: name contains the character U+0000"),
+    ([{"name": "More", "sub_button": [{"type": "click", "name": "ok", "key": "K\ud800"}]}], None, "buttons",
+     "button 1 › sub-button 1: key contains the character U+D800"),
+    ([{"type": "click", "name": "ok", "key": "K", "x\x00": 1}], None, "buttons",
+     "button 1: x? contains the character U+0000"),
+    ([{"type": "click", "name": "ok", "key": "K"}], {"country": "\x00"}, "matchrule", "U+0000"),
+])
+def test_characters_the_database_cannot_store_are_400(api, account, buttons, matchrule, field, message):
+    # PostgreSQL's jsonb refuses U+0000 and lone surrogates: a 400 naming the button, never a 500.
+    data = {"account": "shop", "name": "Menu", "buttons": buttons}
+    if matchrule is not None:
+        data.update(kind="conditional", matchrule=matchrule)
+    resp = api.post(f"{API}/menus/", json.dumps(data, ensure_ascii=True), content_type="application/json")
+    assert resp.status_code == 400, resp.content
+    assert any(message in text for text in resp.json()[field]), resp.json()
+    assert not Menu.objects.exists()
