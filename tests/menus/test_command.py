@@ -24,7 +24,10 @@ def run(*args, stdin=None, monkeypatch=None):
 def exit_code(*args, monkeypatch, stdin=None):
     """Run as from a shell: the process's exit status."""
     from django.core.management import ManagementUtility
+    from django.db import connections
 
+    # run_from_argv closes the database connections when done, the test's own too.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
     if stdin is not None:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     with pytest.raises(SystemExit) as caught:

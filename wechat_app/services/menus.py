@@ -100,7 +100,8 @@ def send_version(version_id: int) -> MenuVersion:
     publish leaves the live menu in place).
     """
     with transaction.atomic():
-        version = MenuVersion.objects.select_for_update().select_related("account", "menu").get(pk=version_id)
+        version = (MenuVersion.objects.select_for_update(of=("self",)).select_related("account", "menu")
+                   .get(pk=version_id))
         if version.is_done:
             return version
         menu, old_menuid = version.menu, ""
