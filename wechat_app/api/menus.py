@@ -20,9 +20,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -35,6 +33,7 @@ from ..models.menus import menu_spec_error_to_validation_error
 from ..services import menus as menu_services
 from ..services.access import accessible_accounts
 from . import filters
+from .schema import OpenApiParameter, OpenApiResponse, extend_schema
 from .serializers import AccountNameField
 from .views import AppViewSetMixin
 
@@ -318,7 +317,7 @@ class MenuVersionViewSet(AppViewSetMixin, viewsets.ReadOnlyModelViewSet):
         return qs
 
     @extend_schema(parameters=[OpenApiParameter(
-        "against", OpenApiTypes.INT, description="The id of the version to compare with (same account); by "
+        "against", int, description="The id of the version to compare with (same account); by "
                                                  "default the previous version of the same menu.")],
         responses=MenuDiffSerializer)
     @action(detail=True, methods=["get"])
