@@ -103,7 +103,8 @@ def deliver_campaign_chunk(self, campaign_id):
 @shared_task(name="wechat_app.resume_outbound", ignore_result=True)
 def resume_outbound():
     """Beat: re-enqueue due retries, lost enqueues and messages of crashed workers (single
-    messages one task each; campaigns one lane each)."""
+    messages one task each; campaigns one lane each), and menu versions whose publish task was lost."""
+    from .services.menus import due_version_ids
     from .services.outbound import due_campaign_ids, due_message_ids
 
     ids = due_message_ids()
@@ -112,7 +113,10 @@ def resume_outbound():
     campaigns = due_campaign_ids()
     for campaign_id in campaigns:
         deliver_campaign_chunk.delay(campaign_id)
-    return len(ids) + len(campaigns)
+    versions = due_version_ids()
+    for version_id in versions:
+        publish_menu_version.delay(version_id)
+    return len(ids) + len(campaigns) + len(versions)
 
 
 @shared_task(name="wechat_app.sync_templates", ignore_result=True)

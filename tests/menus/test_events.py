@@ -124,3 +124,27 @@ def test_button_clicks_counts_menu_events_of_the_last_days(account, menu):
     assert menus.button_clicks(account) == {"K_CLICK": 2, "https://example.com/shop": 1, "K_SCAN_PUSH": 1}
     MessageLog.objects.filter(event_key="K_SCAN_PUSH").update(created_at=timezone.now() - timedelta(days=8))
     assert menus.button_clicks(account, days=7) == {"K_CLICK": 2, "https://example.com/shop": 1}
+
+
+@pytest.mark.parametrize("args, reply", [
+    (["scancode_push", "K_SCAN_PUSH", "https://example.com/code"], "scanned"),
+    (["pic_weixin", "K_PIC_WX"], "pictures"),
+    (["location_select", "K_LOCATION", "23.1", "113.3", "Canton"], "located"),
+    (["view_miniprogram", "pages/index/index"], "mini program"),
+])
+def test_wechat_send_simulates_each_menu_event(account, menu, args, reply):
+    """``wechat_send event NAME KEY [DETAILS]`` sends what WeChat sends for a menu button."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    menus.link_rule(account, args[1], reply_text=reply)
+    out = StringIO()
+    call_command("wechat_send", "event", *args, "--account", account.name, stdout=out, stderr=StringIO())
+    assert reply in out.getvalue()
+    log = MessageLog.objects.get()
+    assert log.event == args[0] and log.event_key == args[1]
+    if args[0] == "location_select":
+        assert log.message["param"]["label"] == "Canton"
+    if args[0] == "scancode_push":
+        assert log.message["param"]["scan_result"] == "https://example.com/code"

@@ -143,3 +143,98 @@ def test_try_match_errors(sandbox, account, default_menu):
     with pytest.raises(WeChatAPIError) as caught:
         menus.try_match(account, "o_unknown_user")
     assert caught.value.errcode == 65302
+
+
+def test_with_a_broker_the_version_is_sent_after_commit_and_a_lost_task_is_resumed(
+        sandbox, account, default_menu, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from wechat_app.services import enqueue as enqueue_module
+    from wechat_app.tasks import publish_menu_version, resume_outbound
+
+    task = publish_menu_version._get_current_object()
+    with mock.patch.object(enqueue_module, "runs_here", return_value=False), \
+            mock.patch.object(task, "apply_async", side_effect=ConnectionError("broker down")) as apply_async:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            version = menus.publish(default_menu)
+    assert version.status == MenuVersion.Status.PENDING and len(callbacks) == 1
+    apply_async.assert_called_once_with((version.pk,), countdown=None)
+    assert menus.due_version_ids() == []  # too recent: its task may still run
+    MenuVersion.objects.filter(pk=version.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert menus.due_version_ids() == [version.pk]
+    assert resume_outbound() == 1  # eager here: the sweeper publishes it
+    version.refresh_from_db()
+    assert version.status == MenuVersion.Status.PUBLISHED and sandbox.state.menus[APP_ID] == SIMPLE_MENU
+
+
+def test_a_transport_failure_is_stored_on_the_version(sandbox, account, default_menu):
+    sandbox.state.add_fault("/cgi-bin/menu/create", "http", status=502)
+    version = menus.publish(default_menu)
+    assert version.status == MenuVersion.Status.FAILED and version.errcode is None
+    assert version.errmsg.startswith("HTTP 502") and version.problem_path is None
+
+
+def test_a_refused_conditional_publish_leaves_the_live_menu(sandbox, account, default_menu):
+    menus.publish(default_menu)
+    menu = Menu.objects.create(account=account, kind=Menu.Kind.CONDITIONAL, name="Android",
+                               buttons=[{"type": "click", "name": "A", "key": "A"}],
+                               matchrule={"client_platform_type": "2"})
+    live = menus.publish(menu)
+    menu.refresh_from_db()
+    menu.buttons = [{"type": "view", "name": "A", "url": "https://elsewhere.example/"}]
+    menu.save()
+    sandbox.state.configure(menu_url_domains=["example.com"])
+    failed = menus.publish(menu)
+    assert failed.status == MenuVersion.Status.FAILED and failed.errcode == 40055 and failed.problem_path == [0]
+    menu.refresh_from_db()
+    assert menu.live_version == live and menu.menuid == live.menuid and menu.has_unpublished_changes
+    assert [m["menuid"] for m in sandbox.state.conditional_menus[APP_ID]] == [live.menuid]
+
+
+def test_deleting_a_menu_keeps_its_versions_and_deleting_the_account_removes_all(account, default_menu):
+    version = menus.publish(default_menu)
+    default_menu.delete()
+    version.refresh_from_db()
+    assert version.menu is None and version.document == SIMPLE_MENU
+    menu = Menu.objects.create(account=account, name="again", buttons=SIMPLE_MENU["button"])
+    menus.publish(menu)
+    account.delete()
+    assert not Menu.objects.exists() and not MenuVersion.objects.exists()
+
+
+def test_rollback_of_a_version_whose_menu_was_deleted(sandbox, account, default_menu):
+    version = menus.publish(default_menu)
+    default_menu.delete()
+    new = menus.rollback(version)
+    assert new.status == MenuVersion.Status.PUBLISHED and new.menu.kind == Menu.Kind.DEFAULT
+    assert new.menu.document() == SIMPLE_MENU
+
+
+def test_a_late_task_does_not_replace_a_newer_published_menu(sandbox, account, default_menu):
+    from unittest import mock
+
+    from wechat_app.services import enqueue as enqueue_module
+
+    with mock.patch.object(enqueue_module, "enqueue"):  # its task is lost
+        lost = menus.publish(default_menu)
+    assert lost.status == MenuVersion.Status.PENDING
+    default_menu.buttons = [{"type": "click", "name": "Newer", "key": "NEWER"}]
+    default_menu.save()
+    newer = menus.publish(default_menu)
+    late = menus.send_version(lost.pk)  # the sweeper's resend
+    assert late.status == MenuVersion.Status.FAILED and late.errmsg == "not sent: v2 was published since"
+    assert sandbox.state.menus[APP_ID]["button"][0]["name"] == "Newer"
+    default_menu.refresh_from_db()
+    assert default_menu.live_version == newer
+
+
+def test_pull_falls_back_to_the_current_selfmenu_of_a_console_made_menu(sandbox, account):
+    sandbox.state.create_menu(APP_ID, SIMPLE_MENU)
+    # A menu made in WeChat's console: menu/get does not know it.
+    sandbox.state.add_fault("/cgi-bin/menu/get", "error", errcode=46003)
+    [menu] = menus.pull(account)
+    assert menu.kind == Menu.Kind.DEFAULT and menu.document() == SIMPLE_MENU
+    assert menu.live_version.source == MenuVersion.Source.PULL

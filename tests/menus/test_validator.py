@@ -192,3 +192,40 @@ def test_model_clean_names_the_buttons(account):
     second = Menu(account=account, name="e", buttons=SIMPLE_MENU["button"])
     with pytest.raises(ValidationError, match="already has a default menu"):
         second.full_clean()
+
+
+def test_control_characters_and_lone_surrogates_are_refused():
+    # NUL cannot be stored in PostgreSQL's JSON; a lone surrogate has no UTF-8 bytes to count.
+    assert problems(one({"type": "click", "name": "a\x00b", "key": "K"})) == [
+        "button 1: name contains a control character"]
+    assert problems(one({"type": "click", "name": "ok", "key": "K\ud800"})) == [
+        "button 1: key contains a control character"]
+    assert problems({"button": [{"type": "click", "name": "B", "key": "K"}], "matchrule": {"city": "x\x00"}},
+                    conditional=True)[0] == "match rule: city contains a control character"
+
+
+def test_non_text_values_are_refused():
+    assert problems(one({"type": "click", "name": 12, "key": ["K"]})) == [
+        "button 1: name must be text", "button 1: key must be text"]
+    assert problems({"button": [{"type": "click", "name": "B", "key": "K"}], "matchrule": "sex=1"},
+                    conditional=True) == ["match rule: the match rule must be an object"]
+
+
+@pytest.mark.django_db
+def test_a_form_without_the_match_rule_shows_its_error_for_the_whole_menu(account):
+    from django import forms
+
+    from wechat_app.models import Menu
+
+    class NameAndButtons(forms.ModelForm):
+        class Meta:
+            model = Menu
+            fields = ["name", "buttons"]
+
+    menu = Menu(account=account, kind=Menu.Kind.CONDITIONAL)
+    form = NameAndButtons(data={"name": "m", "buttons": '[{"type": "click", "name": "B", "key": "K"}]'},
+                          instance=menu)
+    assert not form.is_valid()
+    assert form.errors["__all__"][0].startswith("match rule: a conditional menu needs at least one match field")
+    form = NameAndButtons(data={"name": "m", "buttons": '[{"type": "click", "name": "B"}]'}, instance=menu)
+    assert not form.is_valid() and form.errors["buttons"] == ["button 1: key is required"]

@@ -45,6 +45,8 @@ PLATFORM_VALUES = {"1": "iOS", "2": "Android", "3": "others"}
 LANGUAGES = ("zh_CN", "zh_TW", "zh_HK", "en", "id", "ms", "es", "ko", "it", "ja", "pl", "pt", "ru", "th",
              "vi", "ar", "hi", "he", "tr", "de", "fr")
 URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+# Control characters (NUL included, which PostgreSQL's JSON cannot store) and lone surrogates.
+CONTROL_RE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,9 @@ class _Checker:
         value = value.strip()
         if not value:
             self.add(path, field, f"{field} is required")
+            return None
+        if CONTROL_RE.search(value):
+            self.add(path, field, f"{field} contains a control character")
             return None
         size = utf8_len(value)
         if limit is not None and size > limit:
@@ -196,7 +201,9 @@ class _Checker:
                 self.add(path, "matchrule", f"{field} must be text")
                 continue
             value = value.strip()
-            if value:
+            if CONTROL_RE.search(value):
+                self.add(path, "matchrule", f"{field} contains a control character")
+            elif value:
                 rule[field] = value
         if "tag_id" in rule and not rule["tag_id"].isdigit():
             self.add(path, "matchrule", "tag_id must be a tag's number")

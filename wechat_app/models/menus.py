@@ -6,7 +6,7 @@ what is sent and what is pulled back are the same document (``client.menus.valid
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -93,6 +93,20 @@ class Menu(models.Model):
         self.buttons = normalized["button"]
         if self.is_conditional:
             self.matchrule = normalized["matchrule"]
+
+    def full_clean(self, exclude=None, *args, **kwargs):
+        """As Django's, but an error of a field left out (``exclude``, e.g. a form without the match
+        rule) is reported for the whole menu: a ModelForm refuses errors of fields it does not have."""
+        try:
+            super().full_clean(exclude, *args, **kwargs)
+        except ValidationError as err:
+            excluded = set(exclude or ())
+            if not hasattr(err, "error_dict") or not excluded & set(err.error_dict):
+                raise
+            moved: dict[str, list] = {}
+            for field, errors in err.error_dict.items():
+                moved.setdefault(NON_FIELD_ERRORS if field in excluded else field, []).extend(errors)
+            raise ValidationError(moved) from None
 
     @property
     def has_unpublished_changes(self) -> bool:

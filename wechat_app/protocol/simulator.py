@@ -35,7 +35,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "location": ("LAT LNG [LABEL...]", "a location"),
     "link": ("URL [TITLE...]", "a link"),
     "file": ("[TITLE...]", "a file"),
-    "event": ("EVENT [KEY]", "any event by name (subscribe, CLICK, VIEW, SCAN, LOCATION...)"),
+    "event": ("EVENT [KEY [DETAILS...]]", "any event by name (subscribe, CLICK, VIEW, SCAN, LOCATION, "
+                                           "scancode_push KEY [RESULT], pic_weixin KEY, location_select KEY "
+                                           "[LAT LNG LABEL]...)"),
     "subscribe": ("[SCENE]", "a subscribe event, through a QR code scene when given"),
     "unsubscribe": ("", "an unsubscribe event"),
     "scan": ("SCENE", "a SCAN event (a subscriber scanned a parametric QR code)"),
@@ -50,6 +52,32 @@ class SimulatorError(ValueError):
 
 def _media_id() -> str:
     return "sim_" + os.urandom(12).hex()
+
+
+class _RawXML(str):
+    """Nested elements written as they are (not as CDATA text)."""
+
+
+def _menu_event_details(event: str, extra: list[str]) -> list[tuple[str, Any]]:
+    """What WeChat sends with the events of menu buttons besides the key: the scan result, the
+    pictures, the chosen location (``extra``: the scan result, or LAT LNG [LABEL...])."""
+    name = event.lower()
+    if name in ("scancode_push", "scancode_waitmsg"):
+        result = " ".join(extra) or "sim_scan_result"
+        return [("ScanCodeInfo", _RawXML(f"<ScanType>{cdata('qrcode')}</ScanType>"
+                                         f"<ScanResult>{cdata(result)}</ScanResult>"))]
+    if name in ("pic_sysphoto", "pic_photo_or_album", "pic_weixin"):
+        return [("SendPicsInfo", _RawXML(f"<Count>1</Count><PicList><item><PicMd5Sum>"
+                                         f"{cdata(os.urandom(16).hex())}</PicMd5Sum></item></PicList>"))]
+    if name == "location_select":
+        lat, lng = extra[:2] if len(extra) >= 2 else ("23.137466", "113.352425")
+        label = " ".join(extra[2:])
+        return [("SendLocationInfo", _RawXML(
+            f"<Location_X>{cdata(lat)}</Location_X><Location_Y>{cdata(lng)}</Location_Y>"
+            f"<Scale>{cdata('15')}</Scale><Label>{cdata(label)}</Label><Poiname>{cdata('')}</Poiname>"))]
+    if name in ("view", "view_miniprogram"):
+        return [("MenuId", "1")]
+    return []
 
 
 def build_message(kind: str, args: list[str], *, user: str, sp: str, create_time: int | None = None,
@@ -113,6 +141,7 @@ def build_message(kind: str, args: list[str], *, user: str, sp: str, create_time
             fields.append(("EventKey", key))
         if event in ("SCAN",) or (event == "subscribe" and key):
             fields.append(("Ticket", "sim_ticket_" + os.urandom(8).hex()))
+        fields += _menu_event_details(event, args[2:] if kind == "event" else [])
         if event == "LOCATION":
             fields += [("Latitude", args[1] if len(args) > 1 else "23.137466"),
                        ("Longitude", args[2] if len(args) > 2 else "113.352425"), ("Precision", "119.385040")]
@@ -122,7 +151,8 @@ def build_message(kind: str, args: list[str], *, user: str, sp: str, create_time
     parts = [f"<ToUserName>{cdata(sp)}</ToUserName>", f"<FromUserName>{cdata(user)}</FromUserName>",
              f"<CreateTime>{create_time}</CreateTime>", f"<MsgType>{cdata(msg_type)}</MsgType>"]
     for name, value in fields:
-        parts.append(f"<{name}>{value}</{name}>" if isinstance(value, (int, float)) else f"<{name}>{cdata(value)}</{name}>")
+        raw = isinstance(value, (_RawXML, int, float))
+        parts.append(f"<{name}>{value}</{name}>" if raw else f"<{name}>{cdata(value)}</{name}>")
     if msg_type != "event":
         parts.append(f"<MsgId>{msg_id if msg_id is not None else random.randint(10**15, 10**16 - 1)}</MsgId>")
     return "<xml>" + "".join(parts) + "</xml>"

@@ -35,7 +35,7 @@ from .tokens import get_client
 logger = logging.getLogger("wechat_app.menus")
 
 __all__ = [
-    "MenuSpecError", "MenuStateError", "button_clicks", "delete_conditional", "delete_live", "diff",
+    "MenuSpecError", "MenuStateError", "button_clicks", "delete_conditional", "delete_live", "diff", "due_version_ids",
     "link_rule", "menu_for_buttons", "publish", "pull", "rollback", "send_version", "try_match",
 ]
 
@@ -104,7 +104,17 @@ def send_version(version_id: int) -> MenuVersion:
                    .get(pk=version_id))
         if version.is_done:
             return version
-        menu, old_menuid = version.menu, ""
+        # The draft's row too: two publishes of one conditional menu must not both replace the same menuid.
+        menu = Menu.objects.select_for_update().filter(pk=version.menu_id).first() if version.menu_id else None
+        old_menuid = ""
+        newer = _published_after(version)
+        if newer is not None:
+            # Its task ran late (a sweeper resend, workers out of order): sending it now would
+            # replace the newer menu WeChat already shows.
+            version.status, version.errmsg = MenuVersion.Status.FAILED, f"not sent: v{newer.number} was published since"
+            version.finished_at = timezone.now()
+            version.save(update_fields=["status", "errmsg", "finished_at"])
+            return version
         try:
             client = get_client(version.account)
             if version.kind == Menu.Kind.CONDITIONAL:
@@ -131,6 +141,26 @@ def send_version(version_id: int) -> MenuVersion:
     return version
 
 
+def _published_after(version: MenuVersion) -> MenuVersion | None:
+    """A later version of the same menu (of the account's default menu, for a default one) that
+    WeChat accepted, if any."""
+    later = MenuVersion.objects.filter(account_id=version.account_id, kind=version.kind, number__gt=version.number,
+                                       status=MenuVersion.Status.PUBLISHED)
+    if version.kind == Menu.Kind.CONDITIONAL:
+        if version.menu_id is None:
+            return None
+        later = later.filter(menu_id=version.menu_id)
+    return later.order_by("-number").first()
+
+
+def due_version_ids(older_than: float = 120, limit: int = 100) -> list[int]:
+    """Versions still pending ``older_than`` seconds after they were made: their task was lost
+    (the broker was down, a worker died); the ``resume_outbound`` beat task sends them again."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    return list(MenuVersion.objects.filter(status=MenuVersion.Status.PENDING, created_at__lt=cutoff)
+                .order_by("pk").values_list("pk", flat=True)[:limit])
+
+
 def _delete_conditional_quietly(client, menuid: str) -> None:
     try:
         client.menu.delete_conditional(menuid)
@@ -144,8 +174,8 @@ def rollback(version: MenuVersion, user=None) -> MenuVersion:
     conditional = version.kind == Menu.Kind.CONDITIONAL
     document = validate_menu(version.document, conditional=conditional)
     with transaction.atomic():
-        menu = version.menu
-        if menu is None or menu.account_id != version.account_id:
+        menu = Menu.objects.filter(pk=version.menu_id, account_id=version.account_id).first()
+        if menu is None:
             if conditional:
                 menu = Menu.objects.create(account=version.account, kind=Menu.Kind.CONDITIONAL,
                                            name=f"Conditional menu (v{version.number})")
@@ -161,18 +191,18 @@ def rollback(version: MenuVersion, user=None) -> MenuVersion:
 
 # --- reading and deleting what is live ---------------------------------------------------------------
 def pull(account, user=None) -> list[Menu]:
-    """Copy the live menus from WeChat (/cgi-bin/menu/get) into drafts, recording each as a
-    ``source="pull"`` version; returns the menus pulled (none when the account has no menu)."""
+    """Copy the live menus from WeChat (/cgi-bin/menu/get, or get_current_selfmenu_info for a menu
+    made in WeChat's console) into drafts, recording each as a ``source="pull"`` version; returns
+    the menus pulled (none when the account has no menu)."""
     client = get_client(account)
     try:
         answer = client.menu.get()
     except WeChatAPIError as err:
         if err.errcode != MENU_NOT_FOUND:
             raise
-        answer = {}
+        answer = _current_selfmenu(client)
     pulled: list[Menu] = []
     with transaction.atomic():
-        live_ids = set()
         if answer.get("menu"):
             document = _stored_form(answer["menu"], conditional=False)
             menu, _ = Menu.objects.get_or_create(account=account, kind=Menu.Kind.DEFAULT,
@@ -188,11 +218,18 @@ def pull(account, user=None) -> list[Menu]:
                 menu = Menu.objects.create(account=account, kind=Menu.Kind.CONDITIONAL,
                                            name=f"Conditional menu {menuid}".strip())
             pulled.append(_adopt(menu, document, user, menuid=menuid))
-            live_ids.add(menu.pk)
         # What WeChat no longer has is not live any more.
         stale = Menu.objects.filter(account=account).exclude(pk__in=[m.pk for m in pulled])
         stale.update(live_version=None, menuid="")
     return pulled
+
+
+def _current_selfmenu(client) -> dict:
+    """/cgi-bin/menu/get knows only menus made through the API; a menu made in WeChat's console
+    shows in /cgi-bin/get_current_selfmenu_info (sub-buttons under {"list": [...]})."""
+    current = client.menu.get_current()
+    buttons = (current.get("selfmenu_info") or {}).get("button") or []
+    return {"menu": {"button": buttons}} if current.get("is_menu_open") and buttons else {}
 
 
 def _stored_form(raw: dict, *, conditional: bool) -> dict:
