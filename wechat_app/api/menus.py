@@ -17,8 +17,6 @@ either way nothing but the failed version's record is written.
 """
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -26,7 +24,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from ..client import WeChatAPIError, WeChatTransportError
-from ..client.menus import MenuProblem, MenuSpecError, clean_pulled
+from ..client.menus import MenuSpecError, clean_pulled
 from ..models import Account, Menu, MenuVersion
 from ..models.accounts import name_validator
 from ..models.menus import menu_spec_error_to_validation_error
@@ -74,33 +72,6 @@ def spec_error(err: MenuSpecError) -> ValidationError:
     return ValidationError(serializers.as_serializer_error(menu_spec_error_to_validation_error(err)))
 
 
-# Characters a menu cannot carry and PostgreSQL's jsonb cannot store (NUL, lone surrogates).
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def unstorable_characters(buttons) -> list[str]:
-    """One message per button field holding a character the database would refuse (a 500 otherwise),
-    named like the validator's problems ("button 2 › sub-button 1: name contains U+0000")."""
-    problems = []
-
-    def check(button, path):
-        if not isinstance(button, dict):
-            return
-        for field, value in button.items():
-            bad = UNSTORABLE.search(field) or (UNSTORABLE.search(value) if isinstance(value, str) else None)
-            if bad:
-                name = UNSTORABLE.sub("?", field)
-                problems.append(MenuProblem(path, name, f"{name} contains the character U+{ord(bad.group()):04X}")
-                                .label())
-            if field == "sub_button" and isinstance(value, list):
-                for j, sub in enumerate(value):
-                    check(sub, (*path, j))
-
-    for i, button in enumerate(buttons if isinstance(buttons, list) else []):
-        check(button, (i,))
-    return problems
-
-
 # ---- serializers ------------------------------------------------------------------------------------
 
 class MenuSerializer(serializers.ModelSerializer):
@@ -109,17 +80,6 @@ class MenuSerializer(serializers.ModelSerializer):
     matchrule = serializers.JSONField(required=False, help_text=Menu._meta.get_field("matchrule").help_text)
     live_version = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The version WeChat shows now.")
     has_unpublished_changes = serializers.BooleanField(read_only=True)
-
-    def validate_buttons(self, value):
-        problems = unstorable_characters(value)
-        if problems:
-            raise ValidationError(problems)
-        return value
-
-    def validate_matchrule(self, value):
-        if isinstance(value, dict) and any(UNSTORABLE.search(str(item)) for pair in value.items() for item in pair):
-            raise ValidationError("The match rule contains a character a menu cannot carry (such as U+0000).")
-        return value
 
     class Meta:
         model = Menu
