@@ -435,3 +435,16 @@ def test_characters_the_database_cannot_store_are_400(api, account, buttons, mat
     assert resp.status_code == 400, resp.content
     assert any(message in text for text in resp.json()[field]), resp.json()
     assert not Menu.objects.exists()
+
+
+def test_diff_of_a_conditional_version_compares_with_the_same_menus_previous_one(api, account):
+    menu_services.publish(make_menu(account))
+    vip = make_menu(account, kind="conditional", name="VIP", matchrule={"sex": "2"}, buttons=[BUTTONS[0]])
+    first = menu_services.publish(vip)
+    vip.buttons = [dict(BUTTONS[0], name="VIP only")]
+    vip.save()
+    second = menu_services.publish(vip)
+    diff = send(api, "get", f"menu-versions/{second.pk}/diff/").json()
+    assert diff["older"] == first.pk and '+      "name": "VIP only",' in diff["diff"]
+    vip.delete()  # the versions stay, without their draft: no previous one can be told
+    assert send(api, "get", f"menu-versions/{second.pk}/diff/").json()["older"] is None

@@ -132,8 +132,8 @@ class MenuVersionSerializer(serializers.ModelSerializer):
 
 
 class MenuDiffSerializer(serializers.Serializer):
-    older = serializers.IntegerField(allow_null=True, help_text="The older version's id (null: nothing, or the "
-                                                                "live menu is compared with the draft).")
+    older = serializers.IntegerField(allow_null=True, help_text="The older version's id (null: none, the newer "
+                                                                "side is the first version or a never published draft).")
     newer = serializers.IntegerField(allow_null=True, help_text="The newer version's id (null: the draft).")
     diff = serializers.ListField(child=serializers.CharField(), help_text="Unified diff lines of the JSON.")
 
@@ -150,13 +150,13 @@ class TryMatchResultSerializer(serializers.Serializer):
 
 # ---- views ---------------------------------------------------------------------------------------------
 
-def version_response(version: MenuVersion, created: int = status.HTTP_201_CREATED) -> Response:
-    """A version just made: ``created`` (201) once WeChat accepted it, 202 while a worker sends it;
+def version_response(version: MenuVersion) -> Response:
+    """A version just made: 201 once WeChat accepted it, 202 while a worker sends it;
     if WeChat refused it, the refusal (400, or 502 when WeChat could not be reached) with the version."""
     version.refresh_from_db()
     data = MenuVersionSerializer(version).data
     if version.status == MenuVersion.Status.PUBLISHED:
-        return Response(data, status=created)
+        return Response(data, status=status.HTTP_201_CREATED)
     if version.status == MenuVersion.Status.PENDING:
         return Response(data, status=status.HTTP_202_ACCEPTED)
     problem = f" ({version.problem_label()})" if version.problem_path is not None else ""
@@ -276,9 +276,8 @@ class MenuVersionViewSet(AppViewSetMixin, viewsets.ReadOnlyModelViewSet):
                 qs = qs.filter(**{lookup: given[param]})
         return qs
 
-    @extend_schema(parameters=[OpenApiParameter(
-        "against", int, description="The id of the version to compare with (same account); by "
-                                                 "default the previous version of the same menu.")],
+    @extend_schema(parameters=[OpenApiParameter("against", int, description=(
+        "The id of the version to compare with (same account); by default the previous version of the same menu."))],
         responses=MenuDiffSerializer)
     @action(detail=True, methods=["get"])
     def diff(self, request, pk=None):
@@ -302,6 +301,8 @@ class MenuVersionViewSet(AppViewSetMixin, viewsets.ReadOnlyModelViewSet):
         earlier = MenuVersion.objects.filter(account_id=version.account_id, kind=version.kind,
                                              number__lt=version.number)
         if version.kind == Menu.Kind.CONDITIONAL:
+            if version.menu_id is None:  # its draft is gone: which versions were its own is not known
+                return None
             earlier = earlier.filter(menu_id=version.menu_id)
         return earlier.order_by("-number").first()
 
