@@ -119,3 +119,18 @@ def test_pull_history_rollback_delete(sandbox, account, default_menu):
     assert sandbox.state.menus[APP_ID] is None
     out, _ = run("pull", "--account", "menus")
     assert "has no menu on WeChat" in out
+
+
+def test_delete_one_conditional_menu(sandbox, account, default_menu):
+    run("publish", "--account", "menus")
+    conditional = Menu.objects.create(account=account, kind="conditional", name="Android",
+                                      buttons=[{"type": "click", "name": "A", "key": "A"}],
+                                      matchrule={"client_platform_type": "2"})
+    run("publish", "--account", "menus", "--menu", str(conditional.pk))
+    assert len(sandbox.state.conditional_menus[APP_ID]) == 1
+    out, _ = run("delete", "--account", "menus", "--menu", str(conditional.pk))
+    assert out.strip() == "Deleted the live conditional menu 'Android'."
+    assert sandbox.state.conditional_menus[APP_ID] == [] and sandbox.state.menus[APP_ID] == SIMPLE_MENU
+    with pytest.raises(CommandError, match="not live on WeChat") as caught:
+        run("delete", "--account", "menus", "--menu", str(conditional.pk))
+    assert caught.value.returncode == 1
