@@ -69,3 +69,10 @@ def moment(raw: str):
     if settings.USE_TZ and timezone.is_naive(value):
         value = timezone.make_aware(value)
     return value
+
+
+def identifier(raw: str) -> int:
+    """An object's id: a positive integer that a database column can hold."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) == 0:
+        raise ValueError("Use an id: a positive whole number.")
+    return int(raw)

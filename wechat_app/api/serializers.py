@@ -32,13 +32,13 @@ class AccountSerializer(serializers.ModelSerializer):
         # a message on the field; DRF's generic unique-together validator would preempt it.
         validators = []
 
-    def get_app_secret_set(self, obj):
+    def get_app_secret_set(self, obj) -> bool:
         return bool(obj.app_secret)
 
-    def get_encoding_aes_key_set(self, obj):
+    def get_encoding_aes_key_set(self, obj) -> bool:
         return bool(obj.encoding_aes_key)
 
-    def get_callback_path(self, obj):
+    def get_callback_path(self, obj) -> str:
         from django.urls import reverse
 
         return reverse("wechat_app:callback", args=[obj.name])
