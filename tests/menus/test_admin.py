@@ -210,6 +210,23 @@ def test_versions_are_read_only(admin_client, account, menu):
     assert admin_client.get(reverse("admin:wechat_app_menuversion_rollback", args=[version.pk])).status_code == 403
 
 
+def test_deleting_an_account_deletes_its_versions(admin_client, account, menu):
+    # The admin refuses to delete what cascades to objects it may not delete: the versions must not
+    # be undeletable for superusers, or no account that ever published could be deleted.
+    menu_services.publish(menu)
+    response = admin_client.post(f"/admin/wechat_app/account/{account.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Account.objects.filter(pk=account.pk).exists() and not MenuVersion.objects.exists()
+
+
+def test_only_superusers_delete_versions(client, django_user_model, account, menu):
+    version = menu_services.publish(menu)
+    user = _member(django_user_model, "editor", account, ["view", "add", "change", "delete"])
+    client.force_login(user)
+    response = client.post(f"/admin/wechat_app/menuversion/{version.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403 and MenuVersion.objects.filter(pk=version.pk).exists()
+
+
 # ---- pull, delete live, try match -----------------------------------------------------------------
 def test_pull_from_wechat_into_drafts(admin_client, account, menu):
     menu_services.publish(menu)

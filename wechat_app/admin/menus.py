@@ -474,7 +474,10 @@ class MenuVersionAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        # The publishing history is a record (like the message log): only superusers prune it. Never
+        # False for them: deleting an account deletes its versions, and the admin refuses to delete
+        # what cascades to objects it may not delete.
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, version):
