@@ -67,6 +67,13 @@ def logged_in_admin(browser, live_server, django_user_model, *, width, height, c
         assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+def right_edge(page, selector):
+    """Where the first element matching ``selector`` ends on the x axis (CSS pixels)."""
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    return box["x"] + box["width"]
+
+
 def shot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.browser import browser, logged_in_admin, shot  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, logged_in_admin, right_edge, shot  # noqa: F401  (browser is a fixture)
 
 from .conftest import APP_ID
 
@@ -18,12 +18,6 @@ WIDTH = 1366
 def page(browser, live_server, django_user_model):
     with logged_in_admin(browser, live_server, django_user_model, width=WIDTH, height=900) as page:
         yield page
-
-
-def right_edge(page, selector):
-    box = page.locator(selector).first.bounding_box()
-    assert box is not None, selector
-    return box["x"] + box["width"]
 
 
 def assert_columns_in_view(page, *selectors):
