@@ -158,3 +158,13 @@ class TestWithoutRE2:
         from wechat_app.checks import check_settings
 
         assert "wechat_app.W010" in [message.id for message in check_settings(None)]
+
+
+@pytest.mark.skipif(regex_module.re2 is None, reason="google-re2 is not installed")
+def test_the_miss_fast_path_agrees_with_the_full_search():
+    stored = regex_module.compile_stored(r"价格\s*(\d+)元", 0)
+    assert stored._match_bytes is not None  # failing candidates skip the wrapper's match object
+    assert stored.search("请问价格 42元吗").groups() == ("42",)
+    assert stored.search("请问价格 42元吗").group(0) == "价格 42元"
+    assert stored.search("no price here") is None
+    assert stored.search("\ud800 价格 1元") is None  # a lone surrogate cannot reach RE2

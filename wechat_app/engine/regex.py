@@ -36,6 +36,13 @@ try:
 except ImportError:  # pragma: no cover - exercised by monkeypatching ``re2`` to None in tests
     re2 = None
 
+try:  # google-re2's C++ binding: a search that fails costs half of what the Python wrapper's does
+    from re2 import _re2
+
+    _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+except (ImportError, AttributeError):  # pragma: no cover - another re2 release: the wrapper alone
+    _UNANCHORED = None
+
 MAX_REGEX_TEXT = 4096
 """Longest message text (in characters) that regex rules are tried on; longer texts only meet
 exact, contains and default rules. With RE2 a match costs time linear in the text, so this bounds
@@ -225,13 +232,14 @@ def _re2_options():
 class StoredRegex:
     """A compiled regex rule: ``search(text)`` gives a match (``group(0)``, ``groups()``) or None."""
 
-    __slots__ = ("pattern", "engine", "_compiled")
+    __slots__ = ("pattern", "engine", "_compiled", "_match_bytes")
 
     def __init__(self, pattern: str, flags: int):
         self.pattern = pattern
         parsed = sre_parse.parse(pattern, flags)  # re.error for invalid syntax
         flags = parsed.state.flags  # with the inline global flags, (?i) etc.
         translated = _Translator(check_backtracking=re2 is None).sequence(parsed.data, flags, False)
+        self._match_bytes = None
         if re2 is None:
             self.engine = "python"
             self._compiled = re.compile(pattern, flags)
@@ -251,11 +259,20 @@ class StoredRegex:
                 reason = f"{reason}: it needs more than {MAX_REGEX_MEMORY // 1024} KiB compiled; use fewer " \
                          "repetitions of classes such as \\w"
             raise RegexRefused(f"RE2 cannot run it ({reason})") from None
+        regexp = getattr(self._compiled, "_regexp", None)
+        if _UNANCHORED is not None and regexp is not None:
+            self._match_bytes = regexp.Match
 
     def search(self, text: str):
         if len(text) > MAX_REGEX_TEXT:
             return None
         try:
+            if self._match_bytes is not None:
+                # Most candidates fail: ask the binding directly (the same call the wrapper makes)
+                # and build the match object only for a hit.
+                encoded = text.encode("utf-8")
+                if self._match_bytes(_UNANCHORED, encoded, 0, len(encoded))[0][0] == -1:
+                    return None
             return self._compiled.search(text)
         except UnicodeEncodeError:  # a lone surrogate cannot reach RE2 (UTF-8); it matches nothing
             return None
