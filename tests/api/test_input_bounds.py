@@ -3,8 +3,8 @@ problem, nothing written, never a 500 (PostgreSQL cannot store NUL; cycles made 
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 
+from tests.api.test_api import admin_client  # noqa: F401  (fixture: a logged-in superuser)
 from tests.engine.test_file_limits import ALIAS_BOMB
 from wechat_app.models import Account, Rule
 
@@ -12,13 +12,6 @@ pytestmark = pytest.mark.django_db
 
 RULES_URL = "/wechat/api/rules/"
 IMPORT_URL = "/wechat/api/accounts/shop/rules/import/"
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456789")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ Registers the code rules of ``tests.callback.test_sessions`` (a session counter 
 guess-a-number game) and prints the port it listens on.
 """
 import os
-import sys
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
@@ -15,24 +12,11 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.wsgi import get_wsgi_application  # noqa: E402
-
 from tests.callback.test_sessions import register_rules  # noqa: E402
+from tests.callback.wsgi_server import serve_forever  # noqa: E402
 
 register_rules()
 
 
-class Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 if __name__ == "__main__":
-    httpd = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=Server, handler_class=QuietHandler)
-    print(httpd.server_port, flush=True)
-    sys.stdout.close()
-    httpd.serve_forever()
+    serve_forever()
