@@ -279,6 +279,11 @@ class TemplateMessageSerializer(serializers.Serializer):
     miniprogram = serializers.DictField(child=serializers.CharField(max_length=512), required=False,
                                         help_text='{"appid": "...", "pagepath": "..."}')
 
+    def validate_url(self, value):
+        if value and not value.startswith(("http://", "https://")):
+            raise ValidationError("The link must be an http(s) URL.")
+        return value
+
     def validate(self, attrs):
         template = Template.objects.filter(account=attrs["account"], template_id=attrs["template_id"]).first()
         if template is None or not template.active:
