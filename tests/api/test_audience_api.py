@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from tests.api.outbound_fixtures import *  # noqa: F403  (fixtures)
+from tests.api.outbound_fixtures import _eager_celery  # noqa: F401  (autouse fixture; "*" skips it)
 from tests.api.outbound_fixtures import API, APP_ID, TEMPLATE_CONTENT, post
 from wechat_app.models import Account, AccountMembership, Campaign, Follower, SyncJob, Template
 from wechat_app.services import outbound

@@ -37,7 +37,9 @@ def api_auth(session: requests.Session) -> requests.Session:
 
 
 @pytest.fixture
-def api(live_server):
+def api(live_server, settings):
+    # Basic auth checks the password on every request: a fast hasher keeps the scenario quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     get_user_model().objects.create_superuser(USERNAME, "integrator@example.com", PASSWORD)
     session = api_auth(requests.Session())
     base = f"{live_server.url}/wechat/api"
@@ -46,7 +48,9 @@ def api(live_server):
         kwargs.setdefault("timeout", 20)
         return session.request(method, path if path.startswith("http") else f"{base}/{path}", **kwargs)
 
-    return call
+    yield call
+    # A kept-alive HTTP connection keeps the live server's thread, and its database connection, open.
+    session.close()
 
 
 def poll(api, url, field, value, timeout=15.0):

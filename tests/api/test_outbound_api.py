@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 
 from tests.api.outbound_fixtures import *  # noqa: F403  (fixtures)
+from tests.api.outbound_fixtures import _eager_celery  # noqa: F401  (autouse fixture; "*" skips it)
 from tests.api.outbound_fixtures import API, APP_ID, post
 from wechat_app.api.outbound import CUSTOM_EXAMPLES
 from wechat_app.models import Account, AccountMembership, OutboundMessage, Template
