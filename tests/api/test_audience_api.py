@@ -209,3 +209,24 @@ def test_follower_sync_with_progress_then_filters(api, sandbox, shop, django_cap
 def test_follower_filters_refuse_unknown_values(api, shop, params, name):
     resp = api.get(f"{API}/followers/", params)
     assert resp.status_code == 400 and name in resp.json(), resp.content
+
+
+def test_only_drafts_change_and_running_campaigns_are_not_deleted(api, fans, synced,
+                                                                  django_capture_on_commit_callbacks):
+    campaign = post(api, f"{API}/campaigns/", campaign_body(fans)).json()
+    url = f"{API}/campaigns/{campaign['id']}/"
+    resp = api.patch(url, '{"name": "June news", "openids": ["oOnlyOne01"]}', content_type="application/json")
+    assert resp.status_code == 200, resp.content
+    assert resp.json()["name"] == "June news" and resp.json()["openids"] == ["oOnlyOne01"]
+    resp = api.patch(url, '{"data": {"first": "x"}}', content_type="application/json")
+    assert resp.status_code == 400 and "missing template keyword(s)" in str(resp.json()["data"])
+    resp = api.patch(url, '{"account": "nope"}', content_type="application/json")
+    assert resp.status_code == 400 and "account" in resp.json()
+    assert api.post(f"{url}start/").status_code == 200  # its delivery waits for the commit
+    resp = api.patch(url, '{"name": "Too late"}', content_type="application/json")
+    assert resp.status_code == 409 and "only a draft can be changed" in resp.json()["detail"]
+    resp = api.delete(url)
+    assert resp.status_code == 409 and "cancel it" in resp.json()["detail"]
+    assert api.post(f"{url}cancel/").status_code == 200
+    assert api.delete(url).status_code == 204
+    assert not Campaign.objects.exists()

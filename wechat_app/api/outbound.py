@@ -358,24 +358,38 @@ class CampaignSerializer(serializers.ModelSerializer):
         return campaign_progress(obj)
 
     def validate(self, attrs):
-        account = attrs["account"]
-        template = Template.objects.filter(account=account, template_id=attrs["template_id"], active=True).first()
+        instance = self.instance
+
+        def current(name, default=None):
+            if name in attrs:
+                return attrs[name]
+            return getattr(instance, name) if instance is not None else default
+
+        if instance is not None:
+            if instance.status != Campaign.Status.DRAFT:
+                raise Conflict(f"The campaign is {instance.status}: only a draft can be changed.")
+            if "account" in attrs and attrs["account"] != instance.account:
+                raise ValidationError({"account": ["A campaign cannot move to another account."]})
+        account = current("account")
+        template_id = attrs.get("template_id") or (instance.template.template_id if instance is not None else "")
+        template = Template.objects.filter(account=account, template_id=template_id, active=True).first()
         if template is None:
-            raise ValidationError({"template_id": [f"Template {attrs['template_id']!r} is not an active synced "
+            raise ValidationError({"template_id": [f"Template {template_id!r} is not an active synced "
                                                    "template of this account; sync the templates first."]})
-        bad = [o for o in attrs.get("openids", []) if not OPENID_RE.match(o)]
+        openids = current("openids", [])
+        bad = [o for o in openids if not OPENID_RE.match(o)]
         if bad:
             raise ValidationError({"openids": [f"Not an openid (letters, digits, '-' or '_'): "
                                                f"{', '.join(repr(b[:40]) for b in bad[:5])}"]})
+        tag_id, miniprogram, rate_limit = current("tag_id"), current("miniprogram"), current("rate_limit")
         form_data = {
-            "name": attrs.get("name", ""), "template": template.pk, "data": json.dumps(attrs.get("data") or {}),
-            "url": attrs.get("url", ""), "audience": attrs.get("audience", Campaign.Audience.LIST),
-            "openids": "\n".join(attrs.get("openids", [])),
-            "tag_id": "" if attrs.get("tag_id") is None else attrs["tag_id"],
-            "miniprogram": "" if attrs.get("miniprogram") is None else json.dumps(attrs["miniprogram"]),
-            "rate_limit": "" if attrs.get("rate_limit") is None else attrs["rate_limit"],
+            "name": current("name", ""), "template": template.pk, "data": json.dumps(current("data") or {}),
+            "url": current("url", ""), "audience": current("audience", Campaign.Audience.LIST),
+            "openids": "\n".join(openids), "tag_id": "" if tag_id is None else tag_id,
+            "miniprogram": "" if miniprogram is None else json.dumps(miniprogram),
+            "rate_limit": "" if rate_limit is None else rate_limit,
         }
-        form = CampaignForm(data=form_data)
+        form = CampaignForm(data=form_data, instance=instance)
         form.fields["template"].queryset = Template.objects.filter(pk=template.pk)
         if not form.is_valid():
             errors = {("template_id" if name == "template" else name): [str(m) for m in messages]
@@ -385,6 +399,9 @@ class CampaignSerializer(serializers.ModelSerializer):
         return attrs
 
     def create(self, validated_data):
+        return self._form.save()
+
+    def update(self, instance, validated_data):
         return self._form.save()
 
 
@@ -797,14 +814,20 @@ def _operate_schema(summary_status):
 
 
 @extend_schema(examples=[OpenApiExample("A page", value=_page(CAMPAIGN_EXAMPLE), response_only=True)])
-class CampaignViewSet(AccountScopedMixin, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                      viewsets.GenericViewSet):
+class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
     """Campaigns: one template message to many followers, rate-limited. Created as drafts (validated
-    as in the admin), then started, paused, resumed or cancelled; ``progress`` counts the recipients
-    per status. Filters: ``account`` (name), ``status``."""
+    as in the admin; only drafts change), then started, paused, resumed or cancelled; ``progress``
+    counts the recipients per status. Deleting one that is running or paused answers 409 (cancel
+    it first). Filters: ``account`` (name), ``status``."""
 
     model = Campaign
     serializer_class = CampaignSerializer
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    def perform_destroy(self, instance):
+        if instance.status in (Campaign.Status.RUNNING, Campaign.Status.PAUSED):
+            raise Conflict(f"The campaign is {instance.status}: cancel it before deleting it.")
+        instance.delete()
 
     def get_queryset(self):
         return super().get_queryset().select_related("template").order_by("-created_at", "-id")
