@@ -31,7 +31,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -510,6 +510,53 @@ def _page(example):
     return {"count": 1, "next": None, "previous": None, "results": [example]}
 
 
+def _q(name, kind=str, description="", **kwargs):
+    return OpenApiParameter(name, kind, location=OpenApiParameter.QUERY, description=description, **kwargs)
+
+
+ACCOUNT_Q = _q("account", description="An account's name (400 if it is not one of yours).")
+LIST_FILTERS = {
+    "outboundmessage": [ACCOUNT_Q, _q("to_user", description="The recipient's openid."),
+                        _q("kind", enum=OutboundMessage.Kind.values), _q("status", enum=OutboundMessage.Status.values),
+                        _q("campaign", int, "A campaign's id."), _q("template_id", description="A WeChat template id."),
+                        _q("since", description="ISO 8601: queued at or after."),
+                        _q("until", description="ISO 8601: queued before.")],
+    "template": [ACCOUNT_Q, _q("active", bool, "Present on WeChat at the last sync."),
+                 _q("search", description="In the title, id and content.")],
+    "campaign": [ACCOUNT_Q, _q("status", enum=Campaign.Status.values)],
+    "follower": [ACCOUNT_Q, _q("subscribed", bool), _q("tag", int, "A WeChat tag id."),
+                 _q("subscribed_since", description="ISO 8601."), _q("subscribed_until", description="ISO 8601."),
+                 _q("search", description="In the openid, remark, unionid and nickname.")],
+}
+
+
+def read_examples(example, filters_of: str) -> dict:
+    """``extend_schema_view`` arguments: a page for ``list``, the object for ``retrieve``."""
+    return {"list": extend_schema(parameters=LIST_FILTERS[filters_of], examples=[
+                OpenApiExample("A page", value=_page(example), response_only=True)]),
+            "retrieve": extend_schema(examples=[OpenApiExample("One", value=example, response_only=True)])}
+
+
+def campaign_write_examples() -> dict:
+    changed = {**CAMPAIGN_EXAMPLE, "name": "June newsletter"}
+    change = extend_schema(examples=[
+        OpenApiExample("Rename a draft", value={"name": "June newsletter"}, request_only=True),
+        OpenApiExample("Changed", value=changed, response_only=True, status_codes=["200"]),
+        OpenApiExample("Not a draft", response_only=True, status_codes=["409"],
+                       value={"detail": "The campaign is running: only a draft can be changed."})],
+        responses={200: CampaignSerializer, 400: OpenApiResponse(description="Invalid (field errors)."),
+                   409: OpenApiResponse(description="Not a draft.")})
+    replace = extend_schema(examples=[
+        OpenApiExample("Replace a draft", value={**CAMPAIGN_REQUEST, "name": "June newsletter"}, request_only=True),
+        OpenApiExample("Changed", value=changed, response_only=True, status_codes=["200"])],
+        responses={200: CampaignSerializer, 400: OpenApiResponse(description="Invalid (field errors)."),
+                   409: OpenApiResponse(description="Not a draft.")})
+    destroy = extend_schema(responses={204: None, 409: OpenApiResponse(description="Running or paused.")},
+                            examples=[OpenApiExample("Running", response_only=True, status_codes=["409"], value={
+                                "detail": "The campaign is running: cancel it before deleting it."})])
+    return {"partial_update": change, "update": replace, "destroy": destroy}
+
+
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER, str, location=OpenApiParameter.HEADER, required=False,
     description="1 to 60 visible ASCII characters, unique per account: a repeat with the same body gets the first "
@@ -588,7 +635,7 @@ class AccountScopedMixin(AppViewSetMixin):
         return serializer
 
 
-@extend_schema(examples=[OpenApiExample("A page", value=_page(MESSAGE_EXAMPLE), response_only=True)])
+@extend_schema_view(**read_examples(MESSAGE_EXAMPLE, "outboundmessage"))
 class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                              viewsets.GenericViewSet):
     """Outbound messages (customer-service and template) and what became of them.
@@ -698,6 +745,9 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
         202: OutboundMessageSerializer, 201: OutboundMessageSerializer,
         409: OpenApiResponse(description="Only failed or cancelled messages can be resent.")},
         examples=[OpenApiExample("Queued again", value=MESSAGE_EXAMPLE, response_only=True, status_codes=["202"]),
+                  OpenApiExample("Sent again", value={**MESSAGE_EXAMPLE, "status": "sent", "attempts": 1, "errcode": 0,
+                                                      "sent_at": "2026-05-01T08:05:01+08:00"},
+                                 response_only=True, status_codes=["201"]),
                   OpenApiExample("Not failed", status_codes=["409"], response_only=True, value={
                       "detail": "Only failed or cancelled messages can be resent (this one is sent)."})])
     @action(detail=True, methods=["post"], required_permissions=[("change", OutboundMessage)])
@@ -744,7 +794,7 @@ class SyncMixin:
 SYNC_RESPONSES = {202: SyncJobSerializer, 400: OpenApiResponse(description="Unknown account.")}
 
 
-@extend_schema(examples=[OpenApiExample("A page", value=_page(TEMPLATE_EXAMPLE), response_only=True)])
+@extend_schema_view(**read_examples(TEMPLATE_EXAMPLE, "template"))
 class TemplateViewSet(SyncMixin, AccountScopedMixin, viewsets.ReadOnlyModelViewSet):
     """The accounts' templates, as last synced from WeChat. Filters: ``account`` (name), ``active``
     (true/false: present on WeChat at the last sync), ``search`` (title, id, content)."""
@@ -813,7 +863,7 @@ def _operate_schema(summary_status):
             "detail": "The campaign is done: only a running campaign can be paused."})])
 
 
-@extend_schema(examples=[OpenApiExample("A page", value=_page(CAMPAIGN_EXAMPLE), response_only=True)])
+@extend_schema_view(**read_examples(CAMPAIGN_EXAMPLE, "campaign"), **campaign_write_examples())
 class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
     """Campaigns: one template message to many followers, rate-limited. Created as drafts (validated
     as in the admin; only drafts change), then started, paused, resumed or cancelled; ``progress``
@@ -917,7 +967,7 @@ def _tag_filter(raw: str) -> int:
     return filters.identifier(raw)
 
 
-@extend_schema(examples=[OpenApiExample("A page", value=_page(FOLLOWER_EXAMPLE), response_only=True)])
+@extend_schema_view(**read_examples(FOLLOWER_EXAMPLE, "follower"))
 class FollowerViewSet(SyncMixin, AccountScopedMixin, viewsets.ReadOnlyModelViewSet):
     """Followers, kept current by subscribe events and syncs. Filters: ``account`` (name),
     ``subscribed`` (true/false), ``tag`` (a tag id), ``subscribed_since`` / ``subscribed_until``
