@@ -31,7 +31,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -46,7 +45,14 @@ from ..services import sync_jobs
 from ..services.access import accessible_accounts
 from . import filters
 from .menus import wechat_refusal
-from .schema import OpenApiParameter, OpenApiResponse, extend_schema
+from .schema import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from .serializers import AccountNameField
 from .views import AppViewSetMixin
 
