@@ -121,7 +121,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "WeChat app API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "WeChat app API", "VERSION": "0.1.0",
+    # Several serializers have a "kind" field with different choices: name the menus' one.
+    "ENUM_NAME_OVERRIDES": {"MenuKindEnum": "wechat_app.models.menus.Menu.Kind"},
+}
 
 # The app's own settings: one namespaced dict, every key documented in wechat_app/conf.py.
 WECHAT_APP = {

@@ -35,8 +35,12 @@ ALLOW, DENY, HIDDEN, LOGIN = "allow", "deny", "hidden", "login"
 USERS = ("superuser", "editor_a", "viewer_a", "editor_b", "anonymous")
 
 EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_messagelog", "view_account",
-                "change_account", "view_menu", "add_menu", "change_menu", "delete_menu", "view_menuversion"]
-VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion"]
+                "change_account", "view_menu", "add_menu", "change_menu", "delete_menu", "view_menuversion",
+                "view_outboundmessage", "add_outboundmessage", "change_outboundmessage", "view_template",
+                "change_template", "view_campaign", "add_campaign", "change_campaign", "view_follower",
+                "change_follower"]
+VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion",
+                "view_outboundmessage", "view_template", "view_campaign", "view_follower"]
 
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
@@ -73,6 +77,23 @@ TABLE = {
     "menuversion.view":    (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "menuversion.diff":    (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "menuversion.rollback": (ALLOW,   ALLOW,    DENY,     HIDDEN,   LOGIN),
+    # The outbound side (issue 10): the admin's send is the conversation reply; syncs and campaign
+    # operations need the change permission.
+    "outbound.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "outbound.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "outbound.send":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "outbound.resend":     (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "template.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "template.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "template.sync":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "campaign.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "campaign.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "campaign.create":     (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "campaign.start":      (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "campaign.cancel":     (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "follower.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "follower.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "follower.sync":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
 }
 
 RULE_FILE = "- name: imported\n  match: {exact: imported}\n  reply: Imported!\n"
@@ -384,6 +405,145 @@ def admin_menuversion_rollback(c, w):
     return admin_answer(resp), MenuVersion.objects.filter(rolled_back_from=w.version).exists()
 
 
+# ---- the outbound side (templates, messages, campaigns, followers) ---------------------------------------
+
+@dataclass
+class Outbound:
+    template: object
+    message: object
+    campaign: object
+    follower: object
+
+
+def outbound_objects(w) -> Outbound:
+    """Account A's outbound objects: a template, a failed message, a draft campaign, a follower."""
+    from wechat_app.models import Campaign, Follower, OutboundMessage, Template
+
+    template = Template.objects.create(account=w.a, template_id="tpl-alpha", title="Alpha news",
+                                       content="{{first.DATA}}", keywords=["first"])
+    message = OutboundMessage.objects.create(account=w.a, kind="text", to_user="user-alpha",
+                                             payload={"content": "x"}, status="failed", errcode=-1)
+    campaign = Campaign.objects.create(account=w.a, name="campaign-alpha", template=template,
+                                       data={"first": "Hi"}, openids=["user-alpha"])
+    follower = Follower.objects.create(account=w.a, openid="follower-alpha")
+    return Outbound(template, message, campaign, follower)
+
+
+def _admin_listed(c, model, needle):
+    resp = c.get(f"/admin/wechat_app/{model}/")
+    return admin_answer(resp, listed=resp.status_code == 200 and needle in resp.content.decode())
+
+
+def admin_action_answer(resp):
+    """A changelist action: Django answers a redirect whatever happened; its message says."""
+    if resp.status_code == 200:
+        return DENY  # the action is not offered to this user: the list is shown again
+    notes = [str(m) for m in get_messages(resp.wsgi_request)] if resp.status_code == 302 else []
+    if any(note.startswith("0 ") or "must be selected" in note for note in notes):
+        return HIDDEN  # the object is not in the user's list: nothing was done
+    return admin_answer(resp)
+
+
+def admin_outbound_list(c, w):
+    outbound_objects(w)
+    return _admin_listed(c, "outboundmessage", "user-alpha"), None
+
+
+def admin_outbound_view(c, w):
+    o = outbound_objects(w)
+    return admin_answer(c.get(f"/admin/wechat_app/outboundmessage/{o.message.pk}/change/")), None
+
+
+def admin_outbound_send(c, w):
+    from wechat_app.models import OutboundMessage
+
+    resp = c.post(f"/admin/wechat_app/messagelog/conversation/{w.a.pk}/?user=user-alpha",
+                  {"text": "An operator's answer", "key": "a" * 32})
+    sent = OutboundMessage.objects.filter(account=w.a, payload__content="An operator's answer").exists()
+    return admin_answer(resp), sent
+
+
+def admin_outbound_resend(c, w):
+    from django.contrib.admin import helpers
+
+    o = outbound_objects(w)
+    resp = c.post("/admin/wechat_app/outboundmessage/", {"action": "resend",
+                                                         helpers.ACTION_CHECKBOX_NAME: [o.message.pk]})
+    o.message.refresh_from_db()
+    return admin_action_answer(resp), o.message.status != "failed"
+
+
+def admin_template_list(c, w):
+    outbound_objects(w)
+    return _admin_listed(c, "template", "Alpha news"), None
+
+
+def admin_template_view(c, w):
+    o = outbound_objects(w)
+    return admin_answer(c.get(f"/admin/wechat_app/template/{o.template.pk}/change/")), None
+
+
+def admin_template_sync(c, w):
+    from wechat_app.models import Template
+
+    with wechat_for(w.a) as sandbox:
+        sandbox.state.add_template(w.a.app_id, "Synced", "{{first.DATA}}", template_id="tpl-synced")
+        resp = c.post("/admin/wechat_app/template/sync/", {"account": w.a.pk})
+    return admin_answer(resp), Template.objects.filter(account=w.a, template_id="tpl-synced").exists()
+
+
+def admin_campaign_list(c, w):
+    outbound_objects(w)
+    return _admin_listed(c, "campaign", "campaign-alpha"), None
+
+
+def admin_campaign_view(c, w):
+    o = outbound_objects(w)
+    return admin_answer(c.get(f"/admin/wechat_app/campaign/{o.campaign.pk}/change/")), None
+
+
+def admin_campaign_create(c, w):
+    from wechat_app.models import Campaign
+
+    o = outbound_objects(w)
+    resp = c.post("/admin/wechat_app/campaign/add/", {
+        "name": "new-campaign", "template": o.template.pk, "data__first": "Hello", "url": "", "audience": "list",
+        "openids": "user-alpha", "tag_id": "", "miniprogram": "", "rate_limit": ""})
+    answer = admin_answer(resp, form_errors=_change_form_errors, hidden_field="template")
+    return answer, Campaign.objects.filter(name="new-campaign").exists()
+
+
+def admin_campaign_start(c, w):
+    o = outbound_objects(w)
+    resp = c.post(f"/admin/wechat_app/campaign/{o.campaign.pk}/start/")
+    o.campaign.refresh_from_db()
+    return admin_answer(resp), o.campaign.status == "running"
+
+
+def admin_campaign_cancel(c, w):
+    o = outbound_objects(w)
+    resp = c.post(f"/admin/wechat_app/campaign/{o.campaign.pk}/cancel/")
+    o.campaign.refresh_from_db()
+    return admin_answer(resp), o.campaign.status == "cancelled"
+
+
+def admin_follower_list(c, w):
+    outbound_objects(w)
+    return _admin_listed(c, "follower", "follower-alpha"), None
+
+
+def admin_follower_view(c, w):
+    o = outbound_objects(w)
+    return admin_answer(c.get(f"/admin/wechat_app/follower/{o.follower.pk}/change/")), None
+
+
+def admin_follower_sync(c, w):
+    # The admin queues the sync (a task, possibly in a worker): its effect is not observed here.
+    with wechat_for(w.a):
+        resp = c.post("/admin/wechat_app/follower/sync/", {"account": w.a.pk})
+    return admin_answer(resp), None
+
+
 # ---- the REST API -----------------------------------------------------------------------------------
 
 API = "/wechat/api"
@@ -587,6 +747,104 @@ def api_menuversion_rollback(c, w):
     with wechat_for(w.a):
         resp = c.post(f"{API}/menu-versions/{w.version.pk}/rollback/")
     return api_answer(resp), MenuVersion.objects.filter(rolled_back_from=w.version).exists()
+
+
+def api_outbound_list(c, w):
+    outbound_objects(w)
+    resp = c.get(f"{API}/outbound-messages/")
+    return api_answer(resp, listed="user-alpha" in _names(resp, "to_user")), None
+
+
+def api_outbound_view(c, w):
+    o = outbound_objects(w)
+    return api_answer(c.get(f"{API}/outbound-messages/{o.message.pk}/")), None
+
+
+def api_outbound_send(c, w):
+    from wechat_app.models import OutboundMessage
+
+    resp = _send(c, "post", f"{API}/outbound-messages/custom/", {
+        "account": "alpha", "to_user": "user-alpha", "kind": "text", "content": {"content": "An API message"}})
+    sent = OutboundMessage.objects.filter(account=w.a, payload__content="An API message").exists()
+    return api_answer(resp, hidden_field="account"), sent
+
+
+def api_outbound_resend(c, w):
+    o = outbound_objects(w)
+    resp = c.post(f"{API}/outbound-messages/{o.message.pk}/resend/")
+    o.message.refresh_from_db()
+    return api_answer(resp), o.message.status != "failed"
+
+
+def api_template_list(c, w):
+    outbound_objects(w)
+    resp = c.get(f"{API}/templates/")
+    return api_answer(resp, listed="tpl-alpha" in _names(resp, "template_id")), None
+
+
+def api_template_view(c, w):
+    o = outbound_objects(w)
+    return api_answer(c.get(f"{API}/templates/{o.template.pk}/")), None
+
+
+def api_template_sync(c, w):
+    from wechat_app.models import SyncJob
+
+    resp = _send(c, "post", f"{API}/templates/sync/", {"account": "alpha"})
+    return api_answer(resp, hidden_field="account"), SyncJob.objects.filter(account=w.a, kind="templates").exists()
+
+
+def api_campaign_list(c, w):
+    outbound_objects(w)
+    resp = c.get(f"{API}/campaigns/")
+    return api_answer(resp, listed="campaign-alpha" in _names(resp)), None
+
+
+def api_campaign_view(c, w):
+    o = outbound_objects(w)
+    return api_answer(c.get(f"{API}/campaigns/{o.campaign.pk}/")), None
+
+
+def api_campaign_create(c, w):
+    from wechat_app.models import Campaign
+
+    outbound_objects(w)
+    resp = _send(c, "post", f"{API}/campaigns/", {"account": "alpha", "name": "new-campaign",
+                                                 "template_id": "tpl-alpha", "data": {"first": "Hello"},
+                                                 "openids": ["user-alpha"]})
+    return api_answer(resp, hidden_field="account"), Campaign.objects.filter(name="new-campaign").exists()
+
+
+def api_campaign_start(c, w):
+    o = outbound_objects(w)
+    resp = c.post(f"{API}/campaigns/{o.campaign.pk}/start/")
+    o.campaign.refresh_from_db()
+    return api_answer(resp), o.campaign.status == "running"
+
+
+def api_campaign_cancel(c, w):
+    o = outbound_objects(w)
+    resp = c.post(f"{API}/campaigns/{o.campaign.pk}/cancel/")
+    o.campaign.refresh_from_db()
+    return api_answer(resp), o.campaign.status == "cancelled"
+
+
+def api_follower_list(c, w):
+    outbound_objects(w)
+    resp = c.get(f"{API}/followers/")
+    return api_answer(resp, listed="follower-alpha" in _names(resp, "openid")), None
+
+
+def api_follower_view(c, w):
+    o = outbound_objects(w)
+    return api_answer(c.get(f"{API}/followers/{o.follower.pk}/")), None
+
+
+def api_follower_sync(c, w):
+    from wechat_app.models import SyncJob
+
+    resp = _send(c, "post", f"{API}/followers/sync/", {"account": "alpha"})
+    return api_answer(resp, hidden_field="account"), SyncJob.objects.filter(account=w.a, kind="followers").exists()
 
 
 def _surface(prefix):

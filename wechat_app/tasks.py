@@ -164,3 +164,11 @@ def publish_menu_version(version_id):
     from .services.menus import send_version
 
     return send_version(version_id).status
+
+
+@shared_task(name="wechat_app.run_sync_job", acks_late=True, ignore_result=True)
+def run_sync_job(job_id):
+    """Sync an account's templates or followers for a ``SyncJob`` (REST API); progress on the row."""
+    from .services.sync_jobs import run
+
+    return run(job_id)

@@ -1,6 +1,7 @@
 from rest_framework.routers import DefaultRouter
 
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
+from .outbound import CampaignViewSet, FollowerViewSet, OutboundMessageViewSet, TemplateViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
 
 router = DefaultRouter()
@@ -12,5 +13,9 @@ router.register("rules", RuleViewSet, basename="rule")
 router.register("messages", MessageLogViewSet, basename="messagelog")
 router.register("menus", MenuViewSet, basename="menu")
 router.register("menu-versions", MenuVersionViewSet, basename="menuversion")
+router.register("outbound-messages", OutboundMessageViewSet, basename="outboundmessage")
+router.register("templates", TemplateViewSet, basename="template")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("followers", FollowerViewSet, basename="follower")
 
 urlpatterns = router.urls

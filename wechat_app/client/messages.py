@@ -22,6 +22,7 @@ CUSTOM_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "mpnews": (("media_id",), ()),
     "mpnewsarticle": (("article_id",), ()),
     "msgmenu": (("list",), ("head_content", "tail_content")),
+    "wxcard": (("card_id",), ()),
     "miniprogrampage": (("title", "appid", "pagepath", "thumb_media_id"), ()),
 }
 MAX_TEXT_BYTES = 2048

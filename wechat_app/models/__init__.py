@@ -3,10 +3,10 @@ from .access import AccountMembership
 from .accounts import Account
 from .logs import MessageLog
 from .menus import Menu, MenuVersion
-from .outbound import Campaign, Follower, OutboundMessage, Template
+from .outbound import Campaign, Follower, OutboundMessage, SyncJob, Template
 from .rules import Rule
 
 __all__ = [
     "Account", "AccountMembership", "Campaign", "Follower", "Menu", "MenuVersion", "MessageLog", "OutboundMessage",
-    "Rule", "Template",
+    "Rule", "SyncJob", "Template",
 ]

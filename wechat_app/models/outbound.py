@@ -104,8 +104,10 @@ class Campaign(models.Model):
 class OutboundMessage(models.Model):
     """One message to one user (customer-service or template), and what became of it.
 
-    ``idempotency_key`` is unique: queueing the same key twice yields the same row, and a
-    delivery task that runs twice sends once (see services.outbound.deliver).
+    ``idempotency_key`` is unique per account: queueing the same key twice yields the same row,
+    and a delivery task that runs twice sends once (see services.outbound.deliver). Keys given to
+    the REST API (the ``Idempotency-Key`` header) are stored as ``api:<key>``, beside the request's
+    fingerprint and the first answer, which a repeated request gets again (api/outbound.py).
     """
 
     class Kind(models.TextChoices):
@@ -117,6 +119,8 @@ class OutboundMessage(models.Model):
         NEWS = "news", _("News (one article)")
         MPNEWS = "mpnews", _("Published article (mpnews)")
         MSGMENU = "msgmenu", _("Menu message")
+        MPNEWSARTICLE = "mpnewsarticle", _("Published article (article_id)")
+        WXCARD = "wxcard", _("Card (wxcard)")
         MINIPROGRAMPAGE = "miniprogrampage", _("Mini program page")
         TEMPLATE = "template", _("Template message")
 
@@ -138,8 +142,11 @@ class OutboundMessage(models.Model):
     payload = models.JSONField(_("content"), default=dict,
                                help_text=_("Customer-service: the fields of the kind. Template: template_id, "
                                            "data, url, miniprogram."))
-    idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True,
-                                       default=new_idempotency_key)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, default=new_idempotency_key)
+    # REST API sends with an Idempotency-Key: what was asked (SHA-256 of the request) and what was
+    # answered first ({"status": 202, "body": {...}}), so that a repeat gets the same answer.
+    request_hash = models.CharField(max_length=64, blank=True, editable=False)
+    api_response = models.JSONField(null=True, blank=True, editable=False)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     errcode = models.IntegerField(_("errcode"), null=True, blank=True)
@@ -168,6 +175,8 @@ class OutboundMessage(models.Model):
             models.Index(fields=["account", "msgid"], name="wechat_out_msgid"),
             models.Index(fields=["status", "next_attempt_at"], name="wechat_out_due"),
         ]
+        constraints = [models.UniqueConstraint(fields=["account", "idempotency_key"],
+                                               name="wechat_out_idempotency_unique")]
 
     def __str__(self):
         return f"{self.get_kind_display()} to {self.to_user} ({self.status})"
@@ -200,3 +209,40 @@ class Follower(models.Model):
 
     def __str__(self):
         return self.openid
+
+
+class SyncJob(models.Model):
+    """One sync of an account's templates or followers from WeChat, asked for through the REST API
+    and run by a task (services/sync_jobs.py): a row to poll for its status and progress."""
+
+    class Kind(models.TextChoices):
+        TEMPLATES = "templates", _("Templates")
+        FOLLOWERS = "followers", _("Followers")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    account = models.ForeignKey("wechat_app.Account", on_delete=models.CASCADE, related_name="sync_jobs",
+                                verbose_name=_("account"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(_("done"), default=0)
+    total = models.PositiveIntegerField(_("total"), null=True, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("sync job")
+        verbose_name_plural = _("sync jobs")
+        indexes = [models.Index(fields=["account", "kind", "status"], name="wechat_syncjob_active")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} sync of {self.account_id} ({self.status})"

@@ -40,10 +40,11 @@ Status = OutboundMessage.Status
 
 # --- queueing -------------------------------------------------------------------------------------
 def _create(account, *, idempotency_key: str | None, **fields) -> OutboundMessage:
-    """Create the row and enqueue its delivery on commit; an existing key returns that row."""
+    """Create the row and enqueue its delivery on commit; an existing key (of this account)
+    returns that row."""
     key = idempotency_key or None
     if key is not None:
-        existing = OutboundMessage.objects.filter(idempotency_key=key).first()
+        existing = OutboundMessage.objects.filter(account=account, idempotency_key=key).first()
         if existing is not None:
             return existing
     try:
@@ -51,15 +52,18 @@ def _create(account, *, idempotency_key: str | None, **fields) -> OutboundMessag
             message = OutboundMessage.objects.create(account=account, **fields,
                                                      **({"idempotency_key": key} if key else {}))
             enqueue("deliver_message", message.pk)
+        message.created_now = True  # the caller made it (not a repeat of an existing key)
     except IntegrityError:  # the same key raced in from another caller: that row wins
-        return OutboundMessage.objects.get(idempotency_key=key)
+        return OutboundMessage.objects.get(account=account, idempotency_key=key)
     return message
 
 
-def queue_custom(account, openid: str, kind: str, content: dict, *, idempotency_key: str | None = None):
+def queue_custom(account, openid: str, kind: str, content: dict, *, idempotency_key: str | None = None,
+                 request_hash: str = ""):
     """Validate and queue a customer-service message; return its OutboundMessage.
 
     Raises ``ValidationError`` (nothing queued) when WeChat would refuse the message.
+    ``request_hash``: the REST API's fingerprint of the request, stored with the row.
     https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html
     """
     if kind == OutboundMessage.Kind.TEMPLATE:
@@ -68,7 +72,8 @@ def queue_custom(account, openid: str, kind: str, content: dict, *, idempotency_
         body = custom_message(openid, kind, content)
     except WeChatPayloadError as err:
         raise ValidationError(err.errmsg) from err
-    return _create(account, idempotency_key=idempotency_key, kind=kind, to_user=openid, payload=body[kind])
+    return _create(account, idempotency_key=idempotency_key, kind=kind, to_user=openid, payload=body[kind],
+                   request_hash=request_hash)
 
 
 def get_template(account, template_id: str) -> Template:
@@ -99,7 +104,7 @@ def template_payload(template: Template, data: dict, url: str | None = None, min
 
 
 def queue_template(account, openid: str, template_id: str, data: dict, *, url: str | None = None,
-                   miniprogram: dict | None = None, idempotency_key: str | None = None):
+                   miniprogram: dict | None = None, idempotency_key: str | None = None, request_hash: str = ""):
     """Validate against the synced template and queue a template message.
     https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html"""
     if not openid:
@@ -107,7 +112,7 @@ def queue_template(account, openid: str, template_id: str, data: dict, *, url: s
     template = get_template(account, template_id)
     payload = template_payload(template, data, url, miniprogram)
     return _create(account, idempotency_key=idempotency_key, kind=OutboundMessage.Kind.TEMPLATE,
-                   to_user=openid, template=template, payload=payload)
+                   to_user=openid, template=template, payload=payload, request_hash=request_hash)
 
 
 def reply_to_custom(reply) -> list[tuple[str, dict]]:

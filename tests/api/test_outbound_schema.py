@@ -1,0 +1,48 @@
+"""The outbound endpoints in the OpenAPI schema: typed requests per message kind, examples everywhere."""
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from wechat_app.client.messages import CUSTOM_KINDS
+
+PREFIXES = ("/wechat/api/outbound-messages/", "/wechat/api/templates/", "/wechat/api/campaigns/",
+            "/wechat/api/followers/")
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def operations(schema):
+    for path, item in schema["paths"].items():
+        if path.startswith(PREFIXES):
+            for method, operation in item.items():
+                yield path, method, operation
+
+
+def test_the_customer_service_request_is_one_typed_schema_per_kind(schema):
+    request = schema["components"]["schemas"]["CustomMessageRequest"]
+    assert request["discriminator"]["propertyName"] == "kind"
+    assert set(request["discriminator"]["mapping"]) == set(CUSTOM_KINDS)
+    video = schema["components"]["schemas"]["VideoCustomMessage"]["properties"]["content"]
+    assert "$ref" in video or "properties" in video
+
+
+def test_every_outbound_operation_has_examples(schema):
+    seen = 0
+    for path, method, operation in operations(schema):
+        seen += 1
+        body = operation.get("requestBody")
+        if body:
+            content = body["content"]["application/json"]
+            assert content.get("examples"), f"{method.upper()} {path}: no request example"
+        answers = [r for code, r in operation["responses"].items() if code.startswith("2") and r.get("content")]
+        for answer in answers:
+            assert answer["content"]["application/json"].get("examples"), f"{method.upper()} {path}: no answer example"
+    assert seen >= 20
+
+
+def test_the_idempotency_key_header_is_documented(schema):
+    for path in ("/wechat/api/outbound-messages/custom/", "/wechat/api/outbound-messages/template/"):
+        parameters = schema["paths"][path]["post"]["parameters"]
+        assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in parameters)
