@@ -57,7 +57,7 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
         fields = ["name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
-                  "api_base_url", "enabled", "no_match_reply", "error_reply"]
+                  "api_base_url", "enabled", "kind", "no_match_reply", "error_reply"]
         widgets = {name: SecretInput() for name in SECRET_FIELDS}
         formfield_callback = _https_url_formfield  # the admin's formfield_overrides does the same
 
@@ -187,7 +187,7 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
     search_fields = ["name", "app_id"]
     actions = ["check_accounts"]
     fieldsets = [
-        (None, {"fields": ["name", ("app_id", "enabled")]}),
+        (None, {"fields": ["name", ("app_id", "enabled"), "kind"]}),
         (_("Secrets (write-only: stored values are never shown)"),
          {"fields": ["app_secret", "token", "encoding_aes_key"]}),
         (_("Callback and API"), {"fields": ["encrypt_mode", "api_base_url"]}),
