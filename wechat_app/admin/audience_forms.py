@@ -91,7 +91,10 @@ class FollowerForm(forms.ModelForm):
         fields = ["remark"]
 
     def clean_remark(self):
-        return audience.clean_remark(self.cleaned_data.get("remark") or "")
+        try:
+            return audience.clean_remark(self.cleaned_data.get("remark") or "")
+        except ValidationError as err:
+            raise ValidationError(err.message_dict["remark"]) from err
 
     def _post_clean(self):
         super()._post_clean()
