@@ -1,5 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
+from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
 
@@ -12,5 +13,8 @@ router.register("rules", RuleViewSet, basename="rule")
 router.register("messages", MessageLogViewSet, basename="messagelog")
 router.register("menus", MenuViewSet, basename="menu")
 router.register("menu-versions", MenuVersionViewSet, basename="menuversion")
+router.register("tags", TagViewSet, basename="tag")
+router.register("mass-messages", MassMessageViewSet, basename="massmessage")
+router.register("kf-accounts", KfAccountViewSet, basename="kfaccount")
 
 urlpatterns = router.urls
