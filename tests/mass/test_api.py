@@ -41,10 +41,10 @@ def test_tags_crud_members_and_blacklist(admin_client, sandbox, account, followe
 def test_mass_messages(admin_client, sandbox, account, followers, django_capture_on_commit_callbacks):
     Account.objects.filter(pk=account.pk).update(kind="subscription")
     body = {"account": account.name, "name": "News", "audience": "list", "openids": followers[:3],
-            "kind": "mpnews", "content": {"media_id": "news1"}, "send_ignore_reprint": True}
+            "msgtype": "mpnews", "content": {"media_id": "news1"}, "send_ignore_reprint": True}
     response = post(admin_client, "mass-messages/", dict(body, openids=followers[:1]))
     assert response.status_code == 400 and "2 to 10,000" in str(response.json()["openids"])
-    response = post(admin_client, "mass-messages/", dict(body, kind="voice", content={}))
+    response = post(admin_client, "mass-messages/", dict(body, msgtype="voice", content={}))
     assert response.status_code == 400 and "media_id" in str(response.json()["content"])
     response = post(admin_client, "mass-messages/", body)
     assert response.status_code == 201, response.json()

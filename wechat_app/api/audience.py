@@ -162,10 +162,12 @@ class MassMessageSerializer(serializers.ModelSerializer):
     openids = serializers.ListField(child=serializers.CharField(max_length=128), required=False,
                                     max_length=MAX_OPENIDS_PER_REQUEST + 1)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # The model's ``kind``, by WeChat's name for it (and apart from the menus' ``kind`` in the schema).
+    msgtype = serializers.ChoiceField(source="kind", choices=MassMessage.Kind.choices)
 
     class Meta:
         model = MassMessage
-        fields = ["id", "account", "name", "audience", "tag", "openids", "kind", "content", "send_ignore_reprint",
+        fields = ["id", "account", "name", "audience", "tag", "openids", "msgtype", "content", "send_ignore_reprint",
                   "status", "clientmsgid", "msg_id", "msg_data_id", "wechat_status", "total_count", "filter_count",
                   "sent_count", "error_count", "errcode", "errmsg", "created_by", "created_at", "queued_at",
                   "sent_at", "reported_at"]
