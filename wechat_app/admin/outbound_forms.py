@@ -220,10 +220,17 @@ class ReplyForm(forms.Form):
 
     text = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 3}), strip=True)
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    kf_account = forms.ChoiceField(label=_("Send as"), required=False, choices=[("", _("the account"))],
+                                   help_text=_("A customer-service (kf) account of the official account."))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, account=None, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
+        if account is not None:
+            from ..models import KfAccount
+
+            self.fields["kf_account"].choices += [
+                (kf.kf_account, str(kf)) for kf in KfAccount.objects.filter(account=account, active=True)]
 
     def clean_text(self):
         text = self.cleaned_data["text"]  # NUL characters: refused by CharField's own validator
