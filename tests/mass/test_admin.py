@@ -127,3 +127,16 @@ def test_kf_accounts(admin_client, sandbox, account):
     admin_client.post(f"/admin/wechat_app/kfaccount/{kf.pk}/delete/", {"post": "yes"})
     assert list(sandbox.state.mass.kf[APP_ID]) == ["bob@gh_shop"]
     assert list(KfAccount.objects.values_list("kf_account", flat=True)) == ["bob@gh_shop"]
+
+
+def test_the_account_type_is_edited_in_the_admin_and_the_api(admin_client, account):
+    page = admin_client.get(f"/admin/wechat_app/account/{account.pk}/change/").content.decode()
+    assert 'name="kind"' in page and "Subscription account" in page
+    response = admin_client.patch(f"/wechat/api/accounts/{account.name}/", {"account_type": "subscription"},
+                                  content_type="application/json")
+    assert response.status_code == 200 and response.json()["account_type"] == "subscription"
+    account.refresh_from_db()
+    assert account.kind == "subscription"
+    response = admin_client.patch(f"/wechat/api/accounts/{account.name}/", {"account_type": "bogus"},
+                                  content_type="application/json")
+    assert response.status_code == 400

@@ -78,6 +78,8 @@ class AccountForm(forms.ModelForm):
                 field.help_text = format_html("{} {}", field.help_text or "", _("Leave empty to keep the current value."))
             else:
                 field.widget.attrs["placeholder"] = _("not set")
+        if "kind" in self.fields:  # not posted (older clients, scripts): the stored or default type stays
+            self.fields["kind"].required = False
         if "token" in self.fields:
             self.fields["token"].help_text = _("3 to 32 letters or digits; the same token goes into the WeChat "
                                                "console.")
@@ -94,6 +96,9 @@ class AccountForm(forms.ModelForm):
 
     def clean_app_secret(self):
         return self._clean_secret("app_secret")
+
+    def clean_kind(self):
+        return self.cleaned_data.get("kind") or self.instance.kind or Account.Kind.SERVICE
 
     def clean_token(self):
         return self._clean_secret("token")
