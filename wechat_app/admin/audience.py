@@ -145,10 +145,11 @@ class MassMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     actions = ["send"]
 
     class Media:
-        css = OUTBOUND_MEDIA_CSS
+        css = {"all": [*OUTBOUND_MEDIA_CSS["all"], "wechat_app/css/audience.css"]}
+        js = ["wechat_app/js/mass.js"]
 
     DRAFT_FIELDSETS = [
-        (None, {"fields": ["account", "name"], "description": TEMPLATE_VS_MASS}),
+        (None, {"fields": ["account", "name"]}),  # the quota panel above says what mass send is for
         (_("Recipients"), {"fields": ["audience", "tag", "openids"]}),
         (_("Message"), {"fields": ["kind", "text", "media_id", "card_id", "send_ignore_reprint"]}),
     ]

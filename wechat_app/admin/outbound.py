@@ -401,6 +401,9 @@ class FollowerAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["openid", "unionid", "remark"]
     form = FollowerForm
     action_form = FollowerActionForm
+
+    class Media:
+        css = {"all": [*OUTBOUND_MEDIA_CSS["all"], "wechat_app/css/audience.css"]}
     actions = ["sync", "add_tag", "remove_tag", "blacklist", "unblacklist"]
     sync_label = _("Sync followers from WeChat")
 
