@@ -6,7 +6,8 @@ from tests.mass.conftest import APP_ID
 from wechat_app.client import WeChatAPIError, custom_message
 from wechat_app.models import MessageLog
 from wechat_app.protocol.replies import TransferCustomerServiceReply, render_reply
-from wechat_app.services import kf as kf_service, outbound
+from wechat_app.services import kf as kf_service
+from wechat_app.services import outbound
 from wechat_app.services.tokens import get_client
 
 pytestmark = pytest.mark.django_db

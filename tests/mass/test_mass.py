@@ -6,12 +6,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from tests.mass.conftest import APP_ID
 from wechat_app.models import Account, MassMessage, Tag
 from wechat_app.protocol import parse_message
 from wechat_app.sandbox.mass import REPORT_OPENID, report_fields
 from wechat_app.sandbox.server import build_event_xml
-from wechat_app.services import audience, mass as mass_service
+from wechat_app.services import audience
+from wechat_app.services import mass as mass_service
 
 pytestmark = pytest.mark.django_db
 Status = MassMessage.Status

@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from tests.polling import wait_until
 from wechat_app.models import Account, MassMessage
-from wechat_app.services import audience, mass as mass_service
+from wechat_app.services import audience
+from wechat_app.services import mass as mass_service
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

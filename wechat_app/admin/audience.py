@@ -16,9 +16,17 @@ from django.utils.translation import gettext_lazy as _
 
 from ..client import WeChatAPIError
 from ..models import KfAccount, MassMessage, Tag
-from ..services import audience, kf as kf_service, mass as mass_service
+from ..services import audience
+from ..services import kf as kf_service
+from ..services import mass as mass_service
 from .access import AccountScopedAdminMixin, allowed_accounts
-from .audience_forms import TEMPLATE_VS_MASS, KfAccountForm, MassMessageForm, PreviewForm, TagForm
+from .audience_forms import (
+    TEMPLATE_VS_MASS,
+    KfAccountForm,
+    MassMessageForm,
+    PreviewForm,
+    TagForm,
+)
 from .filters import AccountListFilter
 from .outbound import OUTBOUND_MEDIA_CSS, SyncButtonMixin, _date, _error_text
 

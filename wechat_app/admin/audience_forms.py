@@ -14,7 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from ..client import WeChatAPIError
 from ..models import Follower, KfAccount, MassMessage, Tag
-from ..services import audience, kf as kf_service, mass as mass_service
+from ..services import audience
+from ..services import kf as kf_service
+from ..services import mass as mass_service
 from ..services.access import accessible_accounts
 from .filters import MAX_ID_DIGITS
 

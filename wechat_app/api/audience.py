@@ -18,7 +18,9 @@ from rest_framework.response import Response
 
 from ..client import WeChatAPIError
 from ..models import Account, Follower, KfAccount, MassMessage, Tag
-from ..services import audience, kf as kf_service, mass as mass_service
+from ..services import audience
+from ..services import kf as kf_service
+from ..services import mass as mass_service
 from ..services.access import accessible_accounts
 from . import filters
 from .menus import wechat_refusal
