@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..client import WeChatAPIError, WeChatPayloadError, WeChatTransportError
@@ -171,15 +171,16 @@ class SendOutcome:
 
 
 def _claim(mass_id: int):
+    """Take the row for one send with one conditional UPDATE (queued, or sending with an expired
+    lease): of two runs at once, one gets it; return it, or None."""
     now = timezone.now()
-    claimable = Q(status=Status.QUEUED) | Q(status=Status.SENDING, lease_until__lt=now)
-    with transaction.atomic():
-        mass = MassMessage.objects.select_for_update().filter(claimable, pk=mass_id).first()
-        if mass is None:
-            return None
-        mass.status, mass.lease_until, mass.attempts = Status.SENDING, now + LEASE, mass.attempts + 1
-        mass.save(update_fields=["status", "lease_until", "attempts"])
-    return mass
+    # Queued and due (a retry waits until ``lease_until``), or left sending by a crashed worker.
+    claimable = (Q(status=Status.QUEUED) & (Q(lease_until__isnull=True) | Q(lease_until__lte=now))) | Q(
+        status=Status.SENDING, lease_until__lt=now)
+    if not MassMessage.objects.filter(claimable, pk=mass_id).update(
+            status=Status.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1):
+        return None
+    return MassMessage.objects.select_related("account").get(pk=mass_id)
 
 
 def send_mass(mass_id: int, client=None) -> SendOutcome:
