@@ -185,3 +185,16 @@ def test_the_report_is_recorded_once_and_may_come_before_the_msg_id(queue, sandb
     mass_service._record_submitted(early, {"msg_id": 777})
     early.refresh_from_db()
     assert (early.msg_id, early.total_count, early.sent_count, early.status) == (777, 9, 8, Status.DONE)
+
+
+def test_the_sweeper_sends_a_mass_message_whose_task_was_lost(sandbox, account):
+    """Queued, but the task never ran (the broker lost it): the beat's resume_outbound sends it."""
+    from wechat_app import tasks
+
+    mass = mass_service.queue_mass(text(account))  # on_commit never fires here: the task is "lost"
+    assert MassMessage.objects.get(pk=mass.pk).status == Status.QUEUED
+    assert tasks.resume_outbound() >= 1  # eager: the task runs here
+    mass.refresh_from_db()
+    assert mass.status == Status.SUBMITTED and len(sandbox.state.mass.sends) == 1
+    tasks.resume_outbound()
+    assert len(sandbox.state.list_calls(SENDALL)) == 1
