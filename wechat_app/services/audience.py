@@ -138,10 +138,13 @@ def delete_tag(tag: Tag) -> int:
 
 
 def _remove_tag_everywhere(tag: Tag) -> None:
-    rows = list(followers_with_tag(Follower.objects.filter(account_id=tag.account_id), tag.tag_id))
-    for follower in rows:
-        follower.tags = [t for t in follower.tags if t != tag.tag_id]
-    Follower.objects.bulk_update(rows, ["tags"], batch_size=500)
+    groups: dict[tuple, list[int]] = {}
+    rows = followers_with_tag(Follower.objects.filter(account_id=tag.account_id), tag.tag_id)
+    for pk, tags in rows.values_list("pk", "tags"):
+        groups.setdefault(tuple(t for t in tags if t != tag.tag_id), []).append(pk)
+    for tags, pks in groups.items():
+        for start in range(0, len(pks), 500):
+            Follower.objects.filter(pk__in=pks[start:start + 500]).update(tags=list(tags))
 
 
 def followers_with_tag(queryset, tag_id: int):
@@ -187,11 +190,14 @@ def _batched(openids, size, call, mirror) -> BatchResult:
 
 
 def _mirror_tags(account, tag_id: int, openids: list[str], add: bool) -> None:
-    rows = list(Follower.objects.filter(account=account, openid__in=openids))
-    for follower in rows:
-        tags = [t for t in (follower.tags or []) if t != tag_id]
-        follower.tags = tags + [tag_id] if add else tags
-    Follower.objects.bulk_update(rows, ["tags"])
+    """``Follower.tags`` after a batch: one UPDATE per resulting list (followers usually share
+    theirs, so a batch costs one or two UPDATEs rather than a 50-way CASE of bulk_update)."""
+    groups: dict[tuple, list[int]] = {}
+    for pk, tags in Follower.objects.filter(account=account, openid__in=openids).values_list("pk", "tags"):
+        kept = [t for t in (tags or []) if t != tag_id]
+        groups.setdefault(tuple(kept + [tag_id] if add else kept), []).append(pk)
+    for tags, pks in groups.items():
+        Follower.objects.filter(pk__in=pks).update(tags=list(tags))
 
 
 def tag_followers(tag: Tag, openids: list[str]) -> BatchResult:
