@@ -26,7 +26,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 
-from wechat_app.models import Account, AccountMembership, Menu, MenuVersion, MessageLog, Rule
+from wechat_app.models import (
+    Account,
+    AccountMembership,
+    Follower,
+    KfAccount,
+    MassMessage,
+    Menu,
+    MenuVersion,
+    MessageLog,
+    Rule,
+    Tag,
+)
 from wechat_app.sandbox.testing import running_sandbox
 
 pytestmark = pytest.mark.django_db
@@ -38,9 +49,11 @@ EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_mes
                 "change_account", "view_menu", "add_menu", "change_menu", "delete_menu", "view_menuversion",
                 "view_outboundmessage", "add_outboundmessage", "change_outboundmessage", "view_template",
                 "change_template", "view_campaign", "add_campaign", "change_campaign", "view_follower",
-                "change_follower"]
+                "change_follower", "view_tag", "add_tag", "change_tag", "delete_tag", "view_massmessage",
+                "add_massmessage", "change_massmessage", "view_kfaccount", "add_kfaccount"]
 VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion",
-                "view_outboundmessage", "view_template", "view_campaign", "view_follower"]
+                "view_outboundmessage", "view_template", "view_campaign", "view_follower", "view_tag",
+                "view_massmessage", "view_kfaccount"]
 
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
@@ -94,6 +107,13 @@ TABLE = {
     "follower.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "follower.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "follower.sync":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    # Tags, mass send, kf accounts (issue 13): tagging followers needs change_follower, sending change_massmessage.
+    "tag.list":            (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "tag.create":          (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "tag.tag_followers":   (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "mass.create":         (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "mass.send":           (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "kf.list":             (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
 }
 
 RULE_FILE = "- name: imported\n  match: {exact: imported}\n  reply: Imported!\n"
@@ -127,7 +147,13 @@ def world():
     menu = Menu.objects.create(account=a, name="menu-alpha", buttons=MENU_BUTTONS)
     version = MenuVersion.objects.create(account=a, menu=menu, number=1, document={"button": MENU_BUTTONS},
                                          status="published")
-    return World(a, b, rule, log, menu, version)
+    world = World(a, b, rule, log, menu, version)
+    world.tag = Tag.objects.create(account=a, tag_id=100, name="tag-alpha")
+    world.follower = Follower.objects.create(account=a, openid="ofolloweralpha1")
+    world.mass = MassMessage.objects.create(account=a, name="mass-alpha", audience="all", kind="text",
+                                            content={"content": "Hello"})
+    world.kf = KfAccount.objects.create(account=a, kf_account="kfalpha@gh_alpha", nickname="Alpha")
+    return world
 
 
 @contextlib.contextmanager
@@ -542,6 +568,67 @@ def admin_follower_sync(c, w):
     with wechat_for(w.a):
         resp = c.post("/admin/wechat_app/follower/sync/", {"account": w.a.pk})
     return admin_answer(resp), None
+# ---- tags, mass send, kf accounts ------------------------------------------------------------------
+
+@contextlib.contextmanager
+def audience_wechat(w):
+    """A sandbox knowing the world's tag and follower."""
+    with wechat_for(w.a) as sandbox:
+        sandbox.state.add_tag(w.a.app_id, w.tag.name, w.tag.tag_id)
+        sandbox.state.add_followers(w.a.app_id, [w.follower.openid])
+        yield sandbox
+
+
+def _tagged(w, sandbox):
+    return w.tag.tag_id in sandbox.state.followers[w.a.app_id][w.follower.openid].tagid_list
+
+
+def admin_tag_list(c, w):
+    resp = c.get("/admin/wechat_app/tag/")
+    return admin_answer(resp, listed=resp.status_code == 200 and "tag-alpha" in resp.content.decode()), None
+
+
+def admin_tag_create(c, w):
+    with audience_wechat(w):
+        resp = c.post("/admin/wechat_app/tag/add/", {"account": w.a.pk, "name": "new-tag"})
+    return admin_answer(resp, form_errors=_change_form_errors), Tag.objects.filter(name="new-tag").exists()
+
+
+def admin_tag_tag_followers(c, w):
+    # A bulk action of the follower list. Without change_follower the list offers no action at all (the
+    # post just shows the list again: 200, nothing done); another account's tag is not among the choices
+    # of the action bar ("No action selected", or "Choose a tag").
+    with audience_wechat(w) as sandbox:
+        resp = c.post("/admin/wechat_app/follower/", {"action": "add_tag", "tag": w.tag.pk,
+                                                      "_selected_action": [w.follower.pk]})
+        tagged = _tagged(w, sandbox)
+    if resp.status_code == 200 and not tagged:
+        return DENY, tagged
+    notes = [str(m) for m in get_messages(resp.wsgi_request)] if resp.status_code == 302 else []
+    if any("No action selected" in n or "Choose a tag" in n for n in notes):
+        return HIDDEN, tagged
+    return admin_answer(resp), tagged
+
+
+def _mass_post(w):
+    return {"account": w.a.pk, "name": "new-mass", "audience": "all", "tag": "", "openids": "", "kind": "text",
+            "text": "Hello", "media_id": "", "card_id": ""}
+
+
+def admin_mass_create(c, w):
+    resp = c.post("/admin/wechat_app/massmessage/add/", _mass_post(w))
+    return admin_answer(resp, form_errors=_change_form_errors), MassMessage.objects.filter(name="new-mass").exists()
+
+
+def admin_mass_send(c, w):
+    with audience_wechat(w):
+        resp = c.post(f"/admin/wechat_app/massmessage/{w.mass.pk}/send/")
+    return admin_answer(resp), MassMessage.objects.filter(pk=w.mass.pk).exclude(status="draft").exists()
+
+
+def admin_kf_list(c, w):
+    resp = c.get("/admin/wechat_app/kfaccount/")
+    return admin_answer(resp, listed=resp.status_code == 200 and "kfalpha@gh_alpha" in resp.content.decode()), None
 
 
 # ---- the REST API -----------------------------------------------------------------------------------
@@ -845,6 +932,39 @@ def api_follower_sync(c, w):
 
     resp = _send(c, "post", f"{API}/followers/sync/", {"account": "alpha"})
     return api_answer(resp, hidden_field="account"), SyncJob.objects.filter(account=w.a, kind="followers").exists()
+def api_tag_list(c, w):
+    resp = c.get(f"{API}/tags/")
+    return api_answer(resp, listed="tag-alpha" in _names(resp)), None
+
+
+def api_tag_create(c, w):
+    with audience_wechat(w):
+        resp = _send(c, "post", f"{API}/tags/", {"account": "alpha", "name": "new-tag"})
+    return api_answer(resp, hidden_field="account"), Tag.objects.filter(name="new-tag").exists()
+
+
+def api_tag_tag_followers(c, w):
+    with audience_wechat(w) as sandbox:
+        resp = _send(c, "post", f"{API}/tags/{w.tag.pk}/tag/", {"openids": [w.follower.openid]})
+        tagged = _tagged(w, sandbox)
+    return api_answer(resp), tagged
+
+
+def api_mass_create(c, w):
+    resp = _send(c, "post", f"{API}/mass-messages/", {"account": "alpha", "name": "new-mass", "audience": "all",
+                                                      "msgtype": "text", "content": {"content": "Hello"}})
+    return api_answer(resp, hidden_field="account"), MassMessage.objects.filter(name="new-mass").exists()
+
+
+def api_mass_send(c, w):
+    with audience_wechat(w):
+        resp = c.post(f"{API}/mass-messages/{w.mass.pk}/send/")
+    return api_answer(resp), MassMessage.objects.filter(pk=w.mass.pk).exclude(status="draft").exists()
+
+
+def api_kf_list(c, w):
+    resp = c.get(f"{API}/kf-accounts/")
+    return api_answer(resp, listed="kfalpha@gh_alpha" in _names(resp, "kf_account")), None
 
 
 def _surface(prefix):

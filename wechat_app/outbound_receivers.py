@@ -1,4 +1,4 @@
-"""Receivers of the outbound side: follower events and template delivery reports.
+"""Receivers of the outbound side: follower events, template and mass-send delivery reports.
 
 Connected to ``signals.message_received`` (imported in AppConfig.ready). A failure here is
 logged and never breaks the callback's answer.
@@ -26,5 +26,9 @@ def on_message(sender, account, message, **kwargs):
             outbound.follower_unsubscribed(account, message.uid, message.create_time)
         elif event == "templatesendjobfinish":
             outbound.handle_template_job_finish(account, message)
+        elif event == "masssendjobfinish":
+            from .services.mass import handle_mass_job_finish
+
+            handle_mass_job_finish(account, message)
     except Exception:  # the callback must still answer WeChat
         logger.exception("outbound receiver failed for %s event of %s", event, account)

@@ -116,7 +116,12 @@ def resume_outbound():
     versions = due_version_ids()
     for version_id in versions:
         publish_menu_version.delay(version_id)
-    return len(ids) + len(campaigns) + len(versions)
+    from .services.mass import due_mass_ids
+
+    masses = due_mass_ids()
+    for mass_id in masses:
+        send_mass.delay(mass_id)
+    return len(ids) + len(campaigns) + len(versions) + len(masses)
 
 
 @shared_task(name="wechat_app.sync_templates", ignore_result=True)
@@ -172,3 +177,16 @@ def run_sync_job(job_id):
     from .services.sync_jobs import run
 
     return run(job_id)
+@shared_task(bind=True, name="wechat_app.send_mass", acks_late=True, reject_on_worker_lost=True,
+             max_retries=None, ignore_result=True)
+def send_mass(self, mass_id):
+    """Send one mass message (idempotent: claimed, and WeChat's clientmsgid drops a second send).
+
+    Transient failures retry with the delay the service chose; in eager mode the row stays
+    queued and the ``resume_outbound`` sweeper picks it up."""
+    from .services.mass import send_mass as send
+
+    outcome = send(mass_id)
+    if outcome.retry_in is not None and not self.request.is_eager:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status

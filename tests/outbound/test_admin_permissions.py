@@ -71,7 +71,7 @@ def test_editor_is_offered_the_actions(editor, campaign):
     assert _actions(editor, "outboundmessage") == {"resend"}
     assert _actions(editor, "template") == {"sync"}
     Follower.objects.create(account=campaign.account, openid="o1")
-    assert _actions(editor, "follower") == {"sync"}
+    assert _actions(editor, "follower") == {"sync", "add_tag", "remove_tag", "blacklist", "unblacklist"}
     page = editor.get(f"/admin/wechat_app/campaign/{campaign.pk}/change/").content.decode()
     assert f"/admin/wechat_app/campaign/{campaign.pk}/start/" in page
 

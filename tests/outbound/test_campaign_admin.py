@@ -89,7 +89,7 @@ def test_inactive_template_is_refused(staff, template):
     ({"openids": ""}, "openids", "at least one openid"),
     ({"openids": "good\nnot an openid!"}, "openids", "not an openid"),
     ({"audience": "tag", "tag_id": ""}, "tag_id", "needs a tag id"),
-    ({"audience": "tag", "tag_id": "abc"}, "tag_id", "whole number"),
+    ({"audience": "tag", "tag_id": "abc"}, "tag_id", "valid choice"),  # tags come from the Tag model
     ({"url": "javascript:alert(1)"}, "url", "valid url"),
     ({"miniprogram": '{"pagepath": "x"}'}, "miniprogram", "appid"),
 ])
@@ -101,6 +101,10 @@ def test_recipients_and_links_are_validated(staff, template, extra, field, text)
 
 
 def test_tag_audience_keeps_no_list(staff, template):
+    from wechat_app.models import Tag
+
+    Tag.objects.create(account=template.account, tag_id=7, name="VIP")  # offered among the account's tags
+    assert ">VIP (0)</option>" in staff.get(ADD).content.decode()
     response = staff.post(ADD, post_data(template, audience="tag", tag_id="7"))
     assert response.status_code == 302
     campaign = Campaign.objects.get()

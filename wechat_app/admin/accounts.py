@@ -57,7 +57,7 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
         fields = ["name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
-                  "api_base_url", "enabled", "no_match_reply", "error_reply"]
+                  "api_base_url", "enabled", "kind", "no_match_reply", "error_reply"]
         widgets = {name: SecretInput() for name in SECRET_FIELDS}
         formfield_callback = _https_url_formfield  # the admin's formfield_overrides does the same
 
@@ -78,6 +78,8 @@ class AccountForm(forms.ModelForm):
                 field.help_text = format_html("{} {}", field.help_text or "", _("Leave empty to keep the current value."))
             else:
                 field.widget.attrs["placeholder"] = _("not set")
+        if "kind" in self.fields:  # not posted (older clients, scripts): the stored or default type stays
+            self.fields["kind"].required = False
         if "token" in self.fields:
             self.fields["token"].help_text = _("3 to 32 letters or digits; the same token goes into the WeChat "
                                                "console.")
@@ -94,6 +96,9 @@ class AccountForm(forms.ModelForm):
 
     def clean_app_secret(self):
         return self._clean_secret("app_secret")
+
+    def clean_kind(self):
+        return self.cleaned_data.get("kind") or self.instance.kind or Account.Kind.SERVICE
 
     def clean_token(self):
         return self._clean_secret("token")
@@ -187,7 +192,7 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
     search_fields = ["name", "app_id"]
     actions = ["check_accounts"]
     fieldsets = [
-        (None, {"fields": ["name", ("app_id", "enabled")]}),
+        (None, {"fields": ["name", ("app_id", "enabled"), "kind"]}),
         (_("Secrets (write-only: stored values are never shown)"),
          {"fields": ["app_secret", "token", "encoding_aes_key"]}),
         (_("Callback and API"), {"fields": ["encrypt_mode", "api_base_url"]}),

@@ -24,16 +24,17 @@ def handle_reply(request, account, openid: str):
     """POST: queue the reply and redirect back to the thread (PRG); an invalid form is returned
     to be shown with its errors. GET: a fresh form."""
     if request.method != "POST":
-        return ReplyForm()
+        return ReplyForm(account=account)
     if not can_reply(request):
         raise PermissionDenied
-    form = ReplyForm(request.POST)
+    form = ReplyForm(request.POST, account=account)
     if not form.is_valid():
         return form
     try:
         clean_openid(openid)
         message = outbound.reply_as_operator(account, openid, form.cleaned_data["text"],
-                                             idempotency_key=f"reply:{form.cleaned_data['key']}")
+                                             idempotency_key=f"reply:{form.cleaned_data['key']}",
+                                             kf_account=form.cleaned_data.get("kf_account") or None)
     except ValidationError as err:
         form.add_error(None, err)
         return form

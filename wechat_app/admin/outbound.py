@@ -7,6 +7,7 @@ model permission *and* access to the account (``access``). Buttons are POST form
 """
 from __future__ import annotations
 
+import contextvars
 import re
 
 from django.contrib import admin, messages
@@ -21,14 +22,16 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from ..client import WeChatAPIError
-from ..models import Campaign, Follower, OutboundMessage, Template
-from ..services import outbound
+from ..models import Campaign, Follower, OutboundMessage, Tag, Template
+from ..services import audience, outbound
 from ..services.enqueue import enqueue
 from .access import AccountScopedAdminMixin, allowed_accounts, can_in_some_account, get_account_or_404
+from .audience_forms import ACTION_USER, TEMPLATE_VS_MASS, FollowerActionForm, FollowerForm, TagListFilter, user_tags
 from .filters import AccountListFilter
 from .outbound_forms import CampaignForm, TestSendForm
 
 ID_RE = re.compile(r"[0-9]{1,18}")  # str.isdigit() also accepts "²", which int() refuses
+TAG_NAMES: contextvars.ContextVar = contextvars.ContextVar("wechat_follower_tag_names", default=None)
 OUTBOUND_MEDIA_CSS = {"all": ["wechat_app/css/console.css", "wechat_app/css/outbound.css"]}
 
 
@@ -228,7 +231,7 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         js = ["wechat_app/js/campaign.js"]
 
     DRAFT_FIELDSETS = [
-        (None, {"fields": ["name", "template"]}),
+        (None, {"fields": ["name", "template"], "description": TEMPLATE_VS_MASS}),
         (_("Message"), {"fields": ["data", "url"]}),
         (_("Recipients"), {"fields": ["audience", "openids", "tag_id"]}),
         (_("Advanced"), {"fields": ["miniprogram", "rate_limit"], "classes": ["collapse"]}),
@@ -295,7 +298,8 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
             shown = ", ".join(obj.openids[:10]) + (" …" if len(obj.openids) > 10 else "")
             return f"{len(obj.openids)}: {shown}"
         if obj.audience == Campaign.Audience.TAG:
-            return _("Followers with tag %(tag)s") % {"tag": obj.tag_id}
+            tag = Tag.objects.filter(account_id=obj.account_id, tag_id=obj.tag_id).first()
+            return _("Followers with tag %(tag)s") % {"tag": f"{tag.name} ({obj.tag_id})" if tag else obj.tag_id}
         return _("All followers")
 
     # ---- the change page: buttons, test send -------------------------------------------------------
@@ -388,16 +392,37 @@ class CampaignAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 # --- followers ------------------------------------------------------------------------------------
 @admin.register(Follower)
 class FollowerAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
+    """Followers: synced from WeChat; the remark is edited here (sent to WeChat first); tags and
+    the blacklist are bulk actions (WeChat takes 50 openids a tagging call, 20 a blacklist call)."""
+
     # Language and scene are filters: the columns fit 1366 px with the sidebar open.
-    list_display = ["openid", "account", "subscription", "synced_at"]
-    list_filter = ["subscribed", AccountListFilter, "language", "subscribe_scene"]
+    list_display = ["openid", "account", "remark", "tag_names", "subscription", "synced_at"]
+    list_filter = ["subscribed", AccountListFilter, TagListFilter, "blacklisted", "language", "subscribe_scene"]
     search_fields = ["openid", "unionid", "remark"]
-    readonly_fields = [f.name for f in Follower._meta.fields]
-    actions = ["sync"]
+    form = FollowerForm
+    action_form = FollowerActionForm
+
+    class Media:
+        css = {"all": [*OUTBOUND_MEDIA_CSS["all"], "wechat_app/css/audience.css"]}
+    actions = ["sync", "add_tag", "remove_tag", "blacklist", "unblacklist"]
     sync_label = _("Sync followers from WeChat")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Follower._meta.fields if f.name != "remark"]
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):  # the remark (SyncButtonMixin: read-only mirrors)
+        return AccountScopedAdminMixin.has_change_permission(self, request, obj)
+
+    def has_tag_permission(self, request):
+        return can_in_some_account(request.user, "change", Follower)
+
+    @admin.display(description=_("tags"))
+    def tag_names(self, obj):
+        names = (TAG_NAMES.get() or {}).get(obj.account_id, {})
+        return ", ".join(names.get(t, str(t)) for t in obj.tags or []) or "—"
 
     @admin.display(description=_("subscribed"), ordering="subscribe_time")
     def subscription(self, obj):
@@ -420,6 +445,70 @@ class FollowerAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
     def sync(self, request, queryset):
         super().sync(request, queryset)
 
+    def _chosen_tag(self, request):
+        value = request.POST.get("tag", "")
+        tag = user_tags(request.user).filter(pk=int(value)).first() if ID_RE.fullmatch(value) else None
+        if tag is None:
+            self.message_user(request, _("Choose a tag in the list beside the action first."), messages.ERROR)
+        return tag
+
+    def _by_account(self, request, queryset, account_id=None):
+        """The selected followers' openids per account the user may change followers in."""
+        grouped = {}
+        for account_id_, openid in queryset.values_list("account_id", "openid"):
+            if account_id is None or account_id_ == account_id:
+                grouped.setdefault(account_id_, []).append(openid)
+        skipped = queryset.count() - sum(len(v) for v in grouped.values())
+        if skipped:
+            self.message_user(request, _("%(n)d follower(s) of other accounts were left out (a tag belongs to "
+                                         "one account).") % {"n": skipped}, messages.WARNING)
+        return grouped
+
+    def _tagging(self, request, queryset, add: bool):
+        tag = self._chosen_tag(request)
+        if tag is None:
+            return
+        openids = self._by_account(request, queryset, tag.account_id).get(tag.account_id, [])
+        try:
+            result = (audience.tag_followers if add else audience.untag_followers)(tag, openids)
+        except WeChatAPIError as err:
+            self.message_user(request, f"{tag.name}: {err}", messages.ERROR)
+            return
+        verb = _("tagged") if add else _("untagged")
+        self.message_user(request, f"{tag.name}: {verb} {result.summary()}.",
+                          messages.WARNING if result.failed else messages.SUCCESS)
+
+    @admin.action(description=_("Add the chosen tag to the selected followers"), permissions=["tag"])
+    def add_tag(self, request, queryset):
+        self._tagging(request, queryset, True)
+
+    @admin.action(description=_("Remove the chosen tag from the selected followers"), permissions=["tag"])
+    def remove_tag(self, request, queryset):
+        self._tagging(request, queryset, False)
+
+    def _blacklisting(self, request, queryset, value: bool):
+        accounts = {a.pk: a for a in allowed_accounts(request.user)}
+        for account_id, openids in self._by_account(request, queryset).items():
+            account = accounts.get(account_id)
+            if account is None:
+                continue
+            try:
+                result = audience.set_blacklisted(account, openids, value)
+            except WeChatAPIError as err:
+                self.message_user(request, f"{account.name}: {err}", messages.ERROR)
+                continue
+            verb = _("blacklisted") if value else _("taken off the blacklist")
+            self.message_user(request, f"{account.name}: {verb} {result.summary()}.",
+                              messages.WARNING if result.failed else messages.SUCCESS)
+
+    @admin.action(description=_("Blacklist the selected followers"), permissions=["tag"])
+    def blacklist(self, request, queryset):
+        self._blacklisting(request, queryset, True)
+
+    @admin.action(description=_("Take the selected followers off the blacklist"), permissions=["tag"])
+    def unblacklist(self, request, queryset):
+        self._blacklisting(request, queryset, False)
+
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
             progress = {a.name: outbound.sync_followers_progress(a.pk) for a in allowed_accounts(request.user)}
@@ -427,4 +516,16 @@ class FollowerAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
                      for name, p in progress.items() if p]
             if lines:
                 self.message_user(request, "Follower sync — " + "; ".join(lines))
-        return super().changelist_view(request, extra_context)
+        # For this request: the action bar offers the user's tags; the tags column shows names.
+        names = {}
+        for tag in Tag.objects.filter(account__in=allowed_accounts(request.user)).only("account_id", "tag_id", "name"):
+            names.setdefault(tag.account_id, {})[tag.tag_id] = tag.name
+        user_token, names_token = ACTION_USER.set(request.user), TAG_NAMES.set(names)
+        try:
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # while the context variables hold
+            return response
+        finally:
+            ACTION_USER.reset(user_token)
+            TAG_NAMES.reset(names_token)

@@ -127,6 +127,33 @@ class CampaignForm(forms.ModelForm):
             widget = self.fields["data"].widget
             widget.templates = templates
             widget.template = self._selected_template(templates)
+            self._tag_field(templates, many)
+
+    def _tag_field(self, templates, many):
+        """The audience tag is chosen among the synced tags of the offered templates' accounts."""
+        from ..models import Tag
+
+        tags = Tag.objects.filter(account_id__in={t.account_id for t in templates}).select_related("account")
+        choices = [("", "---------")] + [
+            (str(t.tag_id) if not many else f"{t.account_id}:{t.tag_id}",
+             f"{t.account.name} · {t.name} ({t.count})" if many else f"{t.name} ({t.count})") for t in tags]
+        current = self.initial.get("tag_id")
+        if current not in (None, "") and not any(c[0].split(":")[-1] == str(current) for c in choices[1:]):
+            choices.append((str(current), _("tag id %(id)s (not synced)") % {"id": current}))
+        self.fields["tag_id"] = forms.ChoiceField(
+            label=_("Tag"), required=False, choices=choices,
+            help_text=_("Followers with this tag receive it (audience: followers with a tag). Sync the tags "
+                        "on the tags page."))
+        self._many_tag_accounts = many
+
+    def clean_tag_id(self):
+        value = self.cleaned_data.get("tag_id")
+        if value in (None, ""):
+            return None
+        account_id, _sep, tag_id = value.rpartition(":")
+        if account_id:
+            self._tag_account_id = int(account_id)
+        return int(tag_id)
 
     def _selected_template(self, templates) -> Template | None:
         key = self.data.get(self.add_prefix("template")) if self.is_bound else self.initial.get("template")
@@ -171,6 +198,9 @@ class CampaignForm(forms.ModelForm):
         elif audience == Campaign.Audience.TAG:
             if cleaned.get("tag_id") is None and "tag_id" not in self.errors:
                 self.add_error("tag_id", _("A tag campaign needs a tag id."))
+            tag_account = getattr(self, "_tag_account_id", None)
+            if template is not None and tag_account is not None and tag_account != template.account_id:
+                self.add_error("tag_id", _("The tag belongs to another account than the template."))
             cleaned["openids"] = []
         elif audience == Campaign.Audience.ALL:
             cleaned["openids"], cleaned["tag_id"] = [], None
@@ -190,10 +220,17 @@ class ReplyForm(forms.Form):
 
     text = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 3}), strip=True)
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    kf_account = forms.ChoiceField(label=_("Send as"), required=False, choices=[("", _("the account"))],
+                                   help_text=_("A customer-service (kf) account of the official account."))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, account=None, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
+        if account is not None:
+            from ..models import KfAccount
+
+            self.fields["kf_account"].choices += [
+                (kf.kf_account, str(kf)) for kf in KfAccount.objects.filter(account=account, active=True)]
 
     def clean_text(self):
         text = self.cleaned_data["text"]  # NUL characters: refused by CharField's own validator

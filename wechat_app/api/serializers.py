@@ -15,6 +15,9 @@ SECRET_FIELDS = ("app_secret", "token", "encoding_aes_key")
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    # The model's ``kind`` (named apart from the menus' ``kind`` in the OpenAPI schema).
+    account_type = serializers.ChoiceField(source="kind", choices=Account.Kind.choices, required=False,
+                                           help_text="subscription (1 mass send a day) or service (4 a month).")
     app_secret_set = serializers.SerializerMethodField()
     encoding_aes_key_set = serializers.SerializerMethodField()
     callback_path = serializers.SerializerMethodField()
@@ -23,7 +26,7 @@ class AccountSerializer(serializers.ModelSerializer):
         model = Account
         fields = [
             "id", "name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode", "api_base_url",
-            "enabled", "no_match_reply", "error_reply", "app_secret_set", "encoding_aes_key_set", "callback_path", "created_at", "updated_at",
+            "enabled", "account_type", "no_match_reply", "error_reply", "app_secret_set", "encoding_aes_key_set", "callback_path", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {name: {"write_only": True} for name in SECRET_FIELDS}

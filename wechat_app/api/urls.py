@@ -1,5 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
+from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .outbound import CampaignViewSet, FollowerViewSet, OutboundMessageViewSet, TemplateViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
@@ -17,5 +18,8 @@ router.register("outbound-messages", OutboundMessageViewSet, basename="outboundm
 router.register("templates", TemplateViewSet, basename="template")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("followers", FollowerViewSet, basename="follower")
+router.register("tags", TagViewSet, basename="tag")
+router.register("mass-messages", MassMessageViewSet, basename="massmessage")
+router.register("kf-accounts", KfAccountViewSet, basename="kfaccount")
 
 urlpatterns = router.urls

@@ -184,8 +184,55 @@ class TagAPI(BaseGroup):
     def create(self, name: str) -> dict[str, Any]:
         return self._post("/cgi-bin/tags/create", {"tag": {"name": name}})["tag"]
 
+    BATCH = 50  # batchtagging / batchuntagging take at most 50 openids
+    BLACKLIST_BATCH = 20  # batchblacklist / batchunblacklist take at most 20
+
+    def update(self, tag_id: int, name: str):
+        """Rename a tag (not the system tags 0, 1, 2: 45058)."""
+        return self._post("/cgi-bin/tags/update", {"tag": {"id": int(tag_id), "name": name}})
+
+    def delete(self, tag_id: int):
+        """Delete a tag. WeChat refuses a tag of more than 100,000 followers (45057): untag them
+        first (``untag_users`` in batches), then delete."""
+        return self._post("/cgi-bin/tags/delete", {"tag": {"id": int(tag_id)}})
+
+    def _batch(self, path: str, tag_id: int, openids: list[str]):
+        if not 1 <= len(openids) <= self.BATCH:
+            raise WeChatPayloadError(f"a tagging batch takes 1 to {self.BATCH} openids, not {len(openids)}")
+        return self._post(path, {"tagid": int(tag_id), "openid_list": list(openids)})
+
     def tag_users(self, tag_id: int, openids: list[str]):
-        return self._post("/cgi-bin/tags/members/batchtagging", {"tagid": tag_id, "openid_list": openids})
+        """Tag up to 50 followers (45059: a follower has 20 tags already)."""
+        return self._batch("/cgi-bin/tags/members/batchtagging", tag_id, openids)
+
+    def untag_users(self, tag_id: int, openids: list[str]):
+        return self._batch("/cgi-bin/tags/members/batchuntagging", tag_id, openids)
+
+    def get_user_tags(self, openid: str) -> list[int]:
+        """The tag ids of one follower."""
+        return [int(t) for t in self._post("/cgi-bin/tags/getidlist", {"openid": openid}).get("tagid_list") or []]
+
+    def iter_blacklist(self) -> Iterator[str]:
+        """Every blacklisted openid (pages of 10,000)."""
+        begin = ""
+        while True:
+            page = self._post("/cgi-bin/tags/members/getblacklist", {"begin_openid": begin})
+            openids = (page.get("data") or {}).get("openid") or []
+            yield from openids
+            begin = page.get("next_openid") or ""
+            if not openids or not begin:
+                return
+
+    def _blacklist(self, path: str, openids: list[str]):
+        if not 1 <= len(openids) <= self.BLACKLIST_BATCH:
+            raise WeChatPayloadError(f"a blacklist batch takes 1 to {self.BLACKLIST_BATCH} openids, not {len(openids)}")
+        return self._post(path, {"openid_list": list(openids)})
+
+    def blacklist(self, openids: list[str]):
+        return self._blacklist("/cgi-bin/tags/members/batchblacklist", openids)
+
+    def unblacklist(self, openids: list[str]):
+        return self._blacklist("/cgi-bin/tags/members/batchunblacklist", openids)
 
     def iter_tag_users(self, tag_id: int) -> Iterator[str]:
         next_openid = ""

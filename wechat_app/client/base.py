@@ -114,7 +114,7 @@ class WeChatClient:
     def __init__(self, app_id: str, secret: str, base_url: str | None = None, *,
                  token_provider: TokenProvider | None = None, timeout=None,
                  use_stable_token: bool = True, session: requests.Session | None = None):
-        from . import api
+        from . import api, mass
 
         self.app_id = app_id
         self._secret = secret
@@ -132,6 +132,8 @@ class WeChatClient:
         self.media = api.MediaAPI(self)
         self.qrcode = api.QRCodeAPI(self)
         self.jssdk = api.JSSDKAPI(self)
+        self.mass = mass.MassAPI(self)
+        self.kf = mass.KfAccountAPI(self)
 
     def __repr__(self):
         return f"<WeChatClient app_id={self.app_id!r} base_url={self.base_url!r}>"
@@ -207,5 +209,7 @@ class WeChatClient:
             raise WeChatTransportError(None, "answer is not JSON", where, status=response.status_code) from None
         errcode = payload.get("errcode", 0) if isinstance(payload, dict) else 0
         if errcode:
-            raise WeChatAPIError(int(errcode), str(payload.get("errmsg", "")), where, status=response.status_code)
+            error = WeChatAPIError(int(errcode), str(payload.get("errmsg", "")), where, status=response.status_code)
+            error.payload = {k: v for k, v in payload.items() if k not in ("errcode", "errmsg")}
+            raise error
         return payload

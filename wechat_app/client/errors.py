@@ -65,6 +65,10 @@ class WeChatAPIError(Exception):
     ``request`` a ``"METHOD /path"`` string; no secret or token is ever part of the message.
     """
 
+    # The other fields of WeChat's error answer, if any (e.g. 45065 "clientmsgid exist" names the
+    # earlier send's msg_id); never a token or a secret: WeChat does not echo them.
+    payload: dict | None = None
+
     def __init__(self, errcode: int | None, errmsg: str = "", request: str = "", status: int | None = None):
         self.errcode = errcode
         self.errmsg = errmsg

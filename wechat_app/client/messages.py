@@ -39,6 +39,12 @@ def custom_message(openid: str, kind: str, content: dict[str, Any]) -> dict[str,
                                  f"one of {', '.join(sorted(CUSTOM_KINDS))}")
     if not isinstance(content, dict):
         raise WeChatPayloadError(f"{kind}: content must be an object")
+    # ``kf_account`` names the customer-service account the message is sent as (customservice).
+    content = dict(content)
+    kf_account = content.pop("kf_account", None)
+    if kf_account is not None and (not isinstance(kf_account, str) or "@" not in kf_account
+                                   or len(kf_account) > 64):
+        raise WeChatPayloadError("kf_account is prefix@WeChat id (at most 64 characters)")
     required, optional = CUSTOM_KINDS[kind]
     missing = [name for name in required if not content.get(name)]
     if missing:
@@ -59,7 +65,10 @@ def custom_message(openid: str, kind: str, content: dict[str, Any]) -> dict[str,
         if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("id") and i.get("content")
                                                   for i in items):
             raise WeChatPayloadError("msgmenu list items need an id and a content")
-    return {"touser": openid, "msgtype": kind, kind: dict(content)}
+    body = {"touser": openid, "msgtype": kind, kind: dict(content)}
+    if kf_account:
+        body["customservice"] = {"kf_account": kf_account}
+    return body
 
 
 def template_keywords(content: str) -> list[str]:

@@ -1,12 +1,13 @@
 """The app's models, one module per area; import them from here."""
 from .access import AccountMembership
 from .accounts import Account
+from .audience import KfAccount, MassMessage, Tag
 from .logs import MessageLog
 from .menus import Menu, MenuVersion
 from .outbound import Campaign, Follower, OutboundMessage, SyncJob, Template
 from .rules import Rule
 
 __all__ = [
-    "Account", "AccountMembership", "Campaign", "Follower", "Menu", "MenuVersion", "MessageLog", "OutboundMessage",
-    "Rule", "SyncJob", "Template",
+    "Account", "AccountMembership", "Campaign", "Follower", "KfAccount", "MassMessage", "Menu", "MenuVersion",
+    "MessageLog", "OutboundMessage", "Rule", "SyncJob", "Tag", "Template",
 ]

@@ -76,6 +76,11 @@ class Account(models.Model):
         COMPATIBLE = "compatible", _("Compatible (plain and encrypted)")
         SAFE = "safe", _("Safe (encrypted only)")
 
+    class Kind(models.TextChoices):
+        # WeChat's mass-send quota differs: subscription accounts 1 a day, service accounts 4 a month.
+        SUBSCRIPTION = "subscription", _("Subscription account (订阅号)")
+        SERVICE = "service", _("Service account (服务号)")
+
     name = models.CharField(_("name"), max_length=64, unique=True, validators=[name_validator],
                             help_text=_("Used in the callback URL: /wechat/callback/<name>/"))
     app_id = models.CharField(_("app id"), max_length=64, validators=[app_id_validator])
@@ -90,6 +95,9 @@ class Account(models.Model):
                                    help_text=_("Leave empty for the default (https://api.weixin.qq.com); "
                                                "point it at the sandbox for offline work. Only the "
                                                "URLs the installation allows are accepted."))
+    kind = models.CharField(_("account type"), max_length=16, choices=Kind.choices, default=Kind.SERVICE,
+                            help_text=_("Decides the mass-send quota: one a day (subscription) or four a "
+                                        "month (service)."))
     enabled = models.BooleanField(_("enabled"), default=True)
     # webot's codeReplies: what a user's message gets when no rule matched (404) or a rule raised
     # (500). Empty (the default): nothing, WeChat gets "success". Events never get them.

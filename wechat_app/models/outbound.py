@@ -195,6 +195,8 @@ class Follower(models.Model):
     language = models.CharField(max_length=16, blank=True)
     remark = models.CharField(max_length=64, blank=True)
     tags = models.JSONField(_("tag ids"), default=list, blank=True)
+    blacklisted = models.BooleanField(_("blacklisted"), default=False,
+                                      help_text=_("On the account's blacklist: mass sends skip them."))
     subscribe_scene = models.CharField(max_length=64, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)

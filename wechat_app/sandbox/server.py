@@ -259,6 +259,11 @@ def _custom_send(handler, query, body, app_id):
             raise SandboxError(47001, "news: exactly one article (since 2018)")
         if follower.interaction_expired:
             raise SandboxError(45015)
+        service = body.get("customservice")
+        if service is not None:  # sent as one of the app's kf accounts
+            from .mass import check_kf_account
+
+            check_kf_account(state, app_id, service.get("kf_account") if isinstance(service, dict) else None)
         state.deliver(app_id, "custom", body)
     return {"errcode": 0, "errmsg": "ok"}
 
@@ -347,13 +352,6 @@ def _user_batchget(handler, query, body, app_id):
     return {"user_info_list": infos}
 
 
-@api("POST", "/cgi-bin/user/info/updateremark")
-def _user_remark(handler, query, body, app_id):
-    with handler.state.lock:
-        handler.state.follower(app_id, body.get("openid", "")).remark = str(body.get("remark", ""))[:30]
-    return {"errcode": 0, "errmsg": "ok"}
-
-
 @api("POST", "/cgi-bin/menu/create")
 def _menu_create(handler, query, body, app_id):
     handler.state.create_menu(app_id, body)
@@ -401,61 +399,7 @@ def _menu_info(handler, query, body, app_id):
     return {"is_menu_open": 1 if menu else 0, "selfmenu_info": {"button": buttons}}
 
 
-@api("GET", "/cgi-bin/tags/get")
-def _tags(handler, query, body, app_id):
-    with handler.state.lock:
-        tags = handler.state.tags.get(app_id, {})
-        counts = {t: 0 for t in tags}
-        for follower in handler.state.followers.get(app_id, {}).values():
-            for tag in follower.tagid_list:
-                if tag in counts:
-                    counts[tag] += 1
-        return {"tags": [{"id": t, "name": n, "count": counts[t]} for t, n in tags.items()]}
-
-
-@api("POST", "/cgi-bin/tags/create")
-def _tag_create(handler, query, body, app_id):
-    name = (body.get("tag") or {}).get("name")
-    if not name or len(name) > 30:
-        raise SandboxError(45158, "tag name too long")
-    with handler.state.lock:
-        tags = handler.state.tags.setdefault(app_id, {})
-        if name in tags.values():
-            raise SandboxError(45157, "invalid tag name")
-        tag_id = max(tags, default=99) + 1
-        tags[tag_id] = name
-    return {"tag": {"id": tag_id, "name": name}}
-
-
-@api("POST", "/cgi-bin/tags/members/batchtagging")
-def _tag_members(handler, query, body, app_id):
-    tag_id = body.get("tagid")
-    with handler.state.lock:
-        if tag_id not in handler.state.tags.get(app_id, {}):
-            raise SandboxError(45159, "invalid tag id")
-        openids = body.get("openid_list") or []
-        if not 1 <= len(openids) <= 50:
-            raise SandboxError(40032)
-        for openid in openids:
-            follower = handler.state.follower(app_id, openid)
-            if tag_id not in follower.tagid_list:
-                follower.tagid_list.append(tag_id)
-    return {"errcode": 0, "errmsg": "ok"}
-
-
-@api("POST", "/cgi-bin/user/tag/get")
-def _tag_users(handler, query, body, app_id):
-    tag_id = body.get("tagid")
-    with handler.state.lock:
-        if tag_id not in handler.state.tags.get(app_id, {}):
-            raise SandboxError(45159, "invalid tag id")
-        ids = [o for o, f in handler.state.followers.get(app_id, {}).items() if f.subscribe and tag_id in f.tagid_list]
-    start = ids.index(body["next_openid"]) + 1 if body.get("next_openid") in ids else 0
-    page = ids[start:start + 10000]
-    data = {"count": len(page), "next_openid": page[-1] if page else ""}
-    if page:
-        data["data"] = {"openid": page}
-    return data
+# Tags and the blacklist: sandbox/audience.py; mass send and kf accounts: sandbox/mass.py.
 
 
 @api("POST", "/cgi-bin/qrcode/create")
@@ -679,3 +623,6 @@ class SandboxServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+from . import audience, mass  # noqa: E402,F401  (register their endpoints)

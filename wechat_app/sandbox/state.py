@@ -51,6 +51,24 @@ ERRORS = {
     40054: "invalid sub button url domain",
     40055: "invalid button url domain",
     45159: "invalid tag id",
+    # Tags, blacklist, mass send and kf accounts (sandbox/audience.py, sandbox/mass.py).
+    40130: "invalid openid list size, at least two openid",
+    45028: "has no masssend quota",
+    45056: "too many tags now, no need to add new",
+    45057: "can't delete the tag that has too many fans",
+    45058: "can't modify sys tag",
+    45059: "user has too many tags",
+    45065: "clientmsgid exist",
+    45066: "same clientmsgid retry too fast",
+    45067: "clientmsgid size out of limit",
+    45157: "invalid tag name",
+    45158: "tag name too long",
+    65400: "api unavailable, open the new customer service first",
+    65401: "invalid customer service account",
+    65403: "invalid nickname",
+    65404: "invalid customer service account name",
+    65405: "customer service accounts reach limit",
+    65406: "customer service account exists",
     46003: "menu no exist",
     65301: "no conditional menu with this menuid",
     65302: "no such user",
@@ -129,6 +147,7 @@ class Follower:
     # The TEMPLATESENDJOBFINISH status pushed after a template send, if not the default
     # ("success", or "failed:user block" with blocks_templates): e.g. "failed: system failed".
     template_job_status: str = ""
+    blacklisted: bool = False  # /cgi-bin/tags/members/batchblacklist: mass sends filter them out
 
     def info(self, lang="zh_CN") -> dict[str, Any]:
         if not self.subscribe:
@@ -216,6 +235,9 @@ class SandboxState:
             self.faults: list[Fault] = []
             self.pushes: list[dict[str, Any]] = []
             self.next_msgid = 1_000_000_000
+            from .mass import MassState  # mass sends, kf accounts: their own state (sandbox/mass.py)
+
+            self.mass = MassState()
             self.config = {
                 "token_ttl": 7200,          # seconds a token lives
                 "stable_renew_window": 300,  # normal-mode stable_token renews in the last 5 minutes

@@ -72,7 +72,10 @@ def queue_custom(account, openid: str, kind: str, content: dict, *, idempotency_
         body = custom_message(openid, kind, content)
     except WeChatPayloadError as err:
         raise ValidationError(err.errmsg) from err
-    return _create(account, idempotency_key=idempotency_key, kind=kind, to_user=openid, payload=body[kind],
+    payload = dict(body[kind])
+    if "customservice" in body:  # sent as a kf account: kept for the delivery (custom_message reads it)
+        payload["kf_account"] = body["customservice"]["kf_account"]
+    return _create(account, idempotency_key=idempotency_key, kind=kind, to_user=openid, payload=payload,
                    request_hash=request_hash)
 
 
@@ -835,11 +838,13 @@ def customer_service_window(account, openid: str) -> ReplyWindow:
     return ReplyWindow(last, last + CUSTOMER_SERVICE_WINDOW if last else None)
 
 
-def reply_as_operator(account, openid: str, text: str, *, idempotency_key: str | None = None) -> OutboundMessage:
-    """Queue an operator's text reply to a user (customer-service message); ``ValidationError``
-    when the 48-hour window is closed or WeChat would refuse the text."""
+def reply_as_operator(account, openid: str, text: str, *, idempotency_key: str | None = None,
+                      kf_account: str | None = None) -> OutboundMessage:
+    """Queue an operator's text reply to a user (customer-service message), sent as ``kf_account``
+    when given; ``ValidationError`` when the 48-hour window is closed or WeChat would refuse the text."""
     window = customer_service_window(account, openid)
     if not window.open:
         raise ValidationError("The user has not written in the last 48 hours; WeChat refuses customer-service "
                               "messages outside that window (use a template message).")
-    return queue_custom(account, openid, "text", {"content": text}, idempotency_key=idempotency_key)
+    content = {"content": text, **({"kf_account": kf_account} if kf_account else {})}
+    return queue_custom(account, openid, "text", content, idempotency_key=idempotency_key)
