@@ -387,18 +387,18 @@ def admin_menuversion_rollback(c, w):
 # ---- the REST API -----------------------------------------------------------------------------------
 
 API = "/wechat/api"
-NOT_AUTHENTICATED = "Authentication credentials were not provided."  # DRF's 403 when no authenticator asks for 401
 
 
 def api_answer(resp, *, listed=None, hidden_field=None):
     """Classify an API response (see the module docstring)."""
-    if resp.status_code == 401 or (resp.status_code == 403 and resp.json().get("detail") == NOT_AUTHENTICATED):
+    error = resp.json().get("error", {}) if resp.status_code >= 400 else {}
+    if resp.status_code == 401 or (resp.status_code == 403 and error.get("code") == "not_authenticated"):
         return LOGIN
     if resp.status_code in (403, 405):
         return DENY
     if resp.status_code == 404:
         return HIDDEN
-    if resp.status_code == 400 and hidden_field and set(resp.json()) == {hidden_field}:
+    if resp.status_code == 400 and hidden_field and set(error.get("fields", ())) == {hidden_field}:
         return HIDDEN
     if 200 <= resp.status_code < 300:
         if listed is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rest_framework import exceptions, permissions
 
 from ..models import Account
-from ..services.access import can, has_account, is_active_staff
+from ..services.access import can, has_account, is_active_staff, is_read_only
 
 
 class AccountModelPermissions(permissions.DjangoModelPermissions):
@@ -17,7 +17,8 @@ class AccountModelPermissions(permissions.DjangoModelPermissions):
     view's model. A custom action names what it needs instead, in its ``@action(...,
     required_permissions=[(action, Model), ...])`` (the view declares ``required_permissions =
     None`` for the others); permissions that depend on the request body are checked by the action
-    itself, through ``services.access``."""
+    itself, through ``services.access``. A read-only API token may only use safe methods (the view
+    answers 403 ``read_only_token``, see ``base.AppAPIMixin.permission_denied``)."""
 
     perms_map = {
         **permissions.DjangoModelPermissions.perms_map,
@@ -30,6 +31,8 @@ class AccountModelPermissions(permissions.DjangoModelPermissions):
         user = request.user
         if not user or not user.is_authenticated or not is_active_staff(user):
             return False  # DRF answers 401 to anonymous requests, 403 to the others
+        if request.method not in permissions.SAFE_METHODS and is_read_only(user):
+            return False
         required = getattr(view, "required_permissions", None)
         if required is not None:
             return all(can(user, action, model) for action, model in required)

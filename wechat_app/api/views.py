@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.http import HttpResponse
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from ..engine.spec import MatchKind
@@ -19,17 +18,8 @@ from ..models.accounts import name_validator
 from ..services import rule_files
 from ..services.access import accessible_accounts, can_import_rules, grant_creator
 from . import filters
-from .parsers import BoundedJSONParser
-from .permissions import AccountModelPermissions
+from .base import AppViewSetMixin  # noqa: F401  (re-exported: the API modules import it from here)
 from .serializers import AccountSerializer, MessageLogSerializer, RuleImportSerializer, RuleSerializer
-
-
-class AppViewSetMixin:
-    """What every view of the app's API shares: permissions, parsers."""
-
-    permission_classes = [AccountModelPermissions]
-    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
-    required_permissions = None  # set per custom action, see AccountModelPermissions
 
 
 class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
@@ -85,7 +75,7 @@ class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
         try:
             preview = run(account, data["rules"], replace=data["replace"])
         except rule_files.ImportFailed as err:
-            return Response({"rules": [str(err)]}, status=status.HTTP_400_BAD_REQUEST)
+            raise serializers.ValidationError({"rules": [str(err)]}) from err
         return Response({"dry_run": data["dry_run"], "summary": preview.summary(), **preview.names(),
                          "warnings": preview.warnings})
 
