@@ -14,6 +14,10 @@ Every action targets account ``alpha`` (A) or one of its objects. The answers:
 Whatever is not ``ALLOW`` must change nothing. To add an action: a row in ``TABLE`` and one function
 per surface in ``ADMIN`` and ``API``. A cell is one answer, or ``{"admin": ..., "api": ...}`` where
 the two surfaces deliberately differ.
+
+The ``token`` surface runs the API's functions again with an API token of each user instead of a
+session (the same answers), and with the tokens only an API has (``TOKEN_CASES``): editor_a's
+read-only token, a superuser's token limited to account B, a revoked and an expired token of editor_a.
 """
 from __future__ import annotations
 
@@ -118,7 +122,48 @@ def wechat_for(account):
         yield sandbox
 
 
-def login(client, who, world):
+# Token-only cases: (owner, how the answer follows from the owner's).
+TOKEN_CASES = {"readonly_a": "editor_a", "limited_b": "superuser", "revoked_a": "editor_a", "expired_a": "editor_a"}
+READS = {"account.list", "account.view", "rule.list", "rule.view", "log.list", "log.view", "rules.export",
+         "menu.list", "menu.view", "menuversion.list", "menuversion.view", "menuversion.diff"}
+
+
+def token_login(client, who, world):
+    """``client`` sending an API token of ``who`` (a user of ``USERS`` or a ``TOKEN_CASES`` case)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from wechat_app.models import ApiToken
+    from wechat_app.services.api_tokens import create_token
+
+    if who == "anonymous":
+        return client
+    owner = login(client, TOKEN_CASES.get(who, who), world, session=False)
+    accounts = [world.b] if who == "limited_b" else []
+    token, key = create_token(owner, f"token of {who}", accounts=accounts, read_only=who == "readonly_a")
+    if who == "revoked_a":
+        token.revoke()
+    if who == "expired_a":
+        ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
+def token_expected(action, who):
+    if who in ("revoked_a", "expired_a"):
+        return LOGIN
+    if who == "readonly_a":
+        return expected(action, "editor_a", "api") if action in READS else DENY
+    if who == "limited_b":
+        if action == "account.create":
+            return DENY  # a token limited to accounts cannot add one (it could not see it)
+        want = expected(action, "superuser", "api")
+        return HIDDEN if want == ALLOW else want
+    return expected(action, who, "api")
+
+
+def login(client, who, world, session=True):
     if who == "anonymous":
         return client
     users = get_user_model().objects
@@ -130,6 +175,8 @@ def login(client, who, world):
         user.user_permissions.set(Permission.objects.filter(content_type__app_label="wechat_app",
                                                             codename__in=perms))
         AccountMembership.objects.create(user=user, account=world.a if who.endswith("_a") else world.b)
+    if not session:
+        return user
     client.force_login(user)
     return client
 
@@ -608,6 +655,19 @@ def expected(action, who, surface):
 
 CASES = [pytest.param(surface, action, who, id=f"{surface}-{action}-{who}")
          for surface, actions in SURFACES.items() for action in actions for who in USERS]
+
+
+TOKEN_MATRIX = [pytest.param(action, who, id=f"token-{action}-{who}")
+                for action in API_ACTIONS for who in (*USERS, *TOKEN_CASES)]
+
+
+@pytest.mark.parametrize("action, who", TOKEN_MATRIX)
+def test_access_matrix_with_api_tokens(client, world, action, who):
+    want = token_expected(action, who)
+    answer, effect = API_ACTIONS[action](token_login(client, who, world), world)
+    assert answer == want, f"{who}'s token {action}: expected {want}, got {answer}"
+    if effect is not None:
+        assert effect == (want == ALLOW and action not in READ_ONLY), f"{who}'s token {action}: effect"
 
 
 @pytest.mark.parametrize("surface, action, who", CASES)

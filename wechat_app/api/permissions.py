@@ -9,7 +9,10 @@ from __future__ import annotations
 from rest_framework import exceptions, permissions
 
 from ..models import Account
-from ..services.access import can, has_account, is_active_staff, is_read_only
+from ..services.access import can, has_account, is_active_staff, is_read_only, token_account_ids
+
+METHOD_ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PUT": "change",
+                  "PATCH": "change", "DELETE": "delete"}
 
 
 class AccountModelPermissions(permissions.DjangoModelPermissions):
@@ -34,9 +37,15 @@ class AccountModelPermissions(permissions.DjangoModelPermissions):
         if request.method not in permissions.SAFE_METHODS and is_read_only(user):
             return False
         required = getattr(view, "required_permissions", None)
-        if required is not None:
-            return all(can(user, action, model) for action, model in required)
-        return super().has_permission(request, view)
+        if required is None:
+            if request.method not in METHOD_ACTIONS:
+                raise exceptions.MethodNotAllowed(request.method)
+            required = [(METHOD_ACTIONS[request.method], self._queryset(view).model)]
+        if any(action == "add" and model is Account for action, model in required) \
+                and token_account_ids(user) is not None:
+            self.message = "This API token is limited to some accounts: it cannot create accounts."
+            return False
+        return all(can(user, action, model) for action, model in required)
 
     def has_object_permission(self, request, view, obj):
         # The querysets already hold only the user's accounts; this keeps that true for any

@@ -31,6 +31,22 @@ def create_token(owner, name: str, *, accounts=(), read_only: bool = False, expi
     """A new token of ``owner`` and its key (shown once: only its hash is stored).
 
     Raises ``ValidationError`` naming the field for a bad value; nothing is saved then."""
+    accounts = list(accounts)
+    expires_at = validate(owner, name, accounts=accounts, expires_at=expires_at, expires_days=expires_days)
+    name = name.strip()
+    token = ApiToken(user=owner, name=name, read_only=read_only, expires_at=expires_at)
+    key = token.generate_key()
+    try:
+        with transaction.atomic():
+            token.save()
+            token.accounts.set(accounts)
+    except IntegrityError as err:  # the same name, created meanwhile
+        raise ValidationError({"name": [f"{owner.get_username()} already has a token named {name!r}."]}) from err
+    return token, key
+
+
+def validate(owner, name: str, *, accounts=(), expires_at=None, expires_days: int | None = None):
+    """``ValidationError`` by field for what a new token of ``owner`` may not be; else its expiry."""
     errors = {}
     name = (name or "").strip()
     if not name:
@@ -57,15 +73,7 @@ def create_token(owner, name: str, *, accounts=(), read_only: bool = False, expi
         errors["expires_at"] = ["Use a moment in the future."]
     if errors:
         raise ValidationError(errors)
-    token = ApiToken(user=owner, name=name, read_only=read_only, expires_at=expires_at)
-    key = token.generate_key()
-    try:
-        with transaction.atomic():
-            token.save()
-            token.accounts.set(accounts)
-    except IntegrityError as err:  # the same name, created meanwhile
-        raise ValidationError({"name": [f"{owner.get_username()} already has a token named {name!r}."]}) from err
-    return token, key
+    return expires_at
 
 
 def find_token(prefix_or_id: str, queryset=None) -> ApiToken | None:
