@@ -256,11 +256,12 @@ def test_wechat_refusal_is_a_400_with_the_version_and_the_button(api, account, s
     menu = make_menu(account, buttons=buttons)
     resp = send(api, "post", f"menus/{menu.pk}/publish/")
     assert resp.status_code == 400, resp.content
-    body = resp.json()
+    body = resp.json()["error"]
     version = body["version"]
+    assert body["code"] == "wechat_refused"
     assert version["status"] == "failed" and version["errcode"] == 40054
     assert version["problem_path"] == [1, 0] and version["problem"] == "button 2 › sub-button 1"
-    assert "40054" in body["detail"] and "button 2 › sub-button 1" in body["detail"]
+    assert "40054" in body["message"] and "button 2 › sub-button 1" in body["message"]
     menu.refresh_from_db()
     assert menu.live_version is None and not sandbox.state.menus.get(APP_ID)
 
@@ -273,7 +274,7 @@ def test_wechat_unreachable_is_a_502(api, account):
     menu = make_menu(account)
     resp = send(api, "post", f"menus/{menu.pk}/publish/")
     assert resp.status_code == 502, resp.content
-    assert resp.json()["version"]["status"] == "failed"
+    assert resp.json()["error"]["version"]["status"] == "failed"
     assert send(api, "post", "accounts/shop/menus/pull/").status_code == 502
     assert APP_SECRET not in resp.content.decode()
 

@@ -18,13 +18,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_view
 from drf_spectacular.utils import extend_schema as spectacular_extend_schema
 from rest_framework import serializers
 
 from ..conf import app_settings
 
-__all__ = ["AppAutoSchema", "OpenApiExample", "OpenApiParameter", "OpenApiResponse", "extend_schema"]
+__all__ = ["AppAutoSchema", "OpenApiExample", "OpenApiParameter", "OpenApiResponse", "extend_schema",
+           "extend_schema_view"]
 
 RST_LITERAL = re.compile(r"``(.+?)``", re.S)
 
