@@ -45,6 +45,17 @@ class AppAPIMixin:
     def get_throttles(self):
         return [ApiRateThrottle()]
 
+    def check_permissions(self, request):
+        # Count the request before judging it (DRF counts after): refused and anonymous requests
+        # are throttled too.
+        self.check_throttles(request)
+        self._throttled_already = True
+        super().check_permissions(request)
+
+    def check_throttles(self, request):
+        if not getattr(self, "_throttled_already", False):
+            super().check_throttles(request)
+
     def get_exception_handler(self):
         return exception_handler
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 
 from django.core import signals
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -103,7 +104,11 @@ class APIError(exceptions.APIException):
 def exception_handler(exc, context):
     """DRF's handler (headers: WWW-Authenticate, Retry-After, Allow), then the one error shape; any
     other exception is logged and answered 500 in the same shape."""
-    if isinstance(exc, RequestDataTooBig):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*(exc.args[:1] or ()))
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*(exc.args[:1] or ()))
+    elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError(str(exc) or "Suspicious request.")
