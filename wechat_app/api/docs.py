@@ -81,6 +81,7 @@ class SwaggerView(PageMixin, DocsMixin, SpectacularSwaggerSplitView):
 
 
 class RedocView(PageMixin, DocsMixin, SpectacularRedocView):
-    """ReDoc over the schema."""
+    """ReDoc over the schema (the app's template: drf-spectacular's loads web fonts from Google)."""
 
+    template_name = "wechat_app/api/redoc.html"
     renderer_classes = SpectacularRedocView.renderer_classes
