@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import ApiToken
@@ -54,7 +55,7 @@ class StateFilter(admin.SimpleListFilter):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "user", "account_list", "read_only", "last_used_at", "expires_at",
+    list_display = ["name", "prefix_label", "owner", "account_list", "read_only", "last_used_at", "expires_at",
                     "state_label", "created_at"]
     list_filter = [StateFilter, "read_only"]
     search_fields = ["name", "prefix", "user__username"]
@@ -151,9 +152,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
         names = sorted(a.name for a in obj.accounts.all())
         return ", ".join(names) if names else _("all of the owner's")
 
+    @admin.display(description=_("prefix"), ordering="prefix")
+    def prefix_label(self, obj):
+        return format_html('<code style="white-space: nowrap">{}…</code>', obj.prefix)
+
+    @admin.display(description=_("owner"), ordering="user__username")
+    def owner(self, obj):
+        return format_html('<span style="white-space: nowrap">{}</span>', obj.user.get_username())
+
     @admin.display(description=_("state"))
     def state_label(self, obj):
-        return obj.state()
+        return format_html('<span style="white-space: nowrap">{}</span>', obj.state())
 
     @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset):
