@@ -59,6 +59,17 @@ class AppAPIMixin:
     def get_exception_handler(self):
         return exception_handler
 
+    def get_view_description(self, html=False):
+        """The docstring as Markdown (RST ``literals`` shown as `literals`), for the browsable API."""
+        from django.utils.encoding import smart_str
+        from rest_framework.utils import formatting
+
+        from .schema import markdown
+
+        text = getattr(self, "description", None) or formatting.dedent(smart_str(self.__class__.__doc__ or ""))
+        text = markdown(text)
+        return formatting.markup_description(text) if html else text
+
     def permission_denied(self, request, message=None, code=None):
         # A read-only token refused for an unsafe method says so, whatever refused it.
         from ..services.access import is_read_only
