@@ -87,7 +87,7 @@ def test_a_token_is_limited_to_accounts_its_owner_may_access(editor):
                            token="tok789", encrypt_mode="plain")
     with pytest.raises(CommandError, match="editor may not access foreign"):
         command("create", "--user", "editor", "--name", "x", "--account", "foreign")
-    plain = get_user_model().objects.create_user("plain", password=None)
+    get_user_model().objects.create_user("plain", password=None)
     with pytest.raises(CommandError, match="not an active staff user"):
         command("create", "--user", "plain", "--name", "x")
 
