@@ -150,3 +150,18 @@ def test_the_pages_load_their_scripts_and_styles_from_local_static_files(admin_c
 def test_the_swagger_init_script_points_at_the_app_s_schema(admin_client):
     resp = admin_client.get(f"{API}/docs/?script=")
     assert resp.status_code == 200 and f"{API}/schema/" in resp.content.decode()
+
+
+def test_the_api_modules_take_extend_schema_from_the_app():
+    """drf-spectacular's own ``extend_schema`` bases a decorated method's schema on the project's
+    ``DEFAULT_SCHEMA_CLASS`` (DRF's, in a project without REST_FRAMEWORK settings), which breaks the
+    schema: the app's modules import it from ``wechat_app.api.schema``."""
+    from pathlib import Path
+
+    import wechat_app
+
+    root = Path(wechat_app.__file__).parent
+    offenders = [str(path.relative_to(root)) for path in root.rglob("*.py")
+                 if path.name != "schema.py" and "extend_schema" in path.read_text(encoding="utf-8")
+                 and "drf_spectacular.utils import" in path.read_text(encoding="utf-8")]
+    assert not offenders, offenders
