@@ -20,15 +20,10 @@ class AccountModelPermissions(permissions.DjangoModelPermissions):
     view's model. A custom action names what it needs instead, in its ``@action(...,
     required_permissions=[(action, Model), ...])`` (the view declares ``required_permissions =
     None`` for the others); permissions that depend on the request body are checked by the action
-    itself, through ``services.access``. A read-only API token may only use safe methods (the view
-    answers 403 ``read_only_token``, see ``base.AppAPIMixin.permission_denied``)."""
-
-    perms_map = {
-        **permissions.DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
-    }
+    itself, through ``services.access``. Every check goes through ``services.access.can``, so an API
+    token's limits apply: a read-only token may only use safe methods (the view answers 403
+    ``read_only_token``, see ``base.AppAPIMixin.permission_denied``), a token limited to accounts
+    cannot create accounts."""
 
     def has_permission(self, request, view):
         user = request.user
