@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView
 
 # The demo project names its admin; an installing project keeps its own.
 admin.site.site_header = "WeChat console"
@@ -11,6 +10,6 @@ admin.site.index_title = "Official accounts, replies and messages"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # The callback, the REST API and its schema and docs (/wechat/api/schema/, docs/, redoc/).
     path("wechat/", include("wechat_app.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

@@ -14,6 +14,10 @@ Every action targets account ``alpha`` (A) or one of its objects. The answers:
 Whatever is not ``ALLOW`` must change nothing. To add an action: a row in ``TABLE`` and one function
 per surface in ``ADMIN`` and ``API``. A cell is one answer, or ``{"admin": ..., "api": ...}`` where
 the two surfaces deliberately differ.
+
+The ``token`` surface runs the API's functions again with an API token of each user instead of a
+session (the same answers), and with the tokens only an API has (``TOKEN_CASES``): editor_a's
+read-only token, a superuser's token limited to account B, a revoked and an expired token of editor_a.
 """
 from __future__ import annotations
 
@@ -165,7 +169,48 @@ def wechat_for(account):
         yield sandbox
 
 
-def login(client, who, world):
+# Token-only cases: (owner, how the answer follows from the owner's).
+TOKEN_CASES = {"readonly_a": "editor_a", "limited_b": "superuser", "revoked_a": "editor_a", "expired_a": "editor_a"}
+READS = {"account.list", "account.view", "rule.list", "rule.view", "log.list", "log.view", "rules.export",
+         "menu.list", "menu.view", "menuversion.list", "menuversion.view", "menuversion.diff"}
+
+
+def token_login(client, who, world):
+    """``client`` sending an API token of ``who`` (a user of ``USERS`` or a ``TOKEN_CASES`` case)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from wechat_app.models import ApiToken
+    from wechat_app.services.api_tokens import create_token
+
+    if who == "anonymous":
+        return client
+    owner = login(client, TOKEN_CASES.get(who, who), world, session=False)
+    accounts = [world.b] if who == "limited_b" else []
+    token, key = create_token(owner, f"token of {who}", accounts=accounts, read_only=who == "readonly_a")
+    if who == "revoked_a":
+        token.revoke()
+    if who == "expired_a":
+        ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
+def token_expected(action, who):
+    if who in ("revoked_a", "expired_a"):
+        return LOGIN
+    if who == "readonly_a":
+        return expected(action, "editor_a", "api") if action in READS else DENY
+    if who == "limited_b":
+        if action == "account.create":
+            return DENY  # a token limited to accounts cannot add one (it could not see it)
+        want = expected(action, "superuser", "api")
+        return HIDDEN if want == ALLOW else want
+    return expected(action, who, "api")
+
+
+def login(client, who, world, session=True):
     if who == "anonymous":
         return client
     users = get_user_model().objects
@@ -177,6 +222,8 @@ def login(client, who, world):
         user.user_permissions.set(Permission.objects.filter(content_type__app_label="wechat_app",
                                                             codename__in=perms))
         AccountMembership.objects.create(user=user, account=world.a if who.endswith("_a") else world.b)
+    if not session:
+        return user
     client.force_login(user)
     return client
 
@@ -634,18 +681,18 @@ def admin_kf_list(c, w):
 # ---- the REST API -----------------------------------------------------------------------------------
 
 API = "/wechat/api"
-NOT_AUTHENTICATED = "Authentication credentials were not provided."  # DRF's 403 when no authenticator asks for 401
 
 
 def api_answer(resp, *, listed=None, hidden_field=None):
     """Classify an API response (see the module docstring)."""
-    if resp.status_code == 401 or (resp.status_code == 403 and resp.json().get("detail") == NOT_AUTHENTICATED):
+    error = resp.json().get("error", {}) if resp.status_code >= 400 else {}
+    if resp.status_code == 401 or (resp.status_code == 403 and error.get("code") == "not_authenticated"):
         return LOGIN
     if resp.status_code in (403, 405):
         return DENY
     if resp.status_code == 404:
         return HIDDEN
-    if resp.status_code == 400 and hidden_field and set(resp.json()) == {hidden_field}:
+    if resp.status_code == 400 and hidden_field and set(error.get("fields", ())) == {hidden_field}:
         return HIDDEN
     if 200 <= resp.status_code < 300:
         if listed is not None:
@@ -986,6 +1033,19 @@ def expected(action, who, surface):
 
 CASES = [pytest.param(surface, action, who, id=f"{surface}-{action}-{who}")
          for surface, actions in SURFACES.items() for action in actions for who in USERS]
+
+
+TOKEN_MATRIX = [pytest.param(action, who, id=f"token-{action}-{who}")
+                for action in API_ACTIONS for who in (*USERS, *TOKEN_CASES)]
+
+
+@pytest.mark.parametrize("action, who", TOKEN_MATRIX)
+def test_access_matrix_with_api_tokens(client, world, action, who):
+    want = token_expected(action, who)
+    answer, effect = API_ACTIONS[action](token_login(client, who, world), world)
+    assert answer == want, f"{who}'s token {action}: expected {want}, got {answer}"
+    if effect is not None:
+        assert effect == (want == ALLOW and action not in READ_ONLY), f"{who}'s token {action}: effect"
 
 
 @pytest.mark.parametrize("surface, action, who", CASES)

@@ -3,7 +3,8 @@
 A fresh ``django-admin startproject``, its settings and urls extended with the README's snippets
 (a ``# ...`` line stands for what the project already has), without django-redis (the optional
 ``[redis]`` extra) and without a Celery app: migrate, a message through the callback, and a
-message pushed to the sandbox. Then the README's ``celery.py``: the same push, and the beat
+message pushed to the sandbox, the REST API with an API token and its docs page (scripts and
+styles from local static files). Then the README's ``celery.py``: the same push, and the beat
 schedule the app needs.
 """
 import json
@@ -24,7 +25,7 @@ PROJECT = "shop"
 APP_ID, APP_SECRET = "wx5f3c2a1b0d9e8f70", "install-app-secret"
 
 # What `pip install` without the [redis] extra leaves out, and what only the demo project uses.
-NOT_INSTALLED = ("django_redis", "redis", "hiredis", "drf_spectacular", "environ")
+NOT_INSTALLED = ("django_redis", "redis", "hiredis", "environ")
 BLOCKER = f'''
 import sys
 
@@ -63,6 +64,40 @@ def literal(snippet: str) -> str:
             line = line.replace("# ...", f"*{current},")
         lines.append(line)
     return "\n".join(lines).replace("yourproject", PROJECT) + "\n"
+
+
+# Run in the installed project: the API with the token (argv[1]), the docs pages, their assets.
+API_PROBE = f"""
+import json, os, re, sys
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{PROJECT}.settings")
+django.setup()
+from django.test.utils import setup_test_environment
+setup_test_environment()
+from django.contrib.auth import get_user_model
+from django.contrib.staticfiles import finders
+from django.test import Client
+
+key = sys.argv[1]
+token = Client(HTTP_AUTHORIZATION="Bearer " + key)
+accounts = token.get("/wechat/api/accounts/")
+schema = token.get("/wechat/api/schema/?format=json")
+docs_anonymous = Client().get("/wechat/api/docs/")
+session = Client()
+session.force_login(get_user_model().objects.get(username="alice"))
+docs = session.get("/wechat/api/docs/")
+urls = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', docs.content.decode())
+assets = {{u: bool(finders.find(u.split("/static/", 1)[1])) if "/static/" in u else False
+          for u in urls if not u.startswith("/wechat/api/docs/")}}
+print(json.dumps({{
+    "accounts": [accounts.status_code, [a["name"] for a in accounts.json()["results"]]],
+    "anonymous": Client().get("/wechat/api/accounts/").status_code,
+    "bad_token": Client(HTTP_AUTHORIZATION="Bearer wat_00000000_x").get("/wechat/api/accounts/").status_code,
+    "schema": [schema.status_code, "/wechat/api/accounts/" in schema.content.decode()],
+    "docs_anonymous": [docs_anonymous.status_code, docs_anonymous.get("Location", "")],
+    "docs": docs.status_code, "assets": assets,
+}}))
+"""
 
 
 @pytest.fixture
@@ -110,6 +145,17 @@ def test_the_readme_install_works_literally(project, sandbox):
     project("manage.py", "wechat_rules", "import", str(ROOT / "examples" / "rules.yaml"), "--account", "shop")
     answer = project("manage.py", "wechat_send", "text", "help", "--account", "shop").stdout
     assert "< [text] Try:" in answer  # through the callback URL the README's urls.py mounts
+
+    # The REST API with a token, and its docs pages, as the README's one include serves them.
+    project("manage.py", "createsuperuser", "--noinput", "--username", "alice", "--email", "alice@example.com")
+    key = project("manage.py", "wechat_api_token", "create", "--user", "alice", "--name", "CRM").stdout.strip()
+    seen = json.loads(project("-c", API_PROBE, key).stdout.strip().splitlines()[-1])
+    assert seen["accounts"] == [200, ["shop"]]
+    assert seen["anonymous"] == 401 and seen["bad_token"] == 401
+    assert seen["schema"] == [200, True]
+    assert seen["docs_anonymous"][0] == 302 and seen["docs_anonymous"][1].startswith("/admin/login/")
+    assert seen["docs"] == 200 and seen["assets"] and all(seen["assets"].values()), seen["assets"]
+    assert all(url.startswith("/static/drf_spectacular_sidecar/") for url in seen["assets"])
 
     # No Celery app: the message is delivered by the process that queues it.
     pushed = project("manage.py", "wechat_push", "text", "Hello from the shop", "--account", "shop", "--to", first)

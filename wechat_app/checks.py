@@ -5,7 +5,8 @@ E001 the settings cannot be read (not a dict, unknown names); E002-E003 the call
 E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an API base URL
 allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files and the rule tree;
 E034-E036 fault tolerance (cache retry, database recheck, spool cap); E037 the session
-timeout; W001-W003 legal but harmful
+timeout; E040-E044 the REST API (throttle rates, required apps, booleans, page sizes, schema
+settings), W040 no staticfiles app for the docs pages, W041 public API docs with DEBUG off; W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
 written.
@@ -65,6 +66,10 @@ RULES = {
     "RECHECK_INTERVAL": ("E035", lambda v: _number(v) and v > 0, "a positive number of seconds"),
     "SPOOL_MAX_UNVERIFIED_BYTES": ("E036", lambda v: _int(v) and v >= 0, "a non-negative integer (bytes)"),
     "SESSION_TIMEOUT": ("E037", lambda v: _int(v) and v > 0, "a positive integer (seconds)"),
+    "API_BASIC_AUTH": ("E042", lambda v: isinstance(v, bool), "True or False"),
+    "API_DOCS_PUBLIC": ("E042", lambda v: isinstance(v, bool), "True or False"),
+    "API_PAGE_SIZE": ("E043", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    "API_MAX_PAGE_SIZE": ("E043", lambda v: _int(v) and v >= 1, "an integer >= 1"),
 }
 
 
@@ -122,6 +127,7 @@ def check_settings(app_configs, **kwargs):
             hint="pip install google-re2 (a dependency of the app) to run regex rules in linear time.",
             id="wechat_app.W010"))
     errors.extend(_check_spool_dir())
+    errors.extend(_check_api(values))
     if app_settings.LOG_BUFFER:
         from django.core.cache import caches
 
@@ -133,6 +139,61 @@ def check_settings(app_configs, **kwargs):
                 "message-log rows are inserted directly.",
                 hint="Use django_redis.cache.RedisCache for that cache, or turn LOG_BUFFER off.",
                 id="wechat_app.W003"))
+    return errors
+
+
+REQUIRED_APPS = {
+    "rest_framework": "the REST API is built on Django REST framework",
+    "drf_spectacular": "the API's schema and its docs pages' templates",
+    "drf_spectacular_sidecar": "the docs pages' scripts and styles, as static files",
+}
+
+
+def _check_api(values) -> list:
+    """E040 throttle rates, E041 the apps the API needs, E043 page sizes, E044 schema settings,
+    W040 no staticfiles app, W041 public docs in production."""
+    from django.apps import apps
+
+    from .api.schema import OVERRIDABLE
+    from .api.throttling import SCOPES, parse_rate
+
+    errors = []
+    rates = app_settings.API_THROTTLE_RATES
+    if not isinstance(rates, dict):
+        errors.append(_error("API_THROTTLE_RATES", f"must be a dict of scope -> rate, not {rates!r}.", "E040"))
+    else:
+        unknown = sorted(set(map(str, rates)) - set(SCOPES))
+        if unknown:
+            errors.append(_error("API_THROTTLE_RATES", f"has unknown scope(s) {', '.join(unknown)}.", "E040",
+                                 hint=f"Use {', '.join(SCOPES)}."))
+        for scope in SCOPES:
+            try:
+                parse_rate(rates.get(scope))
+            except ValueError as err:
+                errors.append(_error("API_THROTTLE_RATES", f"[{scope!r}]: {err}.", "E040"))
+    for app, why in REQUIRED_APPS.items():
+        if not apps.is_installed(app):
+            errors.append(Error(f"{app!r} is not in INSTALLED_APPS: {why}.", id="wechat_app.E041",
+                                hint=f"Add {app!r} to INSTALLED_APPS, before 'wechat_app'."))
+    if "API_PAGE_SIZE" in values and "API_MAX_PAGE_SIZE" in values \
+            and values["API_PAGE_SIZE"] > values["API_MAX_PAGE_SIZE"]:
+        errors.append(_error("API_PAGE_SIZE", "must not be larger than API_MAX_PAGE_SIZE.", "E043"))
+    schema = app_settings.API_SCHEMA_SETTINGS
+    if not isinstance(schema, dict):
+        errors.append(_error("API_SCHEMA_SETTINGS", f"must be a dict of drf-spectacular settings, not {schema!r}.",
+                             "E044"))
+    elif set(schema) - OVERRIDABLE:
+        errors.append(_error("API_SCHEMA_SETTINGS", f"may not set {', '.join(sorted(set(schema) - OVERRIDABLE))}.",
+                             "E044", hint=f"It may set {', '.join(sorted(OVERRIDABLE))}."))
+    if not apps.is_installed("django.contrib.staticfiles"):
+        errors.append(Warning("django.contrib.staticfiles is not installed: the API's docs pages (api/docs/, "
+                              "api/redoc/) link scripts and styles that nothing collects or serves.",
+                              hint="Add 'django.contrib.staticfiles' to INSTALLED_APPS (and run collectstatic).",
+                              id="wechat_app.W040"))
+    if app_settings.API_DOCS_PUBLIC is True and not settings.DEBUG:
+        errors.append(Warning(f"{SETTINGS_NAME}['API_DOCS_PUBLIC'] is on: anyone can read the API's schema "
+                              "and docs pages.", hint="Turn it off unless the schema is meant to be public.",
+                              id="wechat_app.W041"))
     return errors
 
 

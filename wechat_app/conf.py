@@ -128,6 +128,26 @@ DEFAULTS = {
     # Seconds a code rule may take before the callback answers "success" and the eventual
     # reply goes out as a customer-service message.
     "REPLY_BUDGET": 4.0,
+    # --- REST API (docs/api.md) ------------------------------------------------------------------
+    # Accept HTTP Basic (a user's password on every request) besides API tokens and the admin
+    # session. Off: machines use API tokens (manage.py wechat_api_token, or the admin).
+    "API_BASIC_AUTH": False,
+    # Serve the OpenAPI schema, Swagger UI and ReDoc pages (api/schema/, api/docs/, api/redoc/)
+    # to anyone. False: only to the users the API serves (active staff, by session or token).
+    "API_DOCS_PUBLIC": False,
+    # Requests allowed per API token, per signed-in user (session) and per client address
+    # (unauthenticated), as "N/second", "N/minute", "N/hour" or "N/day"; None: no limit. Counted
+    # in fixed windows in the cache (CACHE_ALIAS: share Redis between processes for one count);
+    # past the limit the API answers 429 with Retry-After.
+    "API_THROTTLE_RATES": {"token": "1200/minute", "user": "1200/minute", "anon": "60/minute"},
+    # Rows per page of the API's lists (?limit= may ask for up to API_MAX_PAGE_SIZE).
+    "API_PAGE_SIZE": 50,
+    "API_MAX_PAGE_SIZE": 1000,
+    # drf-spectacular settings applied to the app's schema and docs pages over the app's own
+    # (wechat_app/api/schema.py: title, version, description, the sidecar's local files...), e.g.
+    # {"TITLE": "Shop API", "SERVERS": [{"url": "https://shop.example.com"}]}. The project's
+    # SPECTACULAR_SETTINGS do not apply to the app's schema.
+    "API_SCHEMA_SETTINGS": {},
 }
 
 # Settings whose value is a dotted path to import.

@@ -16,6 +16,7 @@ from wechat_app.sandbox.testing import sandbox  # noqa: F401  (pytest fixture)
 from wechat_app.services import tokens
 
 from .test_accounts import _post
+from tests.api_errors import error_fields, message
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +79,7 @@ def test_editor_cannot_point_an_account_at_another_app_through_the_api(staff_cli
                  {"api_base_url": "https://api2.weixin.qq.com"}):
         response = patch(staff_client, account_a, data)
         assert response.status_code == 403, (data, response.content)
-        assert "change_account_credentials" in response.json()["detail"]
+        assert "change_account_credentials" in message(response)
     stored = Account.objects.get(pk=account_a.pk)
     assert (stored.app_id, stored.app_secret, stored.api_base_url) == (
         account_a.app_id, account_a.app_secret, account_a.api_base_url)
@@ -91,12 +92,12 @@ def test_a_second_account_with_the_same_app_id_is_refused_everywhere(admin_clien
     assert response.status_code == 200
     assert "already uses this app id" in str(response.context["adminform"].form.errors["app_id"])
     response = patch(admin_client_, account_a, {"app_id": account_b.app_id})
-    assert response.status_code == 400 and "already uses this app id" in response.json()["app_id"][0]
+    assert response.status_code == 400 and "already uses this app id" in error_fields(response)["app_id"][0]
     # An equivalent spelling of the same host is the same host.
     Account.objects.filter(pk=account_b.pk).update(api_base_url="https://api.weixin.qq.com/")
     response = patch(admin_client_, account_a, {"app_id": account_b.app_id,
                                                 "api_base_url": "https://API.weixin.qq.com"})
-    assert response.status_code == 400 and "app_id" in response.json()
+    assert response.status_code == 400 and "app_id" in error_fields(response)
     with pytest.raises(CommandError, match="app_id"):
         call_command("wechat_account", "update", "alpha", "--app-id", account_b.app_id)
     assert Account.objects.get(pk=account_a.pk).app_id == "wxalpha0001"
@@ -236,7 +237,7 @@ def test_a_url_outside_the_allow_list_is_refused_everywhere(url, admin_client_, 
     response = admin_client_.post(change_url(account_a), _post(account_a, api_base_url=url))
     assert response.status_code == 200 and "api_base_url" in response.context["adminform"].form.errors
     response = patch(admin_client_, account_a, {"api_base_url": url})
-    assert response.status_code == 400 and "api_base_url" in response.json()
+    assert response.status_code == 400 and "api_base_url" in error_fields(response)
     with pytest.raises(CommandError, match="api_base_url"):
         call_command("wechat_account", "update", "alpha", "--api-base-url", url)
     assert Account.objects.get(pk=account_a.pk).api_base_url == ""
@@ -253,7 +254,7 @@ def test_wechat_hosts_and_the_projects_sandbox_are_accepted(url, admin_client_, 
 def test_the_shipped_default_allows_wechat_hosts_only(shipped_api_allow_list, admin_client_, account_a):
     response = patch(admin_client_, account_a, {"api_base_url": "http://127.0.0.1:18081"})
     assert response.status_code == 400
-    assert "https://hk.api.weixin.qq.com" in response.json()["api_base_url"][0]  # it says what is allowed
+    assert "https://hk.api.weixin.qq.com" in error_fields(response)["api_base_url"][0]  # it says what is allowed
     assert patch(admin_client_, account_a, {"api_base_url": "https://hk.api.weixin.qq.com"}).status_code == 200
 
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 from wechat_app.models import Account, AccountMembership, Menu, MenuVersion
 from wechat_app.sandbox.testing import sandbox  # noqa: F401  (pytest fixture)
 from wechat_app.services import menus as menu_services
+from tests.api_errors import error_fields, message
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +97,7 @@ def test_problems_are_field_errors_naming_the_button(api, account):
                {"type": "click", "name": "今日推荐菜单", "key": "A"}]  # 18 bytes, and a repeated key
     resp = send(api, "post", "menus/", {"account": "shop", "name": "Menu", "buttons": buttons})
     assert resp.status_code == 400, resp.content
-    messages = resp.json()["buttons"]
+    messages = error_fields(resp)["buttons"]
     assert "button 2 › sub-button 4: name is 61 bytes, the limit is 60" in messages
     assert "button 3: name is 18 bytes, the limit is 16" in messages
     assert any(message.startswith("button 3") and "key" in message for message in messages if "18 bytes" not in message)
@@ -123,14 +124,14 @@ def test_problems_are_field_errors_naming_the_button(api, account):
 def test_bad_drafts_are_400_naming_the_field_and_write_nothing(api, account, fields, field):
     resp = send(api, "post", "menus/", {"account": "shop", "name": "Menu", **fields})
     assert resp.status_code == 400, resp.content
-    assert field in resp.json(), resp.json()
+    assert field in error_fields(resp), error_fields(resp)
     assert not Menu.objects.exists()
 
 
 def test_one_default_menu_per_account(api, account):
     make_menu(account)
     resp = send(api, "post", "menus/", {"account": "shop", "name": "Another", "buttons": BUTTONS})
-    assert resp.status_code == 400 and resp.json()["kind"] == ["This account already has a default menu."]
+    assert resp.status_code == 400 and error_fields(resp)["kind"] == ["This account already has a default menu."]
     conditional = {"account": "shop", "name": "VIP", "kind": "conditional", "buttons": BUTTONS,
                    "matchrule": {"sex": 1}}
     resp = send(api, "post", "menus/", conditional)
@@ -146,9 +147,9 @@ def test_update_keeps_account_and_kind(api, account, other_account):
     assert menu.buttons == [{"type": "click", "name": "Only", "key": "K"}]
     for change in ({"kind": "conditional", "matchrule": {"sex": "1"}}, {"account": "other"}):
         resp = send(api, "patch", f"menus/{menu.pk}/", change)
-        assert resp.status_code == 400 and set(change) & set(resp.json()), resp.json()
+        assert resp.status_code == 400 and set(change) & set(error_fields(resp)), error_fields(resp)
     resp = send(api, "patch", f"menus/{menu.pk}/", {"buttons": [{"type": "view", "name": "Bad", "url": "ftp://x"}]})
-    assert resp.status_code == 400 and resp.json()["buttons"][0].startswith("button 1: ")
+    assert resp.status_code == 400 and error_fields(resp)["buttons"][0].startswith("button 1: ")
     menu.refresh_from_db()
     assert menu.kind == "default" and menu.account == account and menu.buttons[0]["name"] == "Only"
 
@@ -161,7 +162,7 @@ def test_list_filters(api, account, other_account):
     assert [row["name"] for row in rows] == ["Default menu", "VIP"]
     assert [row["name"] for row in send(api, "get", "menus/?kind=conditional").json()["results"]] == ["VIP"]
     resp = send(api, "get", "menus/?kind=sideways&account=a%00b")
-    assert resp.status_code == 400 and set(resp.json()) == {"kind", "account"}
+    assert resp.status_code == 400 and set(error_fields(resp)) == {"kind", "account"}
 
 
 def test_deleting_a_draft(api, account):
@@ -224,7 +225,7 @@ def test_diff_against_a_version_of_another_account_or_a_bad_id_is_400(api, accou
                                         status="published")
     for against in (theirs.pk, "abc", "0", "-1", "1" * 30, "\x00"):
         resp = send(api, "get", f"menu-versions/{mine.pk}/diff/?against={against}")
-        assert resp.status_code == 400 and "against" in resp.json(), (against, resp.content)
+        assert resp.status_code == 400 and "against" in error_fields(resp), (against, resp.content)
 
 
 def test_version_filters_are_validated(api, account):
@@ -244,7 +245,7 @@ def test_versions_are_read_only(api, account):
 def test_publishing_an_invalid_draft_sends_nothing(api, account, sandbox):
     menu = make_menu(account, buttons=[{"type": "click", "name": "x" * 17, "key": "K"}])  # saved around the API
     resp = send(api, "post", f"menus/{menu.pk}/publish/")
-    assert resp.status_code == 400 and resp.json()["buttons"] == ["button 1: name is 17 bytes, the limit is 16"]
+    assert resp.status_code == 400 and error_fields(resp)["buttons"] == ["button 1: name is 17 bytes, the limit is 16"]
     assert not MenuVersion.objects.exists() and not sandbox.state.menus.get(APP_ID)
 
 
@@ -255,11 +256,12 @@ def test_wechat_refusal_is_a_400_with_the_version_and_the_button(api, account, s
     menu = make_menu(account, buttons=buttons)
     resp = send(api, "post", f"menus/{menu.pk}/publish/")
     assert resp.status_code == 400, resp.content
-    body = resp.json()
+    body = resp.json()["error"]
     version = body["version"]
+    assert body["code"] == "wechat_refused"
     assert version["status"] == "failed" and version["errcode"] == 40054
     assert version["problem_path"] == [1, 0] and version["problem"] == "button 2 › sub-button 1"
-    assert "40054" in body["detail"] and "button 2 › sub-button 1" in body["detail"]
+    assert "40054" in body["message"] and "button 2 › sub-button 1" in body["message"]
     menu.refresh_from_db()
     assert menu.live_version is None and not sandbox.state.menus.get(APP_ID)
 
@@ -272,7 +274,7 @@ def test_wechat_unreachable_is_a_502(api, account):
     menu = make_menu(account)
     resp = send(api, "post", f"menus/{menu.pk}/publish/")
     assert resp.status_code == 502, resp.content
-    assert resp.json()["version"]["status"] == "failed"
+    assert resp.json()["error"]["version"]["status"] == "failed"
     assert send(api, "post", "accounts/shop/menus/pull/").status_code == 502
     assert APP_SECRET not in resp.content.decode()
 
@@ -300,7 +302,7 @@ def test_delete_live_then_the_draft(api, account, sandbox):
     menu = make_menu(account)
     menu_services.publish(menu)
     resp = send(api, "delete", f"menus/{menu.pk}/")
-    assert resp.status_code == 409 and "accounts/shop/menus/delete-live/" in resp.json()["detail"]
+    assert resp.status_code == 409 and "accounts/shop/menus/delete-live/" in message(resp)
     assert Menu.objects.filter(pk=menu.pk).exists()
     assert send(api, "post", "accounts/shop/menus/delete-live/").status_code == 204
     assert not sandbox.state.menus.get(APP_ID)
@@ -317,7 +319,7 @@ def test_a_conditional_menu_comes_off_alone(api, account, sandbox):
     vip.refresh_from_db()
     assert vip.menuid and len(sandbox.state.conditional_menus[APP_ID]) == 1
     resp = send(api, "delete", f"menus/{vip.pk}/")
-    assert resp.status_code == 409 and f"menus/{vip.pk}/delete-live/" in resp.json()["detail"]
+    assert resp.status_code == 409 and f"menus/{vip.pk}/delete-live/" in message(resp)
     resp = send(api, "post", f"menus/{vip.pk}/delete-live/")
     assert resp.status_code == 200 and resp.json()["menuid"] == "" and resp.json()["live_version"] is None
     assert sandbox.state.conditional_menus[APP_ID] == [] and sandbox.state.menus[APP_ID]
@@ -340,9 +342,9 @@ def test_trymatch_says_which_menu_a_follower_sees(api, account, sandbox):
     assert send(api, "post", "accounts/shop/menus/trymatch/", {"user_id": man}).json()["matched_menu"] == default.pk
     for bad in ({}, {"user_id": ""}, {"user_id": "has space"}, {"user_id": "x" * 65}, {"user_id": "a\x00"}):
         resp = send(api, "post", "accounts/shop/menus/trymatch/", bad)
-        assert resp.status_code == 400 and "user_id" in resp.json(), (bad, resp.content)
+        assert resp.status_code == 400 and "user_id" in error_fields(resp), (bad, resp.content)
     unknown = send(api, "post", "accounts/shop/menus/trymatch/", {"user_id": "nobody-follows"})
-    assert unknown.status_code == 400 and "WeChat refused" in unknown.json()["detail"]
+    assert unknown.status_code == 400 and "WeChat refused" in message(unknown)
 
 
 # ---- access ---------------------------------------------------------------------------------------------
@@ -384,7 +386,7 @@ def test_another_accounts_menus_are_not_found(client, account, other_account, sa
                         ("post", "accounts/shop/menus/trymatch/")):
         assert send(client, method, url, {"user_id": "someone"}).status_code == 404, url
     resp = send(client, "post", "menus/", {"account": "shop", "name": "Sneaky", "buttons": BUTTONS})
-    assert resp.status_code == 400 and set(resp.json()) == {"account"}
+    assert resp.status_code == 400 and set(error_fields(resp)) == {"account"}
     mine = make_menu(other_account)
     version_theirs = menu_services.publish(make_menu(other_account, kind="conditional", name="C",
                                                      matchrule={"sex": "1"}))
@@ -404,7 +406,8 @@ def test_openapi_schema_has_the_menu_endpoints_without_warnings(tmp_path):
     from django.core.management import call_command
 
     out = tmp_path / "schema.yaml"
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out),
+                 "--custom-settings", "wechat_app.api.schema.SPECTACULAR_SETTINGS")
     schema = out.read_text()
     for path in ("/wechat/api/menus/{id}/publish/", "/wechat/api/menus/{id}/delete-live/",
                  "/wechat/api/menu-versions/{id}/diff/", "/wechat/api/menu-versions/{id}/rollback/",
@@ -433,7 +436,7 @@ def test_characters_the_database_cannot_store_are_400(api, account, buttons, mat
         data.update(kind="conditional", matchrule=matchrule)
     resp = api.post(f"{API}/menus/", json.dumps(data, ensure_ascii=True), content_type="application/json")
     assert resp.status_code == 400, resp.content
-    assert any(message in text for text in resp.json()[field]), resp.json()
+    assert any(message in text for text in error_fields(resp)[field]), resp.json()
     assert not Menu.objects.exists()
 
 

@@ -31,6 +31,7 @@ from ..models.menus import menu_spec_error_to_validation_error
 from ..services import menus as menu_services
 from ..services.access import accessible_accounts
 from . import filters
+from .errors import error_body
 from .schema import OpenApiParameter, OpenApiResponse, extend_schema
 from .serializers import AccountNameField
 from .views import AppViewSetMixin
@@ -162,20 +163,23 @@ def version_response(version: MenuVersion) -> Response:
     problem = f" ({version.problem_label()})" if version.problem_path is not None else ""
     if version.errcode is None:
         detail, code = f"WeChat could not be reached: {version.errmsg}", status.HTTP_502_BAD_GATEWAY
+        error = WeChatUnavailable.default_code
     else:
         detail, code = f"WeChat refused: {version.errcode} {version.errmsg}{problem}", status.HTTP_400_BAD_REQUEST
-    return Response({"detail": detail, "version": data}, status=code)
+        error = WeChatRefused.default_code
+    return Response(error_body(error, detail, version=data), status=code)
 
 
 VERSION_ANSWERS = {
     201: MenuVersionSerializer, 202: MenuVersionSerializer,
-    400: OpenApiResponse(description="Invalid menu (field errors), or WeChat refused it (detail, version)."),
-    502: OpenApiResponse(description="WeChat could not be reached (detail, version)."),
+    400: OpenApiResponse(description="Invalid menu (field errors), or WeChat refused it (`wechat_refused`, "
+                                     "with the failed `version`)."),
+    502: OpenApiResponse(description="WeChat could not be reached (`wechat_unavailable`, with the failed `version`)."),
 }
 
 
 class MenuViewSet(AppViewSetMixin, viewsets.ModelViewSet):
-    """Menu drafts. Filters: ``account`` (name), ``kind``. Editing a draft changes nothing on
+    """Menu drafts. Filters: `account` (name), `kind`. Editing a draft changes nothing on
     WeChat until it is published."""
 
     serializer_class = MenuSerializer
@@ -233,7 +237,7 @@ class MenuViewSet(AppViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="delete-live", required_permissions=[("change", Menu)])
     def delete_live(self, request, pk=None):
         """Take this conditional menu off WeChat (menu/delconditional); the draft stays. The default
-        menu goes only with all the others: ``accounts/{name}/menus/delete-live/``."""
+        menu goes only with all the others: `accounts/{name}/menus/delete-live/`."""
         menu = self.get_object()
         try:
             menu_services.delete_conditional(menu, user=request.user)
@@ -254,8 +258,8 @@ class MenuViewSet(AppViewSetMixin, viewsets.ModelViewSet):
 
 
 class MenuVersionViewSet(AppViewSetMixin, viewsets.ReadOnlyModelViewSet):
-    """Published menu versions (read-only), newest first. Filters: ``account`` (name), ``menu`` (id),
-    ``kind``, ``source``, ``status``."""
+    """Published menu versions (read-only), newest first. Filters: `account` (name), `menu` (id),
+    `kind`, `source`, `status`."""
 
     serializer_class = MenuVersionSerializer
 
@@ -296,7 +300,7 @@ class MenuVersionViewSet(AppViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     @staticmethod
     def _previous(version: MenuVersion) -> MenuVersion | None:
-        """The version before ``version`` of the same menu: the same kind, and for a conditional
+        """The version before `version` of the same menu: the same kind, and for a conditional
         menu the same draft."""
         earlier = MenuVersion.objects.filter(account_id=version.account_id, kind=version.kind,
                                              number__lt=version.number)
@@ -311,7 +315,7 @@ class MenuVersionViewSet(AppViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def rollback(self, request, pk=None):
         """Publish this version's menu again, as a new version (the draft follows it).
 
-        Answers like ``menus/{id}/publish/``: 201, 202 while queued, 400 or 502 when it failed."""
+        Answers like `menus/{id}/publish/`: 201, 202 while queued, 400 or 502 when it failed."""
         version = self.get_object()
         try:
             new_version = menu_services.rollback(version, user=request.user)
@@ -323,7 +327,7 @@ class MenuVersionViewSet(AppViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class AccountMenuViewSet(AppViewSetMixin, viewsets.GenericViewSet):
-    """The menu actions of one account as a whole, under ``accounts/{name}/menus/``."""
+    """The menu actions of one account as a whole, under `accounts/{name}/menus/`."""
 
     lookup_field = "name"
     lookup_value_regex = name_validator.regex.pattern.strip("^$")

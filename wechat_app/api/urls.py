@@ -1,11 +1,22 @@
+"""The app's REST API, its OpenAPI schema and docs pages (mounted at ``wechat/api/`` by
+``wechat_app.urls``): everything an installing project gets from one ``include``."""
+from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
 from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
+from .base import AppAPIRootView
+from .docs import RedocView, SchemaView, SwaggerView
+from .errors import not_found
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .outbound import CampaignViewSet, FollowerViewSet, OutboundMessageViewSet, TemplateViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
 
-router = DefaultRouter()
+
+class AppRouter(DefaultRouter):
+    APIRootView = AppAPIRootView
+
+
+router = AppRouter()
 # Only the actions on an account's menus as a whole (accounts/{name}/menus/pull/, delete-live/,
 # trymatch/). Registered before AccountViewSet, which the API root then lists under "accounts".
 router.register("accounts", AccountMenuViewSet, basename="account-menus")
@@ -22,4 +33,11 @@ router.register("tags", TagViewSet, basename="tag")
 router.register("mass-messages", MassMessageViewSet, basename="massmessage")
 router.register("kf-accounts", KfAccountViewSet, basename="kfaccount")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", SwaggerView.as_view(), name="api-docs"),
+    path("redoc/", RedocView.as_view(), name="api-redoc"),
+    *router.urls,
+    # Any other path under the API: a 404 in the API's error shape, not Django's HTML page.
+    re_path(r"^.*$", not_found),
+]

@@ -1,16 +1,15 @@
 """REST API: accounts, rules and the message log, limited to the accounts the user may access.
 
-Permissions are the admin's (``permissions.AccountModelPermissions``); every filter parameter is
-validated (``filters``) and JSON bodies are depth-limited (``parsers``), so bad input answers 400.
+Permissions are the admin's (`permissions.AccountModelPermissions`); every filter parameter is
+validated (`filters`) and JSON bodies are depth-limited (`parsers`), so bad input answers 400.
 """
 from __future__ import annotations
 
 from django.db.models import Q
 from django.http import HttpResponse
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from ..engine.spec import MatchKind
@@ -19,24 +18,40 @@ from ..models.accounts import name_validator
 from ..services import rule_files
 from ..services.access import accessible_accounts, can_import_rules, grant_creator
 from . import filters
-from .parsers import BoundedJSONParser
-from .permissions import AccountModelPermissions
+from .base import AppViewSetMixin  # noqa: F401  (re-exported: the API modules import it from here)
+from .schema import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from .serializers import AccountSerializer, MessageLogSerializer, RuleImportSerializer, RuleSerializer
 
+ACCOUNT_EXAMPLE = {
+    "id": 1, "name": "shop", "app_id": "wx1234567890abcdef", "encrypt_mode": "safe",
+    "api_base_url": "", "enabled": True, "no_match_reply": "", "error_reply": "", "app_secret_set": True,
+    "encoding_aes_key_set": True, "callback_path": "/wechat/callback/shop/",
+    "created_at": "2026-05-01T08:00:00Z", "updated_at": "2026-05-01T08:00:00Z",
+}
+ACCOUNT_CREATE_EXAMPLE = {
+    "name": "shop", "app_id": "wx1234567890abcdef", "app_secret": "the AppSecret of the WeChat console",
+    "token": "MyToken123", "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "encrypt_mode": "safe",
+}
+ACCOUNT_EXAMPLES = [
+    OpenApiExample("An account", value=ACCOUNT_EXAMPLE, response_only=True),
+    OpenApiExample("A new account in safe mode", value=ACCOUNT_CREATE_EXAMPLE, request_only=True),
+]
 
-class AppViewSetMixin:
-    """What every view of the app's API shares: permissions, parsers."""
 
-    permission_classes = [AccountModelPermissions]
-    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
-    required_permissions = None  # set per custom action, see AccountModelPermissions
-
-
+@extend_schema_view(
+    list=extend_schema(examples=[OpenApiExample("Accounts", value=[ACCOUNT_EXAMPLE], response_only=True)]),
+    retrieve=extend_schema(examples=ACCOUNT_EXAMPLES[:1]),
+    create=extend_schema(examples=ACCOUNT_EXAMPLES),
+    partial_update=extend_schema(examples=[
+        ACCOUNT_EXAMPLES[0], OpenApiExample("Disable an account", value={"enabled": False}, request_only=True)]),
+)
 class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
-    """Official accounts. Secrets are accepted on write and never returned.
+    """Official accounts. Secrets (`app_secret`, `token`, `encoding_aes_key`) are accepted on write
+    and never returned: `app_secret_set` and `encoding_aes_key_set` say whether they are set.
 
-    Creating needs ``add_account`` (the creator becomes a member); deleting needs ``delete_account``,
-    which only superusers have unless it is granted."""
+    Creating needs `add_account` (the creator becomes a member); deleting needs `delete_account`,
+    which only superusers have unless it is granted. Changing `app_id`, `app_secret` or
+    `api_base_url` needs `change_account_credentials`."""
 
     serializer_class = AccountSerializer
     lookup_field = "name"
@@ -49,11 +64,14 @@ class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer):
         grant_creator(self.request.user, serializer.save())
 
+    @extend_schema(parameters=[OpenApiParameter("as", str, enum=["yaml", "json"],
+                                                description="The file's format (default yaml).")],
+                   responses={(200, "application/yaml"): str, (200, "application/json"): dict})
     @action(detail=True, methods=["get"], url_path="rules/export", required_permissions=[("view", Rule)])
     def export_rules(self, request, name=None):
-        """The account's rules as a webot-dialect file: ``?as=yaml`` (default) or ``?as=json``.
+        """The account's rules as a webot-dialect file: `?as=yaml` (default) or `?as=json`.
 
-        (``format`` is DRF's content-negotiation parameter, hence ``as``.)
+        (`format` is DRF's content-negotiation parameter, hence `as`.)
         """
         fmt = request.query_params.get("as", "yaml")
         if fmt not in ("yaml", "json"):
@@ -67,10 +85,10 @@ class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="rules/import", serializer_class=RuleImportSerializer,
             required_permissions=[("add", Rule), ("change", Rule)])
     def import_rules(self, request, name=None):
-        """Import a rule file (all or nothing); with ``dry_run`` only report what would change.
+        """Import a rule file (all or nothing); with `dry_run` only report what would change.
 
-        Body: ``{"rules": <YAML/JSON text, or the loaded list or mapping>, "replace": false,
-        "dry_run": false}``. The answer lists the rule names created, updated, deleted and
+        Body: `{"rules": <YAML/JSON text, or the loaded list or mapping>, "replace": false,
+        "dry_run": false}`. The answer lists the rule names created, updated, deleted and
         unchanged; an invalid file answers 400 naming the rule, and nothing is written.
         """
         account = self.get_object()
@@ -85,14 +103,14 @@ class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
         try:
             preview = run(account, data["rules"], replace=data["replace"])
         except rule_files.ImportFailed as err:
-            return Response({"rules": [str(err)]}, status=status.HTTP_400_BAD_REQUEST)
+            raise serializers.ValidationError({"rules": [str(err)]}) from err
         return Response({"dry_run": data["dry_run"], "summary": preview.summary(), **preview.names(),
                          "warnings": preview.warnings})
 
 
 class RuleViewSet(AppViewSetMixin, viewsets.ModelViewSet):
-    """Reply rules. Filters: ``account`` (name), ``enabled``, ``kind``, ``top_level`` (true/false),
-    ``search``."""
+    """Reply rules. Filters: `account` (name), `enabled`, `kind`, `top_level` (true/false),
+    `search`."""
 
     serializer_class = RuleSerializer
 
@@ -133,8 +151,8 @@ class RuleViewSet(AppViewSetMixin, viewsets.ModelViewSet):
 
 
 class MessageLogViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The message log (read-only). Filters: ``account``, ``type``, ``user``, ``rule``, ``status``,
-    ``since``/``until`` (ISO 8601), ``search`` (text)."""
+    """The message log (read-only). Filters: `account`, `type`, `user`, `rule`, `status`,
+    `since`/`until` (ISO 8601), `search` (text)."""
 
     serializer_class = MessageLogSerializer
 

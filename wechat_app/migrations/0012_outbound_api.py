@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wechat_app', '0010_account_error_replies'),
+        ('wechat_app', '0011_api_tokens'),
     ]
 
     operations = [

@@ -1,6 +1,7 @@
 """The app's models, one module per area; import them from here."""
 from .access import AccountMembership
 from .accounts import Account
+from .api_tokens import ApiToken
 from .audience import KfAccount, MassMessage, Tag
 from .logs import MessageLog
 from .menus import Menu, MenuVersion
@@ -8,6 +9,6 @@ from .outbound import Campaign, Follower, OutboundMessage, SyncJob, Template
 from .rules import Rule
 
 __all__ = [
-    "Account", "AccountMembership", "Campaign", "Follower", "KfAccount", "MassMessage", "Menu", "MenuVersion",
-    "MessageLog", "OutboundMessage", "Rule", "SyncJob", "Tag", "Template",
+    "Account", "AccountMembership", "ApiToken", "Campaign", "Follower", "KfAccount", "MassMessage", "Menu",
+    "MenuVersion", "MessageLog", "OutboundMessage", "Rule", "SyncJob", "Tag", "Template",
 ]

@@ -82,7 +82,7 @@ class Account(models.Model):
         SERVICE = "service", _("Service account (服务号)")
 
     name = models.CharField(_("name"), max_length=64, unique=True, validators=[name_validator],
-                            help_text=_("Used in the callback URL: /wechat/callback/<name>/"))
+                            help_text=_("Used in the callback URL: /wechat/callback/{name}/"))
     app_id = models.CharField(_("app id"), max_length=64, validators=[app_id_validator])
     app_secret = models.CharField(_("app secret"), max_length=128)
     token = models.CharField(_("token"), max_length=32, validators=[token_validator])

@@ -11,21 +11,65 @@ Two questions, always both:
 
 Lacking the model permission is refused (403) before any object is looked up; having it for an
 account one is not a member of looks like the object does not exist.
+
+*Through an API token?* A request authenticated by an ``ApiToken`` acts as the token's owner,
+narrowed by the token: ``api.authentication`` binds the token to the request's user object
+(``bind_token``), and every function here reads it from there. A token limited to accounts
+narrows ``accessible_accounts`` (and so ``has_account``, the querysets, the ``account`` fields);
+a read-only token makes ``can`` refuse everything but ``view``. So a view that filters with
+``accessible_accounts(request.user)`` and checks ``can(request.user, ...)`` gets the token's
+limits for free; nothing else needs to know about tokens.
 """
 from __future__ import annotations
 
 from ..models import Account, AccountMembership, Rule
 
 ACTIONS = ("view", "add", "change", "delete")
+TOKEN_ATTRIBUTE = "wechat_api_token"
+
+
+def bind_token(user, token) -> None:
+    """Make ``user`` (one request's user object) act through ``token``: its account limit and
+    read-only flag apply to every question asked here about ``user``."""
+    setattr(user, TOKEN_ATTRIBUTE, token)
+    for cached in ("_wechat_account_ids", "_wechat_token_account_ids"):
+        if hasattr(user, cached):
+            delattr(user, cached)
+
+
+def request_token(user):
+    """The ``ApiToken`` the request of ``user`` was authenticated with, or None (a session...)."""
+    return getattr(user, TOKEN_ATTRIBUTE, None)
+
+
+def token_account_ids(user) -> set[int] | None:
+    """The accounts the request's token is limited to, or None when it is not limited."""
+    token = request_token(user)
+    if token is None:
+        return None
+    cached = getattr(user, "_wechat_token_account_ids", None)
+    if cached is None:
+        cached = set(token.accounts.values_list("pk", flat=True)) or "all"
+        user._wechat_token_account_ids = cached
+    return None if cached == "all" else cached
+
+
+def is_read_only(user) -> bool:
+    """Whether the request of ``user`` came with a read-only token: it may only read."""
+    token = request_token(user)
+    return bool(token is not None and token.read_only)
 
 
 def accessible_accounts(user):
-    """The accounts ``user`` may work with (a queryset)."""
+    """The accounts ``user`` may work with (a queryset), narrowed by the request's API token."""
     if not is_active_staff(user):
         return Account.objects.none()
-    if user.is_superuser:
-        return Account.objects.all()
-    return Account.objects.filter(pk__in=AccountMembership.objects.account_ids_for(user))
+    qs = (Account.objects.all() if user.is_superuser
+          else Account.objects.filter(pk__in=AccountMembership.objects.account_ids_for(user)))
+    limit = token_account_ids(user)
+    if limit is not None:
+        qs = qs.filter(pk__in=limit)
+    return qs
 
 
 CHANGE_CREDENTIALS_PERMISSION = "wechat_app.change_account_credentials"
@@ -36,7 +80,8 @@ def can_change_credentials(user) -> bool:
     allowed to change the account at all): superusers, and whom they grant
     ``wechat_app.change_account_credentials``. Without it, an editor of one account could point
     it at another app's id or send its secret to a host of their choosing."""
-    return bool(getattr(user, "is_active", False) and user.has_perm(CHANGE_CREDENTIALS_PERMISSION))
+    return bool(getattr(user, "is_active", False) and not is_read_only(user)
+                and user.has_perm(CHANGE_CREDENTIALS_PERMISSION))
 
 
 def is_active_staff(user) -> bool:
@@ -57,7 +102,7 @@ def has_account(user, account_or_id) -> bool:
     account_id = getattr(account_or_id, "pk", account_or_id)
     if account_id is None or not is_active_staff(user):
         return False
-    if user.is_superuser:
+    if user.is_superuser and token_account_ids(user) is None:
         return True
     try:
         return int(account_id) in accessible_account_ids(user)
@@ -74,8 +119,13 @@ def permission_name(action: str, model) -> str:
 
 def can(user, action: str, model, account=None) -> bool:
     """Whether ``user`` may ``action`` (view/add/change/delete) objects of ``model``, in ``account``
-    when one is given (an ``Account`` or its id)."""
+    when one is given (an ``Account`` or its id). Through an API token: a read-only token may only
+    ``view``, and a token limited to accounts cannot add accounts (it could not see them)."""
     if not is_active_staff(user) or not user.has_perm(permission_name(action, model)):
+        return False
+    if action != "view" and is_read_only(user):
+        return False
+    if action == "add" and model is Account and token_account_ids(user) is not None:
         return False
     return account is None or has_account(user, account)
 
@@ -98,3 +148,38 @@ def grant_creator(user, account) -> None:
     """Whoever creates an account may manage it (superusers see every account anyway)."""
     if not user.is_superuser:
         AccountMembership.objects.get_or_create(user=user, account=account)
+
+
+# ---- API tokens ----------------------------------------------------------------------------------
+# A token acts with its owner's permissions, so having one grants nothing more: every active staff
+# user may create, see and revoke their own. Seeing and revoking other users' tokens needs
+# ``manage_all_api_tokens`` (or a superuser); creating one for another user, which would let its
+# holder act as that user, is for superusers only.
+
+MANAGE_ALL_API_TOKENS_PERMISSION = "wechat_app.manage_all_api_tokens"
+
+
+def can_manage_all_api_tokens(user) -> bool:
+    return is_active_staff(user) and not is_read_only(user) and user.has_perm(MANAGE_ALL_API_TOKENS_PERMISSION)
+
+
+def can_manage_api_token(user, token=None) -> bool:
+    """Whether ``user`` may see and revoke ``token`` (None: their own tokens at all)."""
+    if not is_active_staff(user) or request_token(user) is not None:
+        return False  # tokens are managed in the admin or the shell, never with a token
+    return token is None or token.user_id == user.pk or can_manage_all_api_tokens(user)
+
+
+def can_create_api_token_for(user, owner) -> bool:
+    return can_manage_api_token(user) and (owner.pk == user.pk or bool(user.is_superuser))
+
+
+def manageable_api_tokens(user):
+    """The tokens ``user`` may see and revoke (a queryset)."""
+    from ..models import ApiToken
+
+    if not can_manage_api_token(user):
+        return ApiToken.objects.none()
+    if can_manage_all_api_tokens(user):
+        return ApiToken.objects.all()
+    return ApiToken.objects.filter(user=user)
