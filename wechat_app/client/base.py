@@ -17,6 +17,7 @@ import threading
 import time
 import weakref
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -132,6 +133,8 @@ class WeChatClient:
         self.media = api.MediaAPI(self)
         self.qrcode = api.QRCodeAPI(self)
         self.jssdk = api.JSSDKAPI(self)
+        self.shorturl = api.ShortURLAPI(self)
+        self.oauth = api.OAuthAPI(self)
 
     def __repr__(self):
         return f"<WeChatClient app_id={self.app_id!r} base_url={self.base_url!r}>"
@@ -146,11 +149,13 @@ class WeChatClient:
 
     # --- the one place that talks HTTP ---------------------------------------------------------
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
-                data: Any = None, files: Any = None, with_token: bool = True, raw: bool = False):
+                data: Any = None, files: Any = None, with_token: bool = True, raw: bool = False,
+                url: str | None = None):
         """Call ``path``; return the decoded JSON (or the ``Response`` when ``raw``).
 
         Raises ``WeChatAPIError`` for a non-zero errcode, ``WeChatTransportError`` for
-        connection failures, timeouts and HTTP errors. A token error (40001, 40014, 42001) is
+        connection failures, timeouts and HTTP errors. ``url`` replaces ``base_url + path`` (a
+        page WeChat serves on another host, such as showqrcode). A token error (40001, 40014, 42001) is
         answered by invalidating the token, fetching a new one and retrying exactly once.
         """
         retried = False
@@ -161,7 +166,7 @@ class WeChatClient:
                 token = self.token_provider.get_token(self)
                 query["access_token"] = token
             try:
-                return self._send(method, path, query, json=json, data=data, files=files, raw=raw)
+                return self._send(method, path, query, json=json, data=data, files=files, raw=raw, url=url)
             except WeChatAPIError as err:
                 if with_token and err.is_token_error and not retried:
                     self.token_provider.invalidate(self, token)
@@ -169,9 +174,9 @@ class WeChatClient:
                     continue
                 raise
 
-    def _send(self, method, path, query, *, json=None, data=None, files=None, raw=False):
-        where = f"{method} {path}"
-        url = self.base_url + path
+    def _send(self, method, path, query, *, json=None, data=None, files=None, raw=False, url=None):
+        where = f"{method} {path or urlsplit(url).path}"
+        url = url or self.base_url + path
         try:
             if json is not None:
                 # WeChat expects UTF-8 JSON, not \\u escapes (they show literally in messages).

@@ -61,6 +61,14 @@ def admin(method: str, path: str):
     return register
 
 
+class RawResponse:
+    """A route's answer that is not WeChat's JSON: a page, an image or a redirect (sandbox/web.py)."""
+
+    def __init__(self, body: bytes = b"", content_type: str = "text/html; charset=utf-8", status: int = 200,
+                 headers: dict[str, str] | None = None):
+        self.body, self.content_type, self.status, self.headers = body, content_type, status, headers or {}
+
+
 class _DropConnection(Exception):
     """Close the connection without answering."""
 
@@ -103,6 +111,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_raw(self, response: RawResponse) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -167,6 +184,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
             payload = func(self, query, body if body is not None else raw, app_id)
         except SandboxError as err:
             payload = error_payload(err.errcode, err.errmsg)
+        if isinstance(payload, RawResponse):
+            call.update(errcode=None, status=payload.status)
+            self.state.record_call(call)
+            self._send_raw(payload)
+            return
         call["errcode"] = payload.get("errcode", 0)
         call["body"] = _redact(body)
         if drop_after:
@@ -458,18 +480,6 @@ def _tag_users(handler, query, body, app_id):
     return data
 
 
-@api("POST", "/cgi-bin/qrcode/create")
-def _qrcode(handler, query, body, app_id):
-    action = body.get("action_name")
-    if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
-        raise SandboxError(40053, "invalid action info")
-    ticket = secrets.token_urlsafe(48)
-    data = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:22]}"}
-    if "LIMIT" not in action:
-        data["expire_seconds"] = int(body.get("expire_seconds") or 60)
-    return data
-
-
 @api("POST", "/cgi-bin/media/upload")
 def _media_upload(handler, query, body, app_id):
     kind = query.get("type")
@@ -679,3 +689,7 @@ class SandboxServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# The web side (OAuth pages and /sns endpoints, QR code images, short links) registers its routes.
+from . import web  # noqa: E402,F401

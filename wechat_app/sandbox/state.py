@@ -216,6 +216,9 @@ class SandboxState:
             self.faults: list[Fault] = []
             self.pushes: list[dict[str, Any]] = []
             self.next_msgid = 1_000_000_000
+            from .web import WebState  # OAuth codes and tokens, QR codes, short links
+
+            self.web = WebState()
             self.config = {
                 "token_ttl": 7200,          # seconds a token lives
                 "stable_renew_window": 300,  # normal-mode stable_token renews in the last 5 minutes
