@@ -5,10 +5,10 @@ E001 the settings cannot be read (not a dict, unknown names); E002-E003 the call
 E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an API base URL
 allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files and the rule tree;
 E034-E036 fault tolerance (cache retry, database recheck, spool cap); E037 the session
-timeout; W001-W003 legal but harmful
+timeout; E070-E072 the web side (OAuth user creation, state lifetime, JS-SDK rate limit); W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
-written.
+written; W070 an OAuth authorize URL that is not https.
 """
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ RULES = {
     "CAMPAIGN_CHUNK_SIZE": ("E021", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "CAMPAIGN_CONCURRENCY": ("E022", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "REPLY_BUDGET": ("E023", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "OAUTH_CREATE_USERS": ("E070", lambda v: isinstance(v, bool), "True or False"),
+    "OAUTH_STATE_TTL": ("E071", lambda v: _int(v) and 30 <= v <= 86400, "an integer from 30 to 86400 (seconds)"),
+    "JSSDK_RATE_LIMIT": ("E072", lambda v: _int(v) and v >= 0,
+                         "a non-negative integer (requests per address per minute; 0: no limit)"),
     "RULE_FILE_MAX_SIZE": ("E030", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
     "RULE_FILE_MAX_NESTING": ("E031", lambda v: _int(v) and 1 <= v <= 200, "an integer from 1 to 200"),
     "RULE_FILE_MAX_RULES": ("E032", lambda v: _int(v) and v > 0, "a positive integer"),
@@ -113,6 +117,14 @@ def check_settings(app_configs, **kwargs):
             hint="Keep it under 5 (default 4) so that slow code rules answer in time and reply later.",
             id="wechat_app.W002"))
     errors += _check_api_allow_list(app_settings.ALLOWED_API_BASE_URLS)
+    authorize = app_settings.OAUTH_AUTHORIZE_URL
+    if not isinstance(authorize, str) or not authorize.startswith("https://"):
+        errors.append(Warning(
+            f"{SETTINGS_NAME}['OAUTH_AUTHORIZE_URL'] is {authorize!r}, not an https URL: WeChat users who log in "
+            "to the H5 pages would be sent there.",
+            hint="Keep WeChat's https://open.weixin.qq.com/connect/oauth2/authorize (sandbox accounts use their "
+                 "API base URL anyway).",
+            id="wechat_app.W070"))
     from .engine.regex import engine_name
 
     if engine_name() != "re2":

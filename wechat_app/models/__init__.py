@@ -5,8 +5,9 @@ from .logs import MessageLog
 from .menus import Menu, MenuVersion
 from .outbound import Campaign, Follower, OutboundMessage, Template
 from .rules import Rule
+from .web import QRCode, ShortLink, WeChatUser
 
 __all__ = [
     "Account", "AccountMembership", "Campaign", "Follower", "Menu", "MenuVersion", "MessageLog", "OutboundMessage",
-    "Rule", "Template",
+    "QRCode", "Rule", "ShortLink", "Template", "WeChatUser",
 ]
