@@ -120,6 +120,10 @@ class QRCode(models.Model):
             errors["expire_seconds"] = _("A permanent code does not expire: leave this empty.")
         if self.rule_id and self.account_id and self.rule.account_id != self.account_id:
             errors["rule"] = _("The rule belongs to another account.")
+        if not errors and self.account_id and QRCode.objects.filter(
+                account_id=self.account_id, scene=self.scene_value).exclude(pk=self.pk).exists():
+            errors["scene_id" if self.scene_id is not None else "scene_str"] = _(
+                "Another QR code of this account has this scene: scans could not be told apart.")
         if errors:
             raise ValidationError(errors)
         self.scene = self.scene_value

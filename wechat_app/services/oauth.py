@@ -126,15 +126,15 @@ def complete(request, account, query) -> tuple[WeChatUser, str]:
         profile = {}
         if grant.get("scope", entry["scope"]) == "snsapi_userinfo" or entry["scope"] == "snsapi_userinfo":
             profile = client.oauth.userinfo(grant["access_token"], openid)
+    except (WeChatTransportError, DisallowedBaseURL, KeyError, TypeError) as err:
+        logger.warning("OAuth login for %s failed: %s", account.name, type(err).__name__)
+        raise OAuthFailure("unavailable", "WeChat could not be reached; try again in a moment.") from None
     except WeChatAPIError as err:
         if err.errcode in CODE_ERRORS:
             raise OAuthFailure("code", f"The login code is {CODE_ERRORS[err.errcode]} "
                                        f"({err.errcode}): start again.") from None
         logger.warning("OAuth login for %s refused by WeChat: %s", account.name, err.errcode)
         raise OAuthFailure("unavailable", f"WeChat refused the login ({err.errcode}).") from None
-    except (WeChatTransportError, DisallowedBaseURL, KeyError, TypeError) as err:
-        logger.warning("OAuth login for %s failed: %s", account.name, type(err).__name__)
-        raise OAuthFailure("unavailable", "WeChat could not be reached; try again in a moment.") from None
     scope = entry["scope"] if not profile else "snsapi_userinfo"
     wechat_user = record_login(request, account, openid, grant, profile, scope)
     return wechat_user, entry["next"]
@@ -203,10 +203,10 @@ def refresh_profile(wechat_user: WeChatUser) -> WeChatUser:
             raise OAuthFailure("code", "WeChat refused the refreshed token.")
         if wechat_user.scope == WeChatUser.Scope.USERINFO:
             wechat_user.profile = client.oauth.userinfo(grant["access_token"], wechat_user.openid)
-    except WeChatAPIError as err:
-        raise OAuthFailure("code", f"The refresh token is no longer valid ({err.errcode}).") from None
     except WeChatTransportError:
         raise OAuthFailure("unavailable", "WeChat could not be reached.") from None
+    except WeChatAPIError as err:
+        raise OAuthFailure("code", f"The refresh token is no longer valid ({err.errcode}).") from None
     if grant.get("refresh_token") and grant["refresh_token"] != token:
         wechat_user.refresh_token_encrypted = encrypt(grant["refresh_token"])
     wechat_user.save(update_fields=["profile", "refresh_token_encrypted"])

@@ -30,6 +30,13 @@ QRSCENE = "qrscene_"
 def create_qrcode(qr: QRCode) -> QRCode:
     """Create the code on WeChat and save it (raises WeChatAPIError / WeChatTransportError; nothing
     is saved then). ``qr`` must have passed ``full_clean``."""
+    request_qrcode(qr)
+    qr.save()
+    return qr
+
+
+def request_qrcode(qr: QRCode) -> QRCode:
+    """Ask WeChat for the code and fill ``ticket``, ``url``, ``scene`` and ``expires_at`` (unsaved)."""
     client = get_client(qr.account)
     scene = qr.scene_id if qr.scene_id is not None else qr.scene_str
     permanent = qr.kind == QRCode.Kind.PERMANENT
@@ -39,7 +46,6 @@ def create_qrcode(qr: QRCode) -> QRCode:
     qr.scene = qr.scene_value
     if not permanent:
         qr.expires_at = timezone.now() + timedelta(seconds=int(answer.get("expire_seconds") or qr.expire_seconds))
-    qr.save()
     return qr
 
 
