@@ -2,6 +2,7 @@ from rest_framework.routers import DefaultRouter
 
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
+from .web import QRCodeViewSet, ShortLinkViewSet
 
 router = DefaultRouter()
 # Only the actions on an account's menus as a whole (accounts/{name}/menus/pull/, delete-live/,
@@ -12,5 +13,7 @@ router.register("rules", RuleViewSet, basename="rule")
 router.register("messages", MessageLogViewSet, basename="messagelog")
 router.register("menus", MenuViewSet, basename="menu")
 router.register("menu-versions", MenuVersionViewSet, basename="menuversion")
+router.register("qrcodes", QRCodeViewSet, basename="qrcode")
+router.register("short-links", ShortLinkViewSet, basename="shortlink")
 
 urlpatterns = router.urls
