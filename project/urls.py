@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from . import demo
+
 # The demo project names its admin; an installing project keeps its own.
 admin.site.site_header = "WeChat console"
 admin.site.site_title = "WeChat console"
@@ -13,4 +15,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("wechat/", include("wechat_app.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The demo H5 pages (templates/demo/): a WeChat login and a JS-SDK page.
+    path("demo/", include(([
+        path("", demo.index, name="index"),
+        path("profile/", demo.profile, name="profile"),
+        path("share/", demo.share, name="share"),
+        path("logout/", demo.log_out, name="logout"),
+    ], "demo"))),
 ]

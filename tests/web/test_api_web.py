@@ -87,3 +87,26 @@ def test_other_accounts_are_404_and_permissions_apply(admin_client, account, san
     assert client.get(f"{BASE}{qr['id']}/").status_code == 200
     assert client.post(f"{BASE}{qr['id']}/shorten/").status_code == 403
     assert client.delete(f"{BASE}{qr['id']}/").status_code == 403
+
+
+def test_the_wechat_shorturl_command(account, sandbox):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("wechat_shorturl", "gen", "https://shop.example.com/b", "--account", "web", "--expire", "60",
+                 stdout=out)
+    key = out.getvalue().strip()
+    assert sandbox.state.web.short_keys[key]["expire_seconds"] == 60
+    out = StringIO()
+    call_command("wechat_shorturl", "fetch", key, "--account", "web", stdout=out)
+    assert "https://shop.example.com/b" in out.getvalue()
+    with pytest.raises(CommandError, match="long_data"):
+        call_command("wechat_shorturl", "gen", "x" * 5000, "--account", "web")
+    with pytest.raises(CommandError) as refused:
+        call_command("wechat_shorturl", "fetch", "nope", "--account", "web")
+    assert refused.value.returncode == 4
+    with pytest.raises(CommandError, match="No account"):
+        call_command("wechat_shorturl", "fetch", key, "--account", "nope")

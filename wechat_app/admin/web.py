@@ -40,7 +40,7 @@ def _event_count(event: str, key) -> Coalesce:
 
 
 class QRCodeForm(forms.ModelForm):
-    reply = forms.CharField(label=_("reply to a scan"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+    reply = forms.CharField(label=_("Reply to a scan"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
                             max_length=600,
                             help_text=_("Creates (or reuses) the event rule for SCAN with this code's scene, "
                                         "linked to the code: it answers scans, and subscribes through the code."))
@@ -62,12 +62,14 @@ class QRCodeForm(forms.ModelForm):
 @admin.register(QRCode)
 class QRCodeAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     form = QRCodeForm
-    list_display = ["thumbnail", "name", "account", "kind", "scene", "expiry", "scans", "new_followers", "rule",
-                    "short_key"]
+    list_display = ["thumbnail", "name", "account", "kind", "scene", "expiry", "scans", "new_followers", "rule"]
     list_display_links = ["thumbnail", "name"]
     list_filter = [AccountListFilter, "kind"]
     search_fields = ["name", "scene"]
     actions = ["shorten"]
+
+    class Media:
+        css = {"all": ["wechat_app/css/console.css", "wechat_app/css/web.css"]}
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -99,7 +101,7 @@ class QRCodeAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("code"))
     def thumbnail(self, obj):
-        return format_html('<img src="{}" alt="" width="56" height="56" style="image-rendering:pixelated">',
+        return format_html('<img src="{}" alt="" width="48" height="48" style="image-rendering:pixelated">',
                            self._png_url(obj))
 
     @admin.display(description=_("image"))
@@ -111,14 +113,15 @@ class QRCodeAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("expires"), ordering="expires_at")
     def expiry(self, obj):
         if obj.expires_at is None:
-            return _("never (permanent)")
-        return format_html("{}{}", obj.expires_at.strftime("%Y-%m-%d %H:%M"), " (expired)" if obj.is_expired else "")
+            return _("never")
+        return format_html('<span title="{}">{}{}</span>', obj.expires_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                           obj.expires_at.strftime("%Y-%m-%d"), " (expired)" if obj.is_expired else "")
 
     @admin.display(description=_("scans"), ordering="_scan_count")
     def scans(self, obj):
         return getattr(obj, "_scan_count", 0) + getattr(obj, "_subscribe_count", 0)
 
-    @admin.display(description=_("new followers"), ordering="_subscribe_count")
+    @admin.display(description=_("followers"), ordering="_subscribe_count")
     def new_followers(self, obj):
         return getattr(obj, "_subscribe_count", 0)
 
