@@ -38,8 +38,11 @@ def check_page_url(account, url: str) -> str:
     if parts.username or parts.password:
         raise PageNotAllowed("The page address has no user name or password.")
     allowed = parse_js_domains(account.js_domains)
+    # A domain without a port allows the scheme's default port only; "host:port" that port.
+    if port in (None, {"http": 80, "https": 443}[parts.scheme]):
+        port = None
     netloc = f"{host}:{port}" if port else host
-    if host and (host in allowed or netloc in allowed):
+    if host and netloc in allowed:
         return url
     if not allowed:
         raise PageNotAllowed(f"The account {account.name!r} has no JS safe domains: add the page's host to them.")
