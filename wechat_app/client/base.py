@@ -12,7 +12,9 @@ Usage::
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -27,6 +29,20 @@ from .errors import WeChatAPIError, WeChatTransportError
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 DEFAULT_TIMEOUT = (3.05, 10)
 USER_AGENT = "django-wechat-app/0.1"
+
+# WeChat takes secrets in query strings (access_token everywhere; the app secret and OAuth
+# tokens on /sns): urllib3's DEBUG log of each request line must not write them out.
+_SECRET_QUERY_RE = re.compile(r"\b(secret|access_token|refresh_token|code)=[^&\s\"]*")
+
+
+class _RedactQuerySecrets(logging.Filter):
+    def filter(self, record):
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SECRET_QUERY_RE.sub(r"\1=***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactQuerySecrets())
 
 _session: requests.Session | None = None
 _session_pid: int | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import socket
 import threading
@@ -61,6 +62,9 @@ def admin(method: str, path: str):
     return register
 
 
+_SECRET_QUERY_RE = re.compile(r"\b(secret|access_token|refresh_token|code)=[^&\s]*")
+
+
 class RawResponse:
     """A route's answer that is not WeChat's JSON: a page, an image or a redirect (sandbox/web.py)."""
 
@@ -84,6 +88,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+        # The request line carries secrets in its query (/sns calls take the app secret, tokens).
+        args = tuple(_SECRET_QUERY_RE.sub(r"\1=***", a) if isinstance(a, str) else a for a in args)
         logger.debug("%s " + format, self.address_string(), *args)
 
     @property
@@ -144,7 +150,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             except (ValueError, AttributeError):
                 pass
         call = {"method": method, "path": url.path, "app_id": app_id, "at": time.time(),
-                "query": {k: ("***" if k in ("access_token", "secret") else v) for k, v in query.items()}}
+                "query": {k: ("***" if k in ("access_token", "secret", "refresh_token") else v) for k, v in query.items()}}
         faults = self.state.take_faults(url.path, app_id)
         drop_after = False
         for fault in faults:
