@@ -84,3 +84,19 @@ def test_other_accounts_codes_are_hidden(admin_client, account, sandbox, django_
     AccountMembership.objects.create(user=staff, account=account)
     assert other.get(reverse("admin:wechat_app_qrcode_png", args=[qr.pk])).status_code == 200
     assert not Rule.objects.exists()
+
+
+def test_web_users_are_read_only_and_refresh_from_wechat(admin_client, account, sandbox, client):
+    from .conftest import ALICE, authorize
+    from wechat_app.models import WeChatUser
+
+    login = client.get("/wechat/oauth/web/login/", {"scope": "snsapi_userinfo"})
+    client.get(authorize(login["Location"], ALICE["openid"]))
+    wechat_user = WeChatUser.objects.get()
+    page = admin_client.get(reverse("admin:wechat_app_wechatuser_change", args=[wechat_user.pk])).content.decode()
+    assert ALICE["openid"] in page and 'name="openid"' not in page and "refresh_token" not in page
+    sandbox.state.followers[account.app_id][ALICE["openid"]].nickname = "Alice 2"
+    response = admin_client.post(reverse("admin:wechat_app_wechatuser_changelist"),
+                                 {"action": "refresh_profiles", "_selected_action": [wechat_user.pk]})
+    assert response.status_code == 302
+    assert WeChatUser.objects.get().profile["nickname"] == "Alice 2"

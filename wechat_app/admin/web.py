@@ -217,8 +217,24 @@ class WeChatUserAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     fields = ["account", "openid", "unionid", "user", "scope", "profile", "first_login_at", "last_login_at"]
     readonly_fields = fields
 
+    actions = ["refresh_profiles"]
+
     def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    @admin.action(description=_("Refresh the profiles from WeChat (refresh token, /sns/auth, /sns/userinfo)"),
+                  permissions=["change"])
+    def refresh_profiles(self, request, queryset):
+        from ..services import oauth
+
+        done = 0
+        for wechat_user in queryset.select_related("account"):
+            if not self.has_change_permission(request, wechat_user):
+                continue
+            try:
+                oauth.refresh_profile(wechat_user)
+                done += 1
+            except oauth.OAuthFailure as failure:
+                self.message_user(request, f"{wechat_user.openid}: {failure.detail}", messages.WARNING)
+        if done:
+            self.message_user(request, _("%(n)d profile(s) refreshed.") % {"n": done}, messages.SUCCESS)
