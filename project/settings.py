@@ -127,7 +127,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "WeChat app API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "WeChat app API", "VERSION": "0.1.0",
+    # Menus and QR codes both have a "kind": each choice set gets its own enum name.
+    "ENUM_NAME_OVERRIDES": {"MenuKindEnum": "wechat_app.models.menus.MenuKind",
+                            "QRCodeKindEnum": "wechat_app.models.web.QRCode.Kind"},
+}
 
 # The app's own settings: one namespaced dict, every key documented in wechat_app/conf.py.
 WECHAT_APP = {

@@ -28,13 +28,16 @@ BACKEND = "wechat_app.auth.WeChatBackend"
 
 class WeChatBackend(ModelBackend):
     """Authenticates a ``WeChatUser`` that completed the OAuth flow (``authenticate(request,
-    wechat_user=...)``); never a username and password."""
+    wechat_user=...)``); never a username and password. Staff users never log in this way: a
+    WeChat identity must not become a passwordless way into the admin."""
 
     def authenticate(self, request, wechat_user=None, **kwargs):
         if wechat_user is None or wechat_user.user_id is None:
             return None
         user = wechat_user.user
-        return user if self.user_can_authenticate(user) else None
+        if not self.user_can_authenticate(user) or getattr(user, "is_staff", False):
+            return None
+        return user
 
 
 def login_backend() -> str:

@@ -7,14 +7,14 @@ that says what happened (``wechat_app/web/oauth_error.html``), never a 500.
 """
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, login
+from django.contrib.auth import login
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .auth import login_backend
+from .auth import WeChatBackend, login_backend
 from .models import Account
 from .services import oauth
 
@@ -64,11 +64,11 @@ def oauth_callback(request, account_name):
     try:
         account = _account(account_name)
         wechat_user, next_url = oauth.complete(request, account, request.GET)
-        user = authenticate(request, wechat_user=wechat_user)
+        # The backend decides even when the project does not list it in AUTHENTICATION_BACKENDS.
+        user = WeChatBackend().authenticate(request, wechat_user=wechat_user)
         if user is None:
-            user = wechat_user.user
-            if not getattr(user, "is_active", False):
-                raise oauth.OAuthFailure("not_linked", "The user linked to this WeChat user is disabled.")
+            raise oauth.OAuthFailure("not_linked", "The user linked to this WeChat user cannot log in with "
+                                                   "WeChat (disabled, or a staff user).")
         login(request, user, backend=login_backend())
     except oauth.OAuthFailure as failure:
         return _failure(request, failure, account_name)

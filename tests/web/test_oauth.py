@@ -199,3 +199,15 @@ def test_oauth_tokens_and_the_secret_never_leak(client, account, sandbox, caplog
     assert ALICE["openid"] in pages[1]
     for secret in [APP_SECRET, *issued]:
         assert secret not in seen
+
+
+def test_a_wechat_login_never_signs_in_a_staff_user(client, account, admin_user):
+    client.force_login(admin_user)  # a signed-in superuser goes through a WeChat login
+    assert client.get(authorize(start(client), ALICE["openid"])).status_code == 302
+    wechat_user = WeChatUser.objects.get(openid=ALICE["openid"])
+    assert wechat_user.user != admin_user  # not linked to the staff user: a user of its own
+    WeChatUser.objects.filter(pk=wechat_user.pk).update(user=admin_user)  # linked by hand anyway
+    fresh = Client()
+    response = fresh.get(authorize(start(fresh), ALICE["openid"]))
+    assert response.status_code == 403 and b"cannot log in with WeChat" in response.content
+    assert "_auth_user_id" not in fresh.session

@@ -170,8 +170,8 @@ def record_login(request, account, openid, grant, profile, scope) -> WeChatUser:
 
 def _user_for(request, account, wechat_user):
     current = getattr(request, "user", None)
-    if current is not None and current.is_authenticated:
-        return current  # a signed-in user links their WeChat identity
+    if current is not None and current.is_authenticated and not current.is_staff:
+        return current  # a signed-in user links their WeChat identity (never a staff user: see auth.py)
     if wechat_user.unionid:
         sibling = (WeChatUser.objects.filter(unionid=wechat_user.unionid, user__isnull=False)
                    .exclude(pk=wechat_user.pk).select_related("user").first())
