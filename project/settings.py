@@ -42,6 +42,12 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "project.urls"
 
+# Staff sign in with a password; the H5 demo pages' visitors log in with WeChat (docs/web.md).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "wechat_app.auth.WeChatBackend",
+]
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

@@ -54,10 +54,11 @@ EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_mes
                 "view_outboundmessage", "add_outboundmessage", "change_outboundmessage", "view_template",
                 "change_template", "view_campaign", "add_campaign", "change_campaign", "view_follower",
                 "change_follower", "view_tag", "add_tag", "change_tag", "delete_tag", "view_massmessage",
-                "add_massmessage", "change_massmessage", "view_kfaccount", "add_kfaccount"]
+                "add_massmessage", "change_massmessage", "view_kfaccount", "add_kfaccount",
+                "view_qrcode", "add_qrcode", "change_qrcode", "delete_qrcode"]
 VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion",
                 "view_outboundmessage", "view_template", "view_campaign", "view_follower", "view_tag",
-                "view_massmessage", "view_kfaccount"]
+                "view_massmessage", "view_kfaccount", "view_qrcode"]
 
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
@@ -118,6 +119,13 @@ TABLE = {
     "mass.create":         (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "mass.send":           (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "kf.list":             (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    # QR codes (issue 14): creating one asks WeChat for it.
+    "qrcode.list":         (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "qrcode.view":         (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "qrcode.png":          (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "qrcode.create":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "qrcode.change":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "qrcode.delete":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
 }
 
 RULE_FILE = "- name: imported\n  match: {exact: imported}\n  reply: Imported!\n"
@@ -1012,6 +1020,84 @@ def api_mass_send(c, w):
 def api_kf_list(c, w):
     resp = c.get(f"{API}/kf-accounts/")
     return api_answer(resp, listed="kfalpha@gh_alpha" in _names(resp, "kf_account")), None
+def _qrcode(w):
+    from wechat_app.models import QRCode
+
+    return QRCode.objects.get_or_create(account=w.a, name="qr-alpha", defaults={
+        "kind": "permanent", "scene_id": 1, "scene": "1", "ticket": "ticket-alpha", "url": "http://weixin.qq.com/q/a"})[0]
+
+
+def _qrcode_exists(**fields):
+    from wechat_app.models import QRCode
+
+    return QRCode.objects.filter(**fields).exists()
+
+
+def admin_qrcode_list(c, w):
+    _qrcode(w)
+    resp = c.get("/admin/wechat_app/qrcode/")
+    return admin_answer(resp, listed=resp.status_code == 200 and "qr-alpha" in resp.content.decode()), None
+
+
+def admin_qrcode_view(c, w):
+    return admin_answer(c.get(f"/admin/wechat_app/qrcode/{_qrcode(w).pk}/change/")), None
+
+
+def admin_qrcode_png(c, w):
+    return admin_answer(c.get(f"/admin/wechat_app/qrcode/{_qrcode(w).pk}/png/")), None
+
+
+def admin_qrcode_create(c, w):
+    with wechat_for(w.a):
+        resp = c.post("/admin/wechat_app/qrcode/add/", {"account": w.a.pk, "name": "new-qr", "kind": "permanent",
+                                                        "scene_id": "2", "scene_str": "", "expire_seconds": "",
+                                                        "rule": "", "reply": ""})
+    return admin_answer(resp, form_errors=_change_form_errors), _qrcode_exists(name="new-qr")
+
+
+def admin_qrcode_change(c, w):
+    qr = _qrcode(w)
+    resp = c.post(f"/admin/wechat_app/qrcode/{qr.pk}/change/", {"name": "renamed-qr", "rule": "", "reply": ""})
+    return admin_answer(resp, form_errors=_change_form_errors), _qrcode_exists(pk=qr.pk, name="renamed-qr")
+
+
+def admin_qrcode_delete(c, w):
+    qr = _qrcode(w)
+    resp = c.post(f"/admin/wechat_app/qrcode/{qr.pk}/delete/", {"post": "yes"})
+    return admin_answer(resp), not _qrcode_exists(pk=qr.pk)
+
+
+def api_qrcode_list(c, w):
+    _qrcode(w)
+    resp = c.get(f"{API}/qrcodes/")
+    return api_answer(resp, listed="qr-alpha" in _names(resp)), None
+
+
+def api_qrcode_view(c, w):
+    return api_answer(c.get(f"{API}/qrcodes/{_qrcode(w).pk}/")), None
+
+
+def api_qrcode_png(c, w):
+    return api_answer(c.get(f"{API}/qrcodes/{_qrcode(w).pk}/png/")), None
+
+
+def api_qrcode_create(c, w):
+    with wechat_for(w.a):
+        resp = _send(c, "post", f"{API}/qrcodes/", {"account": "alpha", "name": "new-qr", "kind": "permanent",
+                                                     "scene_id": 2})
+    return api_answer(resp, hidden_field="account"), _qrcode_exists(name="new-qr")
+
+
+def api_qrcode_change(c, w):
+    qr = _qrcode(w)
+    resp = _send(c, "patch", f"{API}/qrcodes/{qr.pk}/", {"name": "renamed-qr"})
+    return api_answer(resp), _qrcode_exists(pk=qr.pk, name="renamed-qr")
+
+
+def api_qrcode_delete(c, w):
+    qr = _qrcode(w)
+    resp = c.delete(f"{API}/qrcodes/{qr.pk}/")
+    return api_answer(resp), not _qrcode_exists(pk=qr.pk)
 
 
 def _surface(prefix):

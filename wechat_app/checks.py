@@ -6,10 +6,11 @@ E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an A
 allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files and the rule tree;
 E034-E036 fault tolerance (cache retry, database recheck, spool cap); E037 the session
 timeout; E040-E044 the REST API (throttle rates, required apps, booleans, page sizes, schema
-settings), W040 no staticfiles app for the docs pages, W041 public API docs with DEBUG off; W001-W003 legal but harmful
+settings), W040 no staticfiles app for the docs pages, W041 public API docs with DEBUG off;
+E070-E072 the web side (OAuth user creation, state lifetime, JS-SDK rate limit); W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
-written.
+written; W070 an OAuth authorize URL that is not https.
 """
 from __future__ import annotations
 
@@ -58,6 +59,10 @@ RULES = {
     "CAMPAIGN_CHUNK_SIZE": ("E021", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "CAMPAIGN_CONCURRENCY": ("E022", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     "REPLY_BUDGET": ("E023", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "OAUTH_CREATE_USERS": ("E070", lambda v: isinstance(v, bool), "True or False"),
+    "OAUTH_STATE_TTL": ("E071", lambda v: _int(v) and 30 <= v <= 86400, "an integer from 30 to 86400 (seconds)"),
+    "JSSDK_RATE_LIMIT": ("E072", lambda v: _int(v) and v >= 0,
+                         "a non-negative integer (requests per address per minute; 0: no limit)"),
     "RULE_FILE_MAX_SIZE": ("E030", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
     "RULE_FILE_MAX_NESTING": ("E031", lambda v: _int(v) and 1 <= v <= 200, "an integer from 1 to 200"),
     "RULE_FILE_MAX_RULES": ("E032", lambda v: _int(v) and v > 0, "a positive integer"),
@@ -118,6 +123,14 @@ def check_settings(app_configs, **kwargs):
             hint="Keep it under 5 (default 4) so that slow code rules answer in time and reply later.",
             id="wechat_app.W002"))
     errors += _check_api_allow_list(app_settings.ALLOWED_API_BASE_URLS)
+    authorize = app_settings.OAUTH_AUTHORIZE_URL
+    if not isinstance(authorize, str) or not authorize.startswith("https://"):
+        errors.append(Warning(
+            f"{SETTINGS_NAME}['OAUTH_AUTHORIZE_URL'] is {authorize!r}, not an https URL: WeChat users who log in "
+            "to the H5 pages would be sent there.",
+            hint="Keep WeChat's https://open.weixin.qq.com/connect/oauth2/authorize (sandbox accounts use their "
+                 "API base URL anyway).",
+            id="wechat_app.W070"))
     from .engine.regex import engine_name
 
     if engine_name() != "re2":

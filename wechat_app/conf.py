@@ -148,6 +148,19 @@ DEFAULTS = {
     # {"TITLE": "Shop API", "SERVERS": [{"url": "https://shop.example.com"}]}. The project's
     # SPECTACULAR_SETTINGS do not apply to the app's schema.
     "API_SCHEMA_SETTINGS": {},
+    # --- the web side: OAuth login for H5 pages, JS-SDK (docs/web.md) ---------------------------
+    # WeChat's authorize page for accounts on WeChat's API hosts. An account whose API base URL
+    # points elsewhere (the sandbox) is sent to ``<its API base URL>/connect/oauth2/authorize``,
+    # so the browser never leaves the hosts ALLOWED_API_BASE_URLS already trusts.
+    "OAUTH_AUTHORIZE_URL": "https://open.weixin.qq.com/connect/oauth2/authorize",
+    # True: a WeChat user who logs in for the first time gets a Django user (no password).
+    # False: only WeChat users linked to a Django user log in; a signed-in Django user who goes
+    # through the login links their WeChat identity to their own user.
+    "OAUTH_CREATE_USERS": True,
+    # Seconds a login's ``state`` stays valid (single use, kept in the session).
+    "OAUTH_STATE_TTL": 600,
+    # JS-SDK configuration requests per client address per minute (0: no limit).
+    "JSSDK_RATE_LIMIT": 60,
 }
 
 # Settings whose value is a dotted path to import.

@@ -1,6 +1,6 @@
 from django.urls import include, path, register_converter
 
-from . import views
+from . import views, web_views
 from .jssdk_views import jssdk_config_view
 from .models.accounts import name_validator
 
@@ -26,4 +26,6 @@ urlpatterns = [
     path("callback/<wechat_account:account_name>/", views.callback, name="callback"),
     path("api/", include("wechat_app.api.urls")),
     path("jssdk/<wechat_account:account_name>/", jssdk_config_view, name="jssdk_config"),
+    path("oauth/<wechat_account:account_name>/login/", web_views.oauth_login, name="oauth_login"),
+    path("oauth/<wechat_account:account_name>/callback/", web_views.oauth_callback, name="oauth_callback"),
 ]

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from wechat_app.models import Account
 from wechat_app.client import WeChatAPIError
 from wechat_app.services import tokens
 from wechat_app.tasks import refresh_tokens
@@ -117,6 +118,7 @@ def test_external_token_provider(sandbox, account, followers, settings):
 
 
 def test_jssdk_config_view(sandbox, account, client):
+    Account.objects.filter(pk=account.pk).update(js_domains="example.com")
     response = client.get("/wechat/jssdk/demo/", {"url": "https://example.com/page?a=1#frag"})
     assert response.status_code == 200
     data = response.json()
@@ -132,6 +134,7 @@ def test_jssdk_config_view(sandbox, account, client):
 
 
 def test_jssdk_view_reports_upstream_failure(sandbox, account, client):
+    Account.objects.filter(pk=account.pk).update(js_domains="example.com")
     sandbox.state.add_fault("/cgi-bin/ticket/getticket", errcode=-1)
     response = client.get("/wechat/jssdk/demo/", {"url": "https://example.com/"})
     assert response.status_code == 502 and "ticket" in response.json()["error"]

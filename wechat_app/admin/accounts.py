@@ -57,7 +57,7 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
         fields = ["name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
-                  "api_base_url", "enabled", "kind", "no_match_reply", "error_reply"]
+                  "api_base_url", "enabled", "kind", "no_match_reply", "error_reply", "js_domains"]
         widgets = {name: SecretInput() for name in SECRET_FIELDS}
         formfield_callback = _https_url_formfield  # the admin's formfield_overrides does the same
 
@@ -197,6 +197,7 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
          {"fields": ["app_secret", "token", "encoding_aes_key"]}),
         (_("Callback and API"), {"fields": ["encrypt_mode", "api_base_url"]}),
         (_("Error replies"), {"fields": ["no_match_reply", "error_reply"]}),
+        (_("Web pages (JS-SDK)"), {"fields": ["js_domains"]}),
     ]
 
     class Media:

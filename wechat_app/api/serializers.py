@@ -26,7 +26,8 @@ class AccountSerializer(serializers.ModelSerializer):
         model = Account
         fields = [
             "id", "name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode", "api_base_url",
-            "enabled", "account_type", "no_match_reply", "error_reply", "app_secret_set", "encoding_aes_key_set", "callback_path", "created_at", "updated_at",
+            "enabled", "account_type", "no_match_reply", "error_reply", "js_domains", "app_secret_set",
+            "encoding_aes_key_set", "callback_path", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {name: {"write_only": True} for name in SECRET_FIELDS}

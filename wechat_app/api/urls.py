@@ -10,6 +10,7 @@ from .errors import not_found
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .outbound import CampaignViewSet, FollowerViewSet, OutboundMessageViewSet, TemplateViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
+from .web import QRCodeViewSet, ShortLinkViewSet
 
 
 class AppRouter(DefaultRouter):
@@ -32,6 +33,8 @@ router.register("followers", FollowerViewSet, basename="follower")
 router.register("tags", TagViewSet, basename="tag")
 router.register("mass-messages", MassMessageViewSet, basename="massmessage")
 router.register("kf-accounts", KfAccountViewSet, basename="kfaccount")
+router.register("qrcodes", QRCodeViewSet, basename="qrcode")
+router.register("short-links", ShortLinkViewSet, basename="shortlink")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="api-schema"),

@@ -267,6 +267,81 @@ class QRCodeAPI(BaseGroup):
         return self._post("/cgi-bin/qrcode/create", body)
 
 
+    def show_url(self, ticket: str) -> str:
+        """Where the image of a code is (showqrcode takes no access token). WeChat serves it on
+        mp.weixin.qq.com; a client pointed elsewhere (the sandbox) asks its own base URL."""
+        from urllib.parse import quote
+
+        from .hosts import WECHAT_API_BASE_URLS
+
+        host = "https://mp.weixin.qq.com" if self._client.base_url in WECHAT_API_BASE_URLS else self._client.base_url
+        return f"{host}/cgi-bin/showqrcode?ticket={quote(ticket, safe='')}"
+
+    def fetch_image(self, ticket: str) -> bytes:
+        """The code's image (JPEG or PNG bytes) from showqrcode."""
+        response = self._client.request("GET", "", params=None, with_token=False, raw=True,
+                                        url=self.show_url(ticket))
+        if isinstance(response, dict):  # JSON: WeChat refused the ticket without an errcode
+            raise WeChatPayloadError("showqrcode answered JSON, not an image")
+        return response.content
+
+
+class ShortURLAPI(BaseGroup):
+    """Short keys for long data (genshorten / fetchshorten, replacing long2short).
+    https://developers.weixin.qq.com/doc/offiaccount/Account_Management/KEY_Shortener.html"""
+
+    MAX_LONG_DATA = 4096      # bytes
+    MAX_EXPIRE = 30 * 86400   # seconds
+
+    def generate(self, long_data: str, expire_seconds: int = 2592000) -> str:
+        """Return the ``short_key`` for ``long_data`` (at most 4 KB) kept ``expire_seconds``."""
+        if not long_data or len(long_data.encode("utf-8")) > self.MAX_LONG_DATA:
+            raise WeChatPayloadError(f"long_data is 1 to {self.MAX_LONG_DATA} bytes")
+        if not 1 <= int(expire_seconds) <= self.MAX_EXPIRE:
+            raise WeChatPayloadError(f"expire_seconds is 1 to {self.MAX_EXPIRE}")
+        body = {"long_data": long_data, "expire_seconds": int(expire_seconds)}
+        return str(self._post("/cgi-bin/shorturl/genshorten", body)["short_key"])
+
+    def fetch(self, short_key: str) -> dict[str, Any]:
+        """``{"long_data", "create_time", "expire_seconds"}`` of a short key."""
+        return self._post("/cgi-bin/shorturl/fetchshorten", {"short_key": short_key})
+
+
+class OAuthAPI(BaseGroup):
+    """Web authorization (网页授权) for H5 pages: the /sns endpoints. They authenticate with the
+    app secret or the user's own OAuth access token, never with the account's access token.
+    https://developers.weixin.qq.com/doc/offiaccount/OA_Web_Apps/Wechat_webpage_authorization.html"""
+
+    SCOPES = ("snsapi_base", "snsapi_userinfo")
+
+    def exchange_code(self, code: str) -> dict[str, Any]:
+        """``{"access_token", "expires_in", "refresh_token", "openid", "scope", ["unionid"]}``.
+        A code is good once, for 5 minutes (40029 invalid, 40163 used, 42003 expired)."""
+        params = {"appid": self._client.app_id, "secret": self._client.secret, "code": code,
+                  "grant_type": "authorization_code"}
+        return self._client.request("GET", "/sns/oauth2/access_token", params=params, with_token=False)
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        params = {"appid": self._client.app_id, "grant_type": "refresh_token", "refresh_token": refresh_token}
+        return self._client.request("GET", "/sns/oauth2/refresh_token", params=params, with_token=False)
+
+    def userinfo(self, access_token: str, openid: str, lang: str = "zh_CN") -> dict[str, Any]:
+        """The user's profile (snsapi_userinfo only)."""
+        params = {"access_token": access_token, "openid": openid, "lang": lang}
+        return self._client.request("GET", "/sns/userinfo", params=params, with_token=False)
+
+    def check(self, access_token: str, openid: str) -> bool:
+        """Whether an OAuth access token is still valid for ``openid`` (/sns/auth)."""
+        from .errors import WeChatAPIError
+
+        try:
+            self._client.request("GET", "/sns/auth", params={"access_token": access_token, "openid": openid},
+                                 with_token=False)
+        except WeChatAPIError:
+            return False
+        return True
+
+
 class JSSDKAPI(BaseGroup):
     """JS-SDK tickets. """ + DOC + "OA_Web_Apps/JS-SDK.html"
 

@@ -12,11 +12,14 @@ Usage::
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 import time
 import weakref
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,6 +29,20 @@ from .errors import WeChatAPIError, WeChatTransportError
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 DEFAULT_TIMEOUT = (3.05, 10)
 USER_AGENT = "django-wechat-app/0.1"
+
+# WeChat takes secrets in query strings (access_token everywhere; the app secret and OAuth
+# tokens on /sns): urllib3's DEBUG log of each request line must not write them out.
+_SECRET_QUERY_RE = re.compile(r"\b(secret|access_token|refresh_token|code)=[^&\s\"]*")
+
+
+class _RedactQuerySecrets(logging.Filter):
+    def filter(self, record):
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SECRET_QUERY_RE.sub(r"\1=***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactQuerySecrets())
 
 _session: requests.Session | None = None
 _session_pid: int | None = None
@@ -134,6 +151,8 @@ class WeChatClient:
         self.jssdk = api.JSSDKAPI(self)
         self.mass = mass.MassAPI(self)
         self.kf = mass.KfAccountAPI(self)
+        self.shorturl = api.ShortURLAPI(self)
+        self.oauth = api.OAuthAPI(self)
 
     def __repr__(self):
         return f"<WeChatClient app_id={self.app_id!r} base_url={self.base_url!r}>"
@@ -148,11 +167,13 @@ class WeChatClient:
 
     # --- the one place that talks HTTP ---------------------------------------------------------
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
-                data: Any = None, files: Any = None, with_token: bool = True, raw: bool = False):
+                data: Any = None, files: Any = None, with_token: bool = True, raw: bool = False,
+                url: str | None = None):
         """Call ``path``; return the decoded JSON (or the ``Response`` when ``raw``).
 
         Raises ``WeChatAPIError`` for a non-zero errcode, ``WeChatTransportError`` for
-        connection failures, timeouts and HTTP errors. A token error (40001, 40014, 42001) is
+        connection failures, timeouts and HTTP errors. ``url`` replaces ``base_url + path`` (a
+        page WeChat serves on another host, such as showqrcode). A token error (40001, 40014, 42001) is
         answered by invalidating the token, fetching a new one and retrying exactly once.
         """
         retried = False
@@ -163,7 +184,7 @@ class WeChatClient:
                 token = self.token_provider.get_token(self)
                 query["access_token"] = token
             try:
-                return self._send(method, path, query, json=json, data=data, files=files, raw=raw)
+                return self._send(method, path, query, json=json, data=data, files=files, raw=raw, url=url)
             except WeChatAPIError as err:
                 if with_token and err.is_token_error and not retried:
                     self.token_provider.invalidate(self, token)
@@ -171,9 +192,9 @@ class WeChatClient:
                     continue
                 raise
 
-    def _send(self, method, path, query, *, json=None, data=None, files=None, raw=False):
-        where = f"{method} {path}"
-        url = self.base_url + path
+    def _send(self, method, path, query, *, json=None, data=None, files=None, raw=False, url=None):
+        where = f"{method} {path or urlsplit(url).path}"
+        url = url or self.base_url + path
         try:
             if json is not None:
                 # WeChat expects UTF-8 JSON, not \\u escapes (they show literally in messages).

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 SUBSCRIBE = "subscribe"
 QRSCENE_PREFIX = "qrscene_"
+SCAN = "scan"
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,10 @@ class RuleIndex:
                     key[len(QRSCENE_PREFIX):] if key.startswith(QRSCENE_PREFIX) else "")
                 if scene and scene != key:
                     ranks.update(self._events.get((event, scene), ()))
+                # ... and so does a rule for SCAN with that scene (a QR code's linked rule answers
+                # both the follower who scans it and the new one who subscribes through it).
+                if scene:
+                    ranks.update(self._events.get((SCAN, scene), ()))
         else:
             ranks.update(self._types.get(message.type, ()))
         ranks.update(self._always)

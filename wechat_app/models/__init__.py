@@ -7,8 +7,10 @@ from .logs import MessageLog
 from .menus import Menu, MenuVersion
 from .outbound import Campaign, Follower, OutboundMessage, SyncJob, Template
 from .rules import Rule
+from .web import QRCode, ShortLink, WeChatUser
 
 __all__ = [
     "Account", "AccountMembership", "ApiToken", "Campaign", "Follower", "KfAccount", "MassMessage", "Menu",
-    "MenuVersion", "MessageLog", "OutboundMessage", "Rule", "SyncJob", "Tag", "Template",
+    "MenuVersion", "MessageLog", "OutboundMessage", "QRCode", "Rule", "ShortLink", "SyncJob", "Tag", "Template",
+    "WeChatUser",
 ]

@@ -50,6 +50,27 @@ def api_base_url_validator(value):
             code="api_base_url_not_allowed")
 
 
+JS_DOMAINS_MAX = 5  # WeChat's console takes up to 5 JS safe domains
+
+
+def parse_js_domains(value: str) -> list[str]:
+    """The hosts of a ``js_domains`` text (one a line, blank lines ignored), lower-cased."""
+    return [line.strip().lower().rstrip(".") for line in (value or "").splitlines() if line.strip()]
+
+
+def js_domains_validator(value):
+    import re
+
+    hosts = parse_js_domains(value)
+    if len(hosts) > JS_DOMAINS_MAX:
+        raise ValidationError(_("At most %(n)d domains.") % {"n": JS_DOMAINS_MAX}, code="too_many_domains")
+    for host in hosts:
+        if not re.fullmatch(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+                            r"(:[0-9]{1,5})?", host):
+            raise ValidationError(_("%(host)r is not a host name (no scheme or path: shop.example.com).")
+                                  % {"host": host}, code="invalid_domain")
+
+
 def mask_secret(value: str | None) -> str:
     """Show that a secret is set without revealing it."""
     if not value:
@@ -109,6 +130,10 @@ class Account(models.Model):
                                    validators=[reply_text_validator],
                                    help_text=_("Sent to a user when a rule raised an error (the error is "
                                                "still logged). Empty: answer nothing."))
+    # JS-SDK: the pages' hosts that may get a wx.config signature (the console's JS接口安全域名).
+    js_domains = models.TextField(_("JS safe domains"), blank=True, validators=[js_domains_validator],
+                                  help_text=_("One host per line (e.g. shop.example.com): only pages on "
+                                              "these hosts get a JS-SDK configuration. Empty: none."))
     # Bumped (F() + 1) in the transaction of every change to the account's rules, so that the
     # rules version can always be derived from the database (services/rules.py).
     rules_revision = models.PositiveBigIntegerField(_("rules revision"), default=0, editable=False)

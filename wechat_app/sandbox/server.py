@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import socket
 import threading
@@ -61,6 +62,17 @@ def admin(method: str, path: str):
     return register
 
 
+_SECRET_QUERY_RE = re.compile(r"\b(secret|access_token|refresh_token|code)=[^&\s]*")
+
+
+class RawResponse:
+    """A route's answer that is not WeChat's JSON: a page, an image or a redirect (sandbox/web.py)."""
+
+    def __init__(self, body: bytes = b"", content_type: str = "text/html; charset=utf-8", status: int = 200,
+                 headers: dict[str, str] | None = None):
+        self.body, self.content_type, self.status, self.headers = body, content_type, status, headers or {}
+
+
 class _DropConnection(Exception):
     """Close the connection without answering."""
 
@@ -76,6 +88,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+        # The request line carries secrets in its query (/sns calls take the app secret, tokens).
+        args = tuple(_SECRET_QUERY_RE.sub(r"\1=***", a) if isinstance(a, str) else a for a in args)
         logger.debug("%s " + format, self.address_string(), *args)
 
     @property
@@ -104,6 +118,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _send_raw(self, response: RawResponse) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
     def _drop(self) -> None:
         self.close_connection = True
         try:
@@ -127,7 +150,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             except (ValueError, AttributeError):
                 pass
         call = {"method": method, "path": url.path, "app_id": app_id, "at": time.time(),
-                "query": {k: ("***" if k in ("access_token", "secret") else v) for k, v in query.items()}}
+                "query": {k: ("***" if k in ("access_token", "secret", "refresh_token") else v) for k, v in query.items()}}
         faults = self.state.take_faults(url.path, app_id)
         drop_after = False
         for fault in faults:
@@ -167,6 +190,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
             payload = func(self, query, body if body is not None else raw, app_id)
         except SandboxError as err:
             payload = error_payload(err.errcode, err.errmsg)
+        if isinstance(payload, RawResponse):
+            call.update(errcode=None, status=payload.status)
+            self.state.record_call(call)
+            self._send_raw(payload)
+            return
         call["errcode"] = payload.get("errcode", 0)
         call["body"] = _redact(body)
         if drop_after:
@@ -402,18 +430,6 @@ def _menu_info(handler, query, body, app_id):
 # Tags and the blacklist: sandbox/audience.py; mass send and kf accounts: sandbox/mass.py.
 
 
-@api("POST", "/cgi-bin/qrcode/create")
-def _qrcode(handler, query, body, app_id):
-    action = body.get("action_name")
-    if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
-        raise SandboxError(40053, "invalid action info")
-    ticket = secrets.token_urlsafe(48)
-    data = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:22]}"}
-    if "LIMIT" not in action:
-        data["expire_seconds"] = int(body.get("expire_seconds") or 60)
-    return data
-
-
 @api("POST", "/cgi-bin/media/upload")
 def _media_upload(handler, query, body, app_id):
     kind = query.get("type")
@@ -625,4 +641,6 @@ class SandboxServer:
         self.stop()
 
 
-from . import audience, mass  # noqa: E402,F401  (register their endpoints)
+# Tags, blacklist, mass send, kf accounts (audience.py, mass.py); the web side (OAuth pages and /sns
+# endpoints, QR code images, short links: web.py) register their routes.
+from . import audience, mass, web  # noqa: E402,F401

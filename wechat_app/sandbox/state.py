@@ -236,8 +236,10 @@ class SandboxState:
             self.pushes: list[dict[str, Any]] = []
             self.next_msgid = 1_000_000_000
             from .mass import MassState  # mass sends, kf accounts: their own state (sandbox/mass.py)
+            from .web import WebState  # OAuth codes and tokens, QR codes, short links
 
             self.mass = MassState()
+            self.web = WebState()
             self.config = {
                 "token_ttl": 7200,          # seconds a token lives
                 "stable_renew_window": 300,  # normal-mode stable_token renews in the last 5 minutes

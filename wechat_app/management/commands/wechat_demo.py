@@ -102,6 +102,7 @@ class Command(BaseCommand):
                 account.full_clean()
             rules_note = self._ensure_rules(account, rules)
             api_note = self._point_at_sandbox(account, sandbox_url)
+            self._ensure_web(account, f"http://{host}:{port}")
         password, admin_note = self._ensure_admin()
 
         base = f"http://{host}:{port}"
@@ -116,6 +117,7 @@ class Command(BaseCommand):
             f"AESKey:        {account.encoding_aes_key}   (mode: {account.encrypt_mode}, app id: {account.app_id})",
             f"Rules:         {rules_note}",
             f"WeChat API:    {api_note}",
+            f"H5 pages:      {base}/demo/profile/ (log in with WeChat)   {base}/demo/share/ (JS-SDK)",
             "",
             "Try it from another shell:",
             f"  {py} wechat_send text help --account {account.name} --url {base}",
@@ -134,6 +136,25 @@ class Command(BaseCommand):
             ]
         lines.append("")
         self.stdout.write("\n".join(lines))
+
+    # --- the web side (docs/web.md) ----------------------------------------------------------------
+    @staticmethod
+    def _ensure_web(account, base):
+        """The demo's H5 pages: their host is a JS safe domain, and a draft menu links to them."""
+        from urllib.parse import urlsplit
+
+        from ...models import Menu
+
+        host = urlsplit(base).netloc
+        if not account.js_domains:
+            account.js_domains = host
+            account.save(update_fields=["js_domains"])
+        if not Menu.objects.filter(account=account).exists():
+            Menu.objects.create(account=account, name="demo", buttons=[
+                {"type": "click", "name": "Today's song", "key": "V1001_TODAY_MUSIC"},
+                {"type": "view", "name": "My profile", "url": f"{base}/demo/profile/"},
+                {"type": "view", "name": "Share", "url": f"{base}/demo/share/"},
+            ])
 
     # --- WeChat API ------------------------------------------------------------------------------
     @staticmethod
