@@ -4,6 +4,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from wechat_app.models import AccountMembership, MessageLog, QRCode
+from tests.api_errors import error_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def test_qrcode_crud_and_figures(admin_client, account, sandbox):
     assert admin_client.patch(f"{BASE}{data['id']}/", {"name": "Flyer 2"},
                               content_type="application/json").json()["name"] == "Flyer 2"
     refused = admin_client.patch(f"{BASE}{data['id']}/", {"scene_str": "other"}, content_type="application/json")
-    assert refused.status_code == 400 and "scene_str" in refused.json()
+    assert refused.status_code == 400 and "scene_str" in error_fields(refused)
     png = admin_client.get(f"{BASE}{data['id']}/png/")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     short = admin_client.post(f"{BASE}{data['id']}/shorten/")
@@ -48,7 +49,7 @@ def test_qrcode_crud_and_figures(admin_client, account, sandbox):
 ])
 def test_invalid_qrcodes_answer_400_by_field(admin_client, account, sandbox, body, field):
     response = admin_client.post(BASE, {"account": "web", "name": "x", **body}, content_type="application/json")
-    assert response.status_code == 400 and field in response.json()
+    assert response.status_code == 400 and field in error_fields(response)
     assert not QRCode.objects.exists()
 
 
@@ -72,7 +73,7 @@ def test_short_links(admin_client, account, sandbox):
     assert expanded["long_data"] == "https://shop.example.com/a" and expanded["expire_seconds"] == 3600
     too_long = admin_client.post("/wechat/api/short-links/", {"account": "web", "long_data": "x" * 4097},
                                  content_type="application/json")
-    assert too_long.status_code == 400 and "long_data" in too_long.json()
+    assert too_long.status_code == 400 and "long_data" in error_fields(too_long)
 
 
 def test_other_accounts_are_404_and_permissions_apply(admin_client, account, sandbox, django_user_model):
