@@ -1,0 +1,377 @@
+"""Each process's compiled rule indexes: built off the request path and swapped in when ready.
+
+One ``_IndexEntry`` per account holds the account's compiled ``RuleIndex`` and what it was built
+from. A message never waits for a large build:
+
+* **Small accounts** (fewer stored rules than ``INDEX_BACKGROUND_RULES``) are built or refreshed
+  inline, by the message that finds the index stale: it takes milliseconds, and the process
+  sees its own change at once (the admin's rule tester, the tests).
+* **Large accounts** are refreshed by a background thread while the old index keeps answering;
+  the new one replaces it in one assignment (atomic for the readers) once it is complete. At most
+  one build per account runs at a time, so at most two indexes of an account are alive: the one
+  serving and the one being built (a request still holding an older one drops it when it ends).
+* **Refreshes are incremental**: the stored rules are read as plain tuples (``values_list``) and
+  compared, by a digest per row, with the rows the index was built from; the changed top-level
+  rules (a follow-up's change changes its top-level rule) are replaced in the live index with
+  ``RuleIndex.patched`` (milliseconds, whatever the number of rules). A full rebuild is the
+  fallback: the first build, a code rule or hook registered (``registry.version``), an account
+  renamed, or more than ``PATCH_LIMIT`` changed rules since the last full build.
+* **The first build of a large account** (a worker that starts with no index): the message waits
+  for it at most ``INDEX_FIRST_BUILD_WAIT`` seconds; past that it is answered by the account's
+  code rules alone, which means, for a user message no code rule takes, the account's
+  "no rule matched" reply (``no_match_reply``) or nothing. It is logged. ``warm()`` avoids it:
+  the wsgi entry (``project/wsgi.py``), a gunicorn ``post_fork`` hook or, when
+  ``INDEX_WARM_UP`` is on, the first request of a process builds every enabled account's index
+  in the background.
+* **A failed build** (the database down, an error) keeps the old index, logs, and is retried no
+  sooner than a second later.
+
+Stored rules get a ``position`` of their own (the row's ``position`` column, then its id), not
+their rank among the others, so that an index patched with one changed rule orders its rules
+exactly like a full build of the same rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.db import connections
+
+from ..conf import app_settings
+from ..engine import RuleIndex, registry
+from ..engine.dialect import RuleDef
+from ..engine.spec import MatchKind, RuleSpecError
+from ..models import Account, Rule
+from ..protocol.replies import ReplyError
+from .cachebatch import UNAVAILABLE
+from .spool import DATABASE_DOWN
+
+logger = logging.getLogger("wechat_app.services.rules")
+
+PATCH_LIMIT = 1000
+"""Changed top-level rules beyond which a refresh rebuilds the index instead of patching it."""
+
+RETRY_INTERVAL = 1.0
+"""Seconds before a failed build is tried again (not one failing query per message)."""
+
+_FIELDS = ("id", "parent_id", "name", "match_kind", "match_value", "match_key", "match_flags", "replies",
+           "no_reply", "priority", "enabled", "follow_up_timeout", "follow_up_retries", "position")
+_NULL_POSITION = 1 << 62  # rows without a position come last (PostgreSQL's order of NULLs)
+
+
+@dataclass
+class _IndexEntry:
+    stamp: str | None  # the cache stamp it was built under (None: the cache was unavailable)
+    revision: int  # Account.rules_revision read just before the rules
+    registry_version: int
+    account_name: str
+    index: RuleIndex
+    rebuild_after: float = 0.0  # time.monotonic() before which a failed rebuild is not retried
+    stale: bool = False  # this process changed the account's rules (``mark_stale``)
+    rows: dict = field(default_factory=dict, repr=False)  # row id -> (parent id, digest of the row)
+    patched: int = 0  # top-level rules replaced since the last full build
+
+    def fits(self, account: Account, stamp) -> bool:
+        return (not self.stale and self.registry_version == registry.version
+                and self.account_name == account.name and self.revision >= (account.rules_revision or 0)
+                and (stamp is UNAVAILABLE or stamp == self.stamp))
+
+
+class _Slot:
+    """An account's build state: whether a background build runs, and its completion."""
+
+    def __init__(self):
+        self.building = False
+        self.done = threading.Event()
+        self.retry_after = 0.0
+
+
+_indexes: dict[Any, _IndexEntry] = {}
+_slots: dict[Any, _Slot] = {}
+_slots_lock = threading.Lock()
+_build_lock = threading.Lock()  # one build per process at a time; a 100,000-rule build takes seconds
+
+
+def _slot(account_id) -> _Slot:
+    slot = _slots.get(account_id)
+    if slot is None:
+        with _slots_lock:
+            slot = _slots.setdefault(account_id, _Slot())
+    return slot
+
+
+# --- loading the stored rules ---------------------------------------------------------------------
+
+def _load_rows(account_id) -> dict:
+    """Every stored rule of the account as a tuple of ``_FIELDS``, by id (one query, no models)."""
+    return {row[0]: row for row in Rule.objects.filter(account_id=account_id).values_list(*_FIELDS)}
+
+
+def _digest(row) -> bytes:
+    return hashlib.blake2b(repr(row).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _children(rows: dict) -> dict:
+    children: dict = {}
+    for row in sorted(rows.values(), key=_order):
+        if row[1] is not None:
+            children.setdefault(row[1], []).append(row)
+    return children
+
+
+def _order(row):
+    return (row[13] is None, row[13] or 0, row[0])
+
+
+def _definition(row) -> RuleDef:
+    (pk, _parent, name, kind, value, key, flags, replies, no_reply, priority, enabled, timeout,
+     retries, _position) = row
+    return RuleDef(name=name, kind=MatchKind(kind), value=value, key=key, flags=flags, replies=list(replies or []),
+                   no_reply=no_reply, priority=priority, enabled=enabled, description="",
+                   follow_up_timeout=timeout, follow_up_retries=retries, id=pk)
+
+
+def _spec(row, children: dict, account_id):
+    """The engine spec of the enabled top-level rule ``row`` with its enabled follow-ups, like
+    ``rules.rule_specs`` (``RULE_MAX_DEPTH`` levels at most), or None if it is invalid."""
+    root = _definition(row)
+    level, depth = [(row, root)], 1
+    while level:
+        below = [(child, _definition(child)) for parent, _ in level for child in children.get(parent[0], ())
+                 if child[10]]
+        if below and depth >= app_settings.RULE_MAX_DEPTH:
+            logger.warning("Ignoring follow-up rules of account %s nested deeper than RULE_MAX_DEPTH (%d)",
+                           account_id, app_settings.RULE_MAX_DEPTH)
+            break
+        by_parent = {}
+        for child, definition in below:
+            by_parent.setdefault(child[1], []).append(definition)
+        for parent, definition in level:
+            definition.follow_ups.extend(by_parent.get(parent[0], ()))
+        level, depth = below, depth + 1
+    position = (_NULL_POSITION if row[13] is None else row[13]) * (1 << 64) + row[0]
+    try:
+        return root.to_spec(position)
+    except (ReplyError, RuleSpecError, ValueError) as err:
+        logger.warning("Skipping invalid rule %r of account %s: %s", root.name, account_id, err)
+        return None
+
+
+def _top_specs(rows: dict, children: dict, ids, account_id) -> list:
+    specs = []
+    for pk in ids:
+        row = rows.get(pk)
+        if row is not None and row[1] is None and row[10]:
+            spec = _spec(row, children, account_id)
+            if spec is not None:
+                specs.append(spec)
+    return specs
+
+
+def _root(pk, rows: dict):
+    """The top-level rule above row ``pk`` (None: a row in a parent cycle or gone)."""
+    seen = set()
+    while pk in rows and pk not in seen:
+        seen.add(pk)
+        parent = rows[pk][1]
+        if parent is None:
+            return pk
+        pk = parent
+    return None
+
+
+# --- building -------------------------------------------------------------------------------------
+
+def _build(account_id, account_name: str, stamp, previous: _IndexEntry | None) -> _IndexEntry:
+    """A new entry for the account: ``previous`` patched when it can be, else a full build."""
+    revision = Account.objects.filter(pk=account_id).values_list("rules_revision", flat=True).first()
+    # The revision first, then the rules: a change committed in between costs one more refresh
+    # later, never a newer revision on older rules.
+    rows = _load_rows(account_id)
+    digests = {pk: (row[1], _digest(row)) for pk, row in rows.items()}
+    children = _children(rows)
+    version = registry.version
+    if previous is not None and previous.rows and previous.registry_version == version \
+            and previous.account_name == account_name:
+        old = previous.rows
+        changed = {pk for pk, value in digests.items() if old.get(pk) != value} | (old.keys() - digests.keys())
+        roots = None
+        if len(changed) <= PATCH_LIMIT:
+            roots = {root for pk in changed for root in (_root(pk, rows), _old_root(pk, old)) if root is not None}
+        if roots is not None and previous.patched + len(roots) <= PATCH_LIMIT:
+            index = previous.index.patched(roots, _top_specs(rows, children, sorted(roots), account_id)) \
+                if roots else previous.index
+            return _IndexEntry(None if stamp is UNAVAILABLE else stamp, revision or 0, version, account_name,
+                               index, rows=digests, patched=previous.patched + len(roots))
+    top = sorted((row for row in rows.values() if row[1] is None), key=_order)
+    specs = _top_specs(rows, children, [row[0] for row in top], account_id)
+    index = RuleIndex([*specs, *registry.rules_for(account_name)])
+    return _IndexEntry(None if stamp is UNAVAILABLE else stamp, revision or 0, version, account_name, index,
+                       rows=digests)
+
+
+def _old_root(pk, old: dict):
+    seen = set()
+    while pk in old and pk not in seen:
+        seen.add(pk)
+        parent = old[pk][0]
+        if parent is None:
+            return pk
+        pk = parent
+    return None
+
+
+def _background(account_id, account_name: str, stamp) -> None:
+    slot = _slot(account_id)
+    try:
+        with _build_lock:
+            entry = _build(account_id, account_name, stamp, _indexes.get(account_id))
+        _indexes[account_id] = entry  # the swap: readers see the old entry or the new one
+    except Exception:  # noqa: BLE001 - a failed build keeps the old index, and says why
+        slot.retry_after = time.monotonic() + RETRY_INTERVAL
+        logger.exception("Building the rule index of account %s failed: the previous index keeps answering",
+                         account_id)
+    finally:
+        slot.building = False
+        slot.done.set()
+        connections.close_all()  # this thread's own connections
+
+
+def _start_background(account_id, account_name: str, stamp) -> _Slot:
+    slot = _slot(account_id)
+    with _slots_lock:
+        if slot.building:
+            return slot
+        slot.building = True
+        slot.done = threading.Event()
+    thread = threading.Thread(target=_background, args=(account_id, account_name, stamp),
+                              name=f"wechat-rule-index-{account_id}", daemon=True)
+    thread.start()
+    return slot
+
+
+def _in_background(account: Account, entry: _IndexEntry | None) -> bool:
+    threshold = app_settings.INDEX_BACKGROUND_RULES
+    if threshold is None:
+        return False
+    size = len(entry.rows) if entry is not None else Rule.objects.filter(account_id=account.pk).count()
+    return size >= threshold
+
+
+def get_index(account: Account, stamp) -> RuleIndex:
+    """The account's compiled index (see the module doc for when it is built and by whom).
+
+    ``stamp`` is the account's cache stamp (``UNAVAILABLE``: the cache is down, so only the
+    database revision on ``account`` can tell the index is stale). With the database down, a
+    stale index is used rather than none.
+    """
+    entry = _indexes.get(account.pk)
+    if entry is not None and (entry.fits(account, stamp) or time.monotonic() < entry.rebuild_after):
+        return entry.index
+    slot = _slot(account.pk)
+    if entry is not None and (slot.building or time.monotonic() < slot.retry_after):
+        return entry.index  # the old index answers until the new one is ready
+    try:
+        background = _in_background(account, entry)
+    except DATABASE_DOWN:
+        if entry is None:
+            raise
+        return _database_down(account, entry)
+    if background:
+        slot = _start_background(account.pk, account.name, stamp)
+        if entry is not None:
+            return entry.index
+        if slot.done.wait(app_settings.INDEX_FIRST_BUILD_WAIT):
+            entry = _indexes.get(account.pk)
+            if entry is not None:
+                return entry.index
+        logger.warning("The rule index of account %s is still being built: the message is answered by its "
+                       "code rules only (else the no-match reply)", account.pk)
+        return RuleIndex(registry.rules_for(account.name))
+    with _build_lock:
+        entry = _indexes.get(account.pk)
+        if entry is not None and entry.fits(account, stamp):
+            return entry.index
+        try:
+            entry = _indexes[account.pk] = _build(account.pk, account.name, stamp, entry)
+        except DATABASE_DOWN:
+            if entry is None:
+                raise
+            return _database_down(account, entry)
+        return entry.index
+
+
+def _database_down(account: Account, entry: _IndexEntry) -> RuleIndex:
+    logger.warning("The database is unreachable: account %s answers with the rules it had", account.pk)
+    entry.rebuild_after = time.monotonic() + RETRY_INTERVAL
+    return entry.index
+
+
+def mark_stale(account_id) -> None:
+    """This process changed the account's rules: its next message refreshes the index (the entry
+    is replaced by a stale copy, so that whoever still holds the old entry keeps it as it was)."""
+    entry = _indexes.get(account_id)
+    if entry is not None:
+        _indexes[account_id] = replace(entry, stale=True)
+
+
+def clear_local_indexes() -> None:
+    """Drop this process's compiled indexes (tests; the version stamp handles normal use)."""
+    _indexes.clear()
+    with _slots_lock:
+        _slots.clear()
+
+
+def live_indexes(account_id) -> list[RuleIndex]:
+    """The indexes of the account this process holds now: the serving one, if any (tests)."""
+    entry = _indexes.get(account_id)
+    return [] if entry is None else [entry.index]
+
+
+def warm(accounts=None, *, wait: bool = False) -> threading.Thread | None:
+    """Build the rule indexes of ``accounts`` (default: every enabled account) ahead of messages.
+
+    In a background thread (returned) unless ``wait``; call it when a worker starts: from the
+    project's wsgi.py after ``get_wsgi_application()``, or from gunicorn's ``post_fork`` hook.
+    """
+    def run():
+        try:
+            targets = accounts if accounts is not None else list(Account.objects.filter(enabled=True))
+            for account in targets:
+                from .rules import _current_stamp  # the stamp the next message will compare
+
+                stamp = _current_stamp(account.pk)
+                with _build_lock:
+                    entry = _indexes.get(account.pk)
+                    if entry is not None and entry.fits(account, stamp):
+                        continue
+                    _indexes[account.pk] = _build(account.pk, account.name, stamp, entry)
+        except Exception:  # noqa: BLE001 - the first messages will build what is missing
+            logger.exception("Warming the rule indexes up failed")
+        finally:
+            if not wait:
+                connections.close_all()
+
+    if wait:
+        run()
+        return None
+    thread = threading.Thread(target=run, name="wechat-rule-index-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+_warmed = False
+
+
+def warm_on_first_request(**kwargs) -> None:
+    """``request_started`` receiver (``INDEX_WARM_UP``): the first request of a process starts ``warm()``."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
+    if app_settings.INDEX_WARM_UP:
+        warm()
