@@ -128,9 +128,23 @@ def main():
     from wechat_app.models import Rule
     from wechat_app.services import rule_index
 
-    began = time.perf_counter()
-    account = cb.load_rules(args.rules)
-    print(f"{args.rules} rules loaded in {time.perf_counter() - began:.1f}s", flush=True)
+    from wechat_app.models import Account
+
+    account = Account.objects.filter(name=cb.ACCOUNT).first()
+    if account is not None and Rule.objects.filter(account=account).count() == args.rules + 1:
+        # The rules of a previous run: only r0 and r1 changed, put them back.
+        for name in ("r0", "r1"):
+            rule = Rule.objects.get(account=account, name=name)
+            rule.replies = [f"exact reply {name[1:]}"]
+            rule.save()
+        print(f"{args.rules} rules kept from a previous run", flush=True)
+    else:
+        began = time.perf_counter()
+        if account is not None:  # a quick delete (no cascade collection of 100,000 model instances)
+            Rule.objects.filter(account=account).update(parent=None)
+            Rule.objects.filter(account=account)._raw_delete(Rule.objects.db)
+        account = cb.load_rules(args.rules)
+        print(f"{args.rules} rules loaded in {time.perf_counter() - began:.1f}s", flush=True)
 
     began = time.perf_counter()
     entry = rule_index._build(account.pk, account.name, "bench", None)

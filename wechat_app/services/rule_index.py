@@ -40,16 +40,17 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db import connections
+from django.db import connections, router
+from django.db.models import Q
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from ..conf import app_settings
 from ..engine import RuleIndex, registry
 from ..engine.dialect import RuleDef
-from ..engine.spec import MatchKind, RuleSpecError
+from ..engine.spec import MatchKind, RuleSpec, RuleSpecError
 from ..models import Account, Rule
-from ..protocol.replies import ReplyError
+from ..protocol.replies import ReplyError, TextReply, reply_from_dict
 from .cachebatch import UNAVAILABLE
 from .spool import DATABASE_DOWN
 
@@ -76,6 +77,7 @@ class _IndexEntry:
     rebuild_after: float = 0.0  # time.monotonic() before which a failed rebuild is not retried
     stale: bool = False  # this process changed the account's rules (``mark_stale``)
     rows: dict = field(default_factory=dict, repr=False)  # row id -> (parent id, digest of the row)
+    buckets: dict | None = field(default=None, repr=False)  # PostgreSQL: bucket -> md5 of its rows
     patched: int = 0  # top-level rules replaced since the last full build
 
     def fits(self, account: Account, stamp) -> bool:
@@ -109,15 +111,44 @@ def _slot(account_id) -> _Slot:
 
 # --- loading the stored rules ---------------------------------------------------------------------
 
-def _load_rows(account_id) -> dict:
-    """Every stored rule of the account as a tuple of ``_FIELDS``, by id (one query, no models).
+BUCKET = 1024
+"""Rows per bucket (by id) whose hash PostgreSQL computes: a refresh reads only the changed buckets."""
+
+_COLUMNS = (*_FIELDS[:7], "replies_json", *_FIELDS[8:])
+
+
+def _rows_query(account_id):
+    return Rule.objects.filter(account_id=account_id).annotate(replies_json=Cast("replies", TextField()))
+
+
+def _load_rows(account_id, buckets=None) -> dict:
+    """Stored rules of the account as tuples of ``_FIELDS`` by id (one query, no model instances):
+    all of them, or those of the given id ``buckets``.
 
     The replies come as their JSON text (decoded only for the rules that get compiled): a
-    refresh reads every row to find the changed ones, and decoding 100,000 JSON values would be
+    refresh compares rows to find the changed ones, and decoding 100,000 JSON values would be
     most of its time.
     """
-    rows = Rule.objects.filter(account_id=account_id).annotate(replies_json=Cast("replies", TextField()))
-    return {row[0]: row for row in rows.values_list(*_FIELDS[:7], "replies_json", *_FIELDS[8:])}
+    rows = _rows_query(account_id)
+    if buckets is not None:
+        ranges = Q()
+        for bucket in buckets:
+            ranges |= Q(id__gte=bucket * BUCKET, id__lt=(bucket + 1) * BUCKET)
+        rows = rows.filter(ranges)
+    return {row[0]: row for row in rows.values_list(*_COLUMNS)}
+
+
+def _bucket_hashes(account_id) -> dict | None:
+    """PostgreSQL: an md5 of each bucket of the account's rows (every column), by bucket number;
+    None on other databases (a refresh then reads every row)."""
+    connection = connections[router.db_for_read(Rule)]
+    if connection.vendor != "postgresql":
+        return None
+    table = connection.ops.quote_name(Rule._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT r.id / %s, md5(string_agg(md5(r::text), '' ORDER BY r.id)) FROM {table} r "
+                       f"WHERE r.account_id = %s GROUP BY 1", [BUCKET, account_id])
+        return dict(cursor.fetchall())
 
 
 def _digest(row) -> int:
@@ -150,9 +181,34 @@ def _definition(row) -> RuleDef:
                    follow_up_timeout=timeout, follow_up_retries=retries, id=pk)
 
 
+def _reply(item):
+    """``reply_from_dict(item)``, with a shortcut for the commonest reply: a plain text."""
+    if type(item) is str:
+        content = item
+    elif type(item) is dict and len(item) == 2 and item.get("type") == "text" and type(item.get("content")) is str:
+        content = item["content"]
+    else:
+        return reply_from_dict(item)
+    reply = TextReply(content=content)
+    reply.validate()
+    return reply
+
+
 def _spec(row, children: dict, account_id):
     """The engine spec of the enabled top-level rule ``row`` with its enabled follow-ups, like
     ``rules.rule_specs`` (``RULE_MAX_DEPTH`` levels at most), or None if it is invalid."""
+    position = (_NULL_POSITION if row[13] is None else row[13]) * (1 << 64) + row[0]
+    if not any(child[10] for child in children.get(row[0], ())):
+        # The common case, without the RuleDef step (the same spec as ``RuleDef.to_spec``).
+        (pk, _parent, name, kind, value, key, flags, replies, no_reply, priority, *_rest) = row
+        try:
+            replies = json.loads(replies) if isinstance(replies, str) else replies
+            return RuleSpec(name=name, kind=MatchKind(kind), value=value, key=key, flags=flags,
+                            replies=tuple(_reply(item) for item in replies or ()), no_reply=no_reply,
+                            priority=priority, position=position, id=pk)
+        except (ReplyError, RuleSpecError, ValueError) as err:
+            logger.warning("Skipping invalid rule %r of account %s: %s", name, account_id, err)
+            return None
     root = _definition(row)
     level, depth = [(row, root)], 1
     while level:
@@ -168,7 +224,6 @@ def _spec(row, children: dict, account_id):
         for parent, definition in level:
             definition.follow_ups.extend(by_parent.get(parent[0], ()))
         level, depth = below, depth + 1
-    position = (_NULL_POSITION if row[13] is None else row[13]) * (1 << 64) + row[0]
     try:
         return root.to_spec(position)
     except (ReplyError, RuleSpecError, ValueError) as err:
@@ -187,18 +242,6 @@ def _top_specs(rows: dict, children: dict, ids, account_id) -> list:
     return specs
 
 
-def _root(pk, rows: dict):
-    """The top-level rule above row ``pk`` (None: a row in a parent cycle or gone)."""
-    seen = set()
-    while pk in rows and pk not in seen:
-        seen.add(pk)
-        parent = rows[pk][1]
-        if parent is None:
-            return pk
-        pk = parent
-    return None
-
-
 # --- building -------------------------------------------------------------------------------------
 
 def _build(account_id, account_name: str, stamp, previous: _IndexEntry | None) -> _IndexEntry:
@@ -206,34 +249,76 @@ def _build(account_id, account_name: str, stamp, previous: _IndexEntry | None) -
     revision = Account.objects.filter(pk=account_id).values_list("rules_revision", flat=True).first()
     # The revision first, then the rules: a change committed in between costs one more refresh
     # later, never a newer revision on older rules.
-    rows = _load_rows(account_id)
-    digests = {pk: (row[1], _digest(row)) for pk, row in rows.items()}
-    children = _children(rows)
     version = registry.version
+    stamp = None if stamp is UNAVAILABLE else stamp
     if previous is not None and previous.rows and previous.registry_version == version \
             and previous.account_name == account_name:
-        old = previous.rows
-        changed = {pk for pk, value in digests.items() if old.get(pk) != value} | (old.keys() - digests.keys())
-        roots = None
-        if len(changed) <= PATCH_LIMIT:
-            roots = {root for pk in changed for root in (_root(pk, rows), _old_root(pk, old)) if root is not None}
-        if roots is not None and previous.patched + len(roots) <= PATCH_LIMIT:
-            index = previous.index.patched(roots, _top_specs(rows, children, sorted(roots), account_id)) \
-                if roots else previous.index
-            return _IndexEntry(None if stamp is UNAVAILABLE else stamp, revision or 0, version, account_name,
-                               index, rows=digests, patched=previous.patched + len(roots))
+        patched = _patch(account_id, previous)
+        if patched is not None:
+            index, structure, buckets, count = patched
+            return _IndexEntry(stamp, revision or 0, version, account_name, index, rows=structure,
+                               buckets=buckets, patched=previous.patched + count)
+    buckets = _bucket_hashes(account_id)
+    rows = _load_rows(account_id)
+    structure = {pk: (row[1], _digest(row)) for pk, row in rows.items()}
+    children = _children(rows)
     top = sorted((row for row in rows.values() if row[1] is None), key=_order)
     specs = _top_specs(rows, children, [row[0] for row in top], account_id)
     index = RuleIndex([*specs, *registry.rules_for(account_name)])
-    return _IndexEntry(None if stamp is UNAVAILABLE else stamp, revision or 0, version, account_name, index,
-                       rows=digests)
+    return _IndexEntry(stamp, revision or 0, version, account_name, index, rows=structure, buckets=buckets)
 
 
-def _old_root(pk, old: dict):
+def _patch(account_id, previous: _IndexEntry):
+    """``(index, structure, buckets, changed roots)`` of ``previous`` refreshed by patching in the
+    changed top-level rules; None when a full build is due (too many changes)."""
+    old = previous.rows
+    buckets = _bucket_hashes(account_id)
+    if buckets is not None and previous.buckets is not None:
+        # PostgreSQL: only the rows of the buckets whose hash changed are read.
+        stale = {b for b in buckets.keys() | previous.buckets.keys() if buckets.get(b) != previous.buckets.get(b)}
+        rows = _load_rows(account_id, stale) if stale else {}
+        structure = {pk: value for pk, value in old.items() if pk // BUCKET not in stale}
+        structure.update((pk, (row[1], _digest(row))) for pk, row in rows.items())
+        candidates = {pk for pk in old if pk // BUCKET in stale} | rows.keys()
+    else:
+        buckets = None
+        rows = _load_rows(account_id)
+        structure = {pk: (row[1], _digest(row)) for pk, row in rows.items()}
+        candidates = structure.keys() | old.keys()
+    changed = {pk for pk in candidates if old.get(pk) != structure.get(pk)}
+    if len(changed) > PATCH_LIMIT:
+        return None
+    roots = {root for pk in changed for root in (_root(pk, structure), _root(pk, old)) if root is not None}
+    if previous.patched + len(roots) > PATCH_LIMIT:
+        return None
+    if not roots:
+        return previous.index, structure, buckets, 0
+    # The changed rules' whole trees (their follow-ups may lie in buckets that did not change).
+    below: dict = {}
+    for pk, (parent, _hash) in structure.items():
+        if parent is not None:
+            below.setdefault(parent, []).append(pk)
+    tree, level = set(), [root for root in roots if root in structure]
+    for _depth in range(app_settings.RULE_MAX_DEPTH):
+        tree.update(level)
+        level = [child for pk in level for child in below.get(pk, ()) if child not in tree]
+        if not level:
+            break
+    missing = tree - rows.keys()
+    if missing:
+        rows = {**rows, **{row[0]: row for row in _rows_query(account_id).filter(id__in=missing)
+                           .values_list(*_COLUMNS)}}
+    rows = {pk: rows[pk] for pk in tree if pk in rows}
+    specs = _top_specs(rows, _children(rows), sorted(roots), account_id)
+    return previous.index.patched(roots, specs), structure, buckets, len(roots)
+
+
+def _root(pk, structure: dict):
+    """The top-level rule above row ``pk`` (None: a row in a parent cycle, or gone)."""
     seen = set()
-    while pk in old and pk not in seen:
+    while pk in structure and pk not in seen:
         seen.add(pk)
-        parent = old[pk][0]
+        parent = structure[pk][0]
         if parent is None:
             return pk
         pk = parent
