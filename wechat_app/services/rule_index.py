@@ -77,7 +77,7 @@ class _IndexEntry:
     rebuild_after: float = 0.0  # time.monotonic() before which a failed rebuild is not retried
     stale: bool = False  # this process changed the account's rules (``mark_stale``)
     rows: dict = field(default_factory=dict, repr=False)  # row id -> (parent id, digest of the row)
-    buckets: dict | None = field(default=None, repr=False)  # PostgreSQL: bucket -> md5 of its rows
+    buckets: dict | None = field(default=None, repr=False)  # PostgreSQL: bucket -> hash of its rows
     patched: int = 0  # top-level rules replaced since the last full build
 
     def fits(self, account: Account, stamp) -> bool:
@@ -139,15 +139,26 @@ def _load_rows(account_id, buckets=None) -> dict:
 
 
 def _bucket_hashes(account_id) -> dict | None:
-    """PostgreSQL: an md5 of each bucket of the account's rows (every column), by bucket number;
-    None on other databases (a refresh then reads every row)."""
+    """PostgreSQL: a hash of each bucket of the account's rows (the columns the index is built
+    from), by bucket number; None on other databases (a refresh then reads every row).
+
+    The sum of a 64-bit hash per row, itself the XOR of a hash per column with a seed of its own:
+    no text conversion of the replies (``jsonb_hash_extended``), a few hundred milliseconds at
+    100,000 rows on a busy machine, against seconds for an md5 of each row's text.
+    """
     connection = connections[router.db_for_read(Rule)]
     if connection.vendor != "postgresql":
         return None
     table = connection.ops.quote_name(Rule._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT r.id / %s, md5(string_agg(md5(r::text), '' ORDER BY r.id)) FROM {table} r "
-                       f"WHERE r.account_id = %s GROUP BY 1", [BUCKET, account_id])
+        cursor.execute(
+            f"SELECT r.id / %s, sum(hashtextextended(concat_ws(',', r.id, coalesce(r.parent_id, -1), r.priority, "
+            f"coalesce(r.position, -1), r.enabled, r.no_reply, coalesce(r.follow_up_timeout, -1), "
+            f"coalesce(r.follow_up_retries, -1)), 0) # hashtextextended(r.name, 1) "
+            f"# hashtextextended(r.match_kind, 2) # hashtextextended(r.match_value, 3) "
+            f"# hashtextextended(r.match_key, 4) # hashtextextended(r.match_flags, 5) "
+            f"# jsonb_hash_extended(r.replies, 6)) FROM {table} r WHERE r.account_id = %s GROUP BY 1",
+            [BUCKET, account_id])
         return dict(cursor.fetchall())
 
 
@@ -265,6 +276,7 @@ def _build(account_id, account_name: str, stamp, previous: _IndexEntry | None) -
     top = sorted((row for row in rows.values() if row[1] is None), key=_order)
     specs = _top_specs(rows, children, [row[0] for row in top], account_id)
     index = RuleIndex([*specs, *registry.rules_for(account_name)])
+    index._rank_of_id()  # what a later patch needs, computed here rather than in the refresh
     return _IndexEntry(stamp, revision or 0, version, account_name, index, rows=structure, buckets=buckets)
 
 
