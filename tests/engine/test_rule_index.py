@@ -282,3 +282,25 @@ def test_literal_less_regexes_behind_a_gate_still_answer():
     assert [c.spec.name for c in index.candidates(text("12345"))] == ["d4"]
     assert [c.spec.name for c in index.candidates(text("1" * 70))] == ["d69"]
     assert list(index.candidates(text("no digits"))) == []
+
+
+def test_a_worker_forked_during_a_build_can_build():
+    """gunicorn --preload: the master's warm-up thread may hold the build lock when a worker forks."""
+    import os
+
+    held, release = threading.Event(), threading.Event()
+
+    def builder():
+        with rule_index._build_lock:
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=builder)
+    thread.start()
+    held.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the worker: the lock is free for it
+        os._exit(0 if rule_index._build_lock.acquire(timeout=2) else 1)
+    release.set()
+    thread.join()
+    assert os.waitpid(pid, 0)[1] == 0

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -99,6 +100,18 @@ _indexes: dict[Any, _IndexEntry] = {}
 _slots: dict[Any, _Slot] = {}
 _slots_lock = threading.Lock()
 _build_lock = threading.Lock()  # one build per process at a time; a 100,000-rule build takes seconds
+
+
+def _after_fork_in_child() -> None:
+    # A worker forked (gunicorn --preload) while a thread of the parent was building: that thread
+    # does not exist here, so neither do its locks' owner nor its "building" flags. The indexes
+    # the parent completed are inherited and kept.
+    global _slots_lock, _build_lock
+    _slots_lock, _build_lock = threading.Lock(), threading.Lock()
+    _slots.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _slot(account_id) -> _Slot:
