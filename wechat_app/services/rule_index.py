@@ -401,21 +401,24 @@ def get_index(account: Account, stamp) -> RuleIndex:
     if entry is not None and (slot.building or time.monotonic() < slot.retry_after):
         return entry.index  # the old index answers until the new one is ready
     try:
-        background = _in_background(account, entry)
+        background = slot.building or time.monotonic() < slot.retry_after or _in_background(account, entry)
     except DATABASE_DOWN:
         if entry is None:
             raise
         return _database_down(account, entry)
     if background:
-        slot = _start_background(account.pk, account.name, stamp)
+        if time.monotonic() >= slot.retry_after:  # else the first build failed a moment ago
+            slot = _start_background(account.pk, account.name, stamp)
         if entry is not None:
             return entry.index
-        if slot.done.wait(app_settings.INDEX_FIRST_BUILD_WAIT):
-            entry = _indexes.get(account.pk)
-            if entry is not None:
-                return entry.index
-        logger.warning("The rule index of account %s is still being built: the message is answered by its "
-                       "code rules only (else the no-match reply)", account.pk)
+        # (Not building: the first build failed a moment ago, it is not waited for.)
+        if slot.building:
+            slot.done.wait(app_settings.INDEX_FIRST_BUILD_WAIT)
+        entry = _indexes.get(account.pk)
+        if entry is not None:
+            return entry.index
+        logger.warning("The rule index of account %s is still being built (or its first build failed): the "
+                       "message is answered by its code rules only (else the no-match reply)", account.pk)
         return RuleIndex(registry.rules_for(account.name))
     with _build_lock:
         entry = _indexes.get(account.pk)
