@@ -94,12 +94,13 @@ class _Slot:
         self.building = False
         self.done = threading.Event()
         self.retry_after = 0.0
+        self.lock = threading.Lock()  # inline builds of this account (not queued behind others')
 
 
 _indexes: dict[Any, _IndexEntry] = {}
 _slots: dict[Any, _Slot] = {}
 _slots_lock = threading.Lock()
-_build_lock = threading.Lock()  # one build per process at a time; a 100,000-rule build takes seconds
+_build_lock = threading.Lock()  # one background build per process at a time (CPU, memory)
 
 
 def _after_fork_in_child() -> None:
@@ -420,7 +421,7 @@ def get_index(account: Account, stamp) -> RuleIndex:
         logger.warning("The rule index of account %s is still being built (or its first build failed): the "
                        "message is answered by its code rules only (else the no-match reply)", account.pk)
         return RuleIndex(registry.rules_for(account.name))
-    with _build_lock:
+    with slot.lock:  # a small account's inline build does not wait for a large one's in the background
         entry = _indexes.get(account.pk)
         if entry is not None and entry.fits(account, stamp):
             return entry.index
@@ -452,12 +453,6 @@ def clear_local_indexes() -> None:
     _indexes.clear()
     with _slots_lock:
         _slots.clear()
-
-
-def live_indexes(account_id) -> list[RuleIndex]:
-    """The indexes of the account this process holds now: the serving one, if any (tests)."""
-    entry = _indexes.get(account_id)
-    return [] if entry is None else [entry.index]
 
 
 def warm(accounts=None, *, wait: bool = False) -> threading.Thread | None:
