@@ -304,3 +304,19 @@ def test_a_worker_forked_during_a_build_can_build():
     release.set()
     thread.join()
     assert os.waitpid(pid, 0)[1] == 0
+
+
+@pytest.mark.parametrize("name, value, check_id", [
+    ("INDEX_BACKGROUND_RULES", -1, "E050"), ("INDEX_BACKGROUND_RULES", "many", "E050"),
+    ("INDEX_FIRST_BUILD_WAIT", 6, "E051"), ("INDEX_FIRST_BUILD_WAIT", True, "E051"),
+    ("INDEX_WARM_UP", "yes", "E052"),
+])
+def test_index_settings_are_checked(settings, name, value, check_id):
+    from wechat_app.checks import check_rule_index_settings
+
+    settings.WECHAT_APP = {**settings.WECHAT_APP, name: value}
+    assert [error.id for error in check_rule_index_settings(None)] == [f"wechat_app.{check_id}"]
+    settings.WECHAT_APP = {**settings.WECHAT_APP, name: {"INDEX_BACKGROUND_RULES": None,
+                                                         "INDEX_FIRST_BUILD_WAIT": 0,
+                                                         "INDEX_WARM_UP": False}[name]}
+    assert check_rule_index_settings(None) == []
