@@ -96,7 +96,8 @@ def bump_rules_version(account_id) -> None:
 
     Part of the caller's transaction: the database revision is bumped in it (a rollback undoes
     it), the cache stamp and the signal follow only once it commits (at once in autocommit).
-    This process drops its own index at once, so that it sees its own change.
+    This process marks its own index stale at once, so that it sees its own change (at once for
+    a small account, once the background refresh completes for a large one).
     """
     Account.objects.filter(pk=account_id).update(rules_revision=F("rules_revision") + 1)
     rule_index.mark_stale(account_id)
