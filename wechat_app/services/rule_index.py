@@ -33,6 +33,7 @@ exactly like a full build of the same rows.
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -291,6 +292,12 @@ def _build(account_id, account_name: str, stamp, previous: _IndexEntry | None) -
     specs = _top_specs(rows, children, [row[0] for row in top], account_id)
     index = RuleIndex([*specs, *registry.rules_for(account_name)])
     index._rank_of_id()  # what a later patch needs, computed here rather than in the refresh
+    background = app_settings.INDEX_BACKGROUND_RULES
+    if background is not None and len(rows) >= background:
+        # A large index is millions of long-lived objects: out of the cyclic garbage collector's
+        # full passes, which would otherwise walk them all (a pause of every thread, requests
+        # included) whenever a refresh allocates. They are still freed by reference counting.
+        gc.freeze()
     return _IndexEntry(stamp, revision or 0, version, account_name, index, rows=structure, buckets=buckets)
 
 
