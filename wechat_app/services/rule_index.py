@@ -61,6 +61,9 @@ logger = logging.getLogger("wechat_app.services.rules")
 PATCH_LIMIT = 1000
 """Changed top-level rules beyond which a refresh rebuilds the index instead of patching it."""
 
+FREEZE_ROWS = 10_000
+"""Stored rules from which a full build calls ``gc.freeze()`` (see ``_build``)."""
+
 RETRY_INTERVAL = 1.0
 """Seconds before a failed build is tried again (not one failing query per message)."""
 
@@ -292,8 +295,7 @@ def _build(account_id, account_name: str, stamp, previous: _IndexEntry | None) -
     specs = _top_specs(rows, children, [row[0] for row in top], account_id)
     index = RuleIndex([*specs, *registry.rules_for(account_name)])
     index._rank_of_id()  # what a later patch needs, computed here rather than in the refresh
-    background = app_settings.INDEX_BACKGROUND_RULES
-    if background is not None and len(rows) >= background:
+    if len(rows) >= FREEZE_ROWS:
         # A large index is millions of long-lived objects: out of the cyclic garbage collector's
         # full passes, which would otherwise walk them all (a pause of every thread, requests
         # included) whenever a refresh allocates. They are still freed by reference counting.
