@@ -54,3 +54,18 @@ def pytest_sessionstart(session):
 
         assert "postgresql" in settings.DATABASES["default"]["ENGINE"], "PostgreSQL is not configured"
         assert "redis" in settings.CACHES["default"]["BACKEND"].lower(), "Redis is not configured"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _rule_indexes_inline():
+    """Rule indexes are built inline, by the message that needs them, whatever the account's size,
+    and the first request starts no warm-up thread: a thread has a database connection of its own,
+    which does not see what a test wrote in its transaction. tests/engine/test_rule_index.py
+    turns the background builds on (with transactional tests)."""
+    from wechat_app import conf
+    from wechat_app.services import rule_index
+
+    rule_index._warmed = True
+    conf.DEFAULTS["INDEX_BACKGROUND_RULES"] = None
+    conf.app_settings.reload()
+    yield

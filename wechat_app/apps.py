@@ -22,5 +22,13 @@ class WechatAppConfig(AppConfig):
         for module in app_settings.RULE_MODULES:
             import_module(module)
 
+        # The first request of a process builds the rule indexes in the background (INDEX_WARM_UP);
+        # connecting a receiver costs nothing to migrations and commands, which serve no request.
+        from django.core.signals import request_started
+
+        from .services.rule_index import warm_on_first_request
+
+        request_started.connect(warm_on_first_request, dispatch_uid="wechat_app.warm_rule_indexes")
+
         # Followers and delivery reports follow the inbound events.
         from . import outbound_receivers  # noqa: F401

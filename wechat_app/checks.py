@@ -7,7 +7,8 @@ allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files
 E034-E036 fault tolerance (cache retry, database recheck, spool cap); E037 the session
 timeout; E040-E044 the REST API (throttle rates, required apps, booleans, page sizes, schema
 settings), W040 no staticfiles app for the docs pages, W041 public API docs with DEBUG off;
-E070-E072 the web side (OAuth user creation, state lifetime, JS-SDK rate limit); W001-W003 legal but harmful
+E050-E052 the compiled rule index (background size, first-build wait, warm-up); E070-E072 the
+web side (OAuth user creation, state lifetime, JS-SDK rate limit); W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
 written; W070 an OAuth authorize URL that is not https.
@@ -248,3 +249,24 @@ def _check_spool_dir():
         "database is down.",
         hint=f"Set {SETTINGS_NAME}['SPOOL_DIR'] to a writable, persistent local directory.",
         id="wechat_app.W030")]
+
+
+@register()
+def check_rule_index_settings(app_configs, **kwargs):
+    """E050-E052: the compiled rule index's settings (docs/rule-index.md)."""
+    errors = []
+    try:
+        background = app_settings.INDEX_BACKGROUND_RULES
+        wait = app_settings.INDEX_FIRST_BUILD_WAIT
+        warm_up = app_settings.INDEX_WARM_UP
+    except Exception:  # noqa: BLE001 - unreadable settings are E001's
+        return []
+    if background is not None and not (_int(background) and background >= 0):
+        errors.append(_error("INDEX_BACKGROUND_RULES", f"must be a whole number >= 0 or None, not {background!r}.",
+                             "E050"))
+    if not (_number(wait) and 0 <= wait <= 4.5):
+        errors.append(_error("INDEX_FIRST_BUILD_WAIT", f"must be a number of seconds from 0 to 4.5 (WeChat waits "
+                             f"5 s for the answer), not {wait!r}.", "E051"))
+    if not isinstance(warm_up, bool):
+        errors.append(_error("INDEX_WARM_UP", f"must be True or False, not {warm_up!r}.", "E052"))
+    return errors

@@ -52,6 +52,17 @@ DEFAULTS = {
     # the database even though the cache announced no change: a change whose announcement was
     # lost (the cache was down when it was saved) reaches every process within this time.
     "RECHECK_INTERVAL": 30,
+    # Accounts with at least this many stored rules have their compiled index built and refreshed
+    # in a background thread while the previous index answers (docs/rule-index.md); smaller ones
+    # inline, by the message that finds it stale (milliseconds). None: always inline.
+    "INDEX_BACKGROUND_RULES": 2000,
+    # Seconds a message waits for the very first build of a large account's index (no previous
+    # one to answer with) before it is answered by the account's code rules alone (else the
+    # account's no-match reply). Keep it well within WeChat's 5 seconds.
+    "INDEX_FIRST_BUILD_WAIT": 2.0,
+    # The first request a process serves starts building every enabled account's index in the
+    # background (``wechat_app.engine.registry.warm()`` does it on demand, e.g. from wsgi.py).
+    "INDEX_WARM_UP": True,
     # Directory of the spool: log rows the callback could not write because the database was
     # down, one fsynced line each, written to the database when it is back (by the next callback
     # of the process, the wechat_app.drain_spool beat task or ``manage.py wechat_spool``). Use a

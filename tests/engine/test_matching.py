@@ -85,13 +85,13 @@ class TestRegex:
 
     def test_regexes_whose_literal_is_absent_are_not_run(self, monkeypatch):
         calls = []
-        original = index_module._Regex.search
+        original = index_module._Regex.captures
 
-        def spy(self, value):
+        def spy(self, value, *args):
             calls.append(self.source)
-            return original(self, value)
+            return original(self, value, *args)
 
-        monkeypatch.setattr(index_module._Regex, "search", spy)
+        monkeypatch.setattr(index_module._Regex, "captures", spy)
         rules = [spec(f"r{n}", "regex", f"^order {n}$", "x") for n in range(500)]
         rules.append(spec("digits", "regex", r"^\d+$", "y"))
         idx = RuleIndex(rules)

@@ -232,7 +232,7 @@ def _re2_options():
 class StoredRegex:
     """A compiled regex rule: ``search(text)`` gives a match (``group(0)``, ``groups()``) or None."""
 
-    __slots__ = ("pattern", "engine", "_compiled", "_match_bytes")
+    __slots__ = ("pattern", "engine", "translated", "_compiled", "_match_bytes")
 
     def __init__(self, pattern: str, flags: int):
         self.pattern = pattern
@@ -240,6 +240,7 @@ class StoredRegex:
         flags = parsed.state.flags  # with the inline global flags, (?i) etc.
         translated = _Translator(check_backtracking=re2 is None).sequence(parsed.data, flags, False)
         self._match_bytes = None
+        self.translated = None
         if re2 is None:
             self.engine = "python"
             self._compiled = re.compile(pattern, flags)
@@ -247,6 +248,7 @@ class StoredRegex:
         self.engine = "re2"
         if flags & re.IGNORECASE:
             translated = "(?i)" + translated
+        self.translated = translated
         try:
             self._compiled = re2.compile(translated, _re2_options())
         except re2.error as err:
@@ -263,19 +265,81 @@ class StoredRegex:
         if _UNANCHORED is not None and regexp is not None:
             self._match_bytes = regexp.Match
 
-    def search(self, text: str):
+    def search(self, text: str, encoded: bytes | None = None):
+        """The match of this regex in ``text``, or None.
+
+        ``encoded`` is ``text`` in UTF-8 when the caller has it already (the index encodes a
+        message once, not once per regex candidate).
+        """
         if len(text) > MAX_REGEX_TEXT:
             return None
         try:
             if self._match_bytes is not None:
                 # Most candidates fail: ask the binding directly (the same call the wrapper makes)
                 # and build the match object only for a hit.
-                encoded = text.encode("utf-8")
+                if encoded is None:
+                    encoded = text.encode("utf-8")
                 if self._match_bytes(_UNANCHORED, encoded, 0, len(encoded))[0][0] == -1:
                     return None
             return self._compiled.search(text)
         except UnicodeEncodeError:  # a lone surrogate cannot reach RE2 (UTF-8); it matches nothing
             return None
+
+    def captures(self, text: str, encoded: bytes | None = None) -> tuple[str, ...] | None:
+        """``(whole match, group 1, group 2…)`` (an unmatched group is ``""``), or None: no match.
+
+        With RE2 one call of its binding gives the groups' byte spans (no match object built).
+        """
+        if self._match_bytes is None or len(text) > MAX_REGEX_TEXT:
+            match = self.search(text, encoded)
+            return None if match is None else (match.group(0), *(group or "" for group in match.groups()))
+        try:
+            if encoded is None:
+                encoded = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate cannot reach RE2 (UTF-8); it matches nothing
+            return None
+        spans = self._match_bytes(_UNANCHORED, encoded, 0, len(encoded))
+        if spans[0][0] == -1:
+            return None
+        return tuple("" if start == -1 else encoded[start:end].decode("utf-8") for start, end in spans)
+
+
+GATE_SIZE = 32
+"""Regexes without a mandatory literal are tried on every text; the index tests them this many at
+a time with one RE2 search of their alternation (a miss, the usual case, then costs one call)."""
+
+GATE_MEMORY = 8 * 1024 * 1024
+
+
+class RegexGate:
+    """One RE2 search telling whether any of a few stored regexes can match a text.
+
+    The alternation of their translations: it matches exactly when one of them does (RE2 falls
+    back from its DFA to its NFA when memory runs short, so a miss is never a false negative).
+    ``None`` from ``make`` when there is nothing to gain (Python's ``re``) or RE2 refuses it.
+    """
+
+    __slots__ = ("_match",)
+
+    def __init__(self, match):
+        self._match = match
+
+    @classmethod
+    def make(cls, regexes) -> RegexGate | None:
+        translated = [regex.translated for regex in regexes]
+        if re2 is None or _UNANCHORED is None or not translated or None in translated:
+            return None
+        options = _re2_options()
+        options.max_mem = GATE_MEMORY
+        try:
+            compiled = re2.compile("|".join(f"(?:{pattern})" for pattern in translated), options)
+        except re2.error:
+            return None
+        regexp = getattr(compiled, "_regexp", None)
+        return None if regexp is None else cls(regexp.Match)
+
+    def may_match(self, encoded: bytes) -> bool:
+        return self._match(_UNANCHORED, encoded, 0, len(encoded))[0][0] != -1
 
 
 @functools.lru_cache(maxsize=2048)

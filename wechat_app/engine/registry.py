@@ -283,6 +283,24 @@ def _follow_up(name, follow_ups) -> FollowUp | None:
 registry = RuleRegistry()
 """The registry ``@rule``, ``@before_reply`` and ``@after_reply`` register into."""
 
+def warm(accounts=None, *, wait: bool = False):
+    """Build the compiled rule indexes of ``accounts`` (default: every enabled account) now, in a
+    background thread (returned) unless ``wait``, so that no message waits for a build.
+
+    Call it when a worker starts, e.g. at the end of the project's wsgi.py::
+
+        application = get_wsgi_application()
+        from wechat_app.engine.registry import warm
+        warm()
+
+    or from gunicorn's ``post_fork(server, worker)`` hook. Needs Django set up (the engine itself
+    stays free of Django: the work is ``wechat_app.services.rule_index.warm``).
+    """
+    from ..services.rule_index import warm as warm_indexes
+
+    return warm_indexes(accounts, wait=wait)
+
+
 rule = registry.rule
 before_reply = registry.before_reply
 wait_rule = registry.wait_rule

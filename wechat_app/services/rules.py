@@ -2,7 +2,8 @@
 
 Shared by the callback, the admin (rule tester), the REST API and ``manage.py wechat_rules``.
 
-Index cache: each process keeps one compiled ``RuleIndex`` per account, tagged with the
+Index cache (``rule_index``: built off the request path, refreshed incrementally): each process
+keeps one compiled ``RuleIndex`` per account, tagged with the
 account's *rules version*. The version lives in the database: ``Account.rules_revision``, bumped
 (F() + 1) in the same transaction as the change, so a rolled-back change (an import preview)
 bumps nothing. A random stamp in the Django cache, replaced when the change commits, is the fast
@@ -24,10 +25,7 @@ import hashlib
 import logging
 import random
 import re
-import threading
-import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
@@ -42,31 +40,17 @@ from ..engine.dialect import FileLimits, RuleDef, dump_rules, parse_rules, rule_
 from ..engine.spec import MatchKind, RuleSpecError
 from ..models import Account, Rule
 from ..protocol.replies import ReplyError, reply_from_dict
+from . import rule_index
 from .cachebatch import UNAVAILABLE, FailSafeCache
-from .spool import DATABASE_DOWN
 
 logger = logging.getLogger(__name__)
 
 _SAFE_KEY_PART = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _rng = random.Random()
 
-@dataclass
-class _IndexEntry:
-    stamp: str | None  # the cache stamp it was built under (None: the cache was unavailable)
-    revision: int  # Account.rules_revision read just before the rules
-    registry_version: int
-    account_name: str
-    index: RuleIndex
-    rebuild_after: float = 0.0  # time.monotonic() before which a failed rebuild is not retried
-
-    def fits(self, account: Account, stamp) -> bool:
-        return (self.registry_version == registry.version and self.account_name == account.name
-                and self.revision >= (account.rules_revision or 0)
-                and (stamp is UNAVAILABLE or stamp == self.stamp))
-
-
-_indexes: dict[Any, _IndexEntry] = {}
-_build_lock = threading.Lock()
+# The compiled indexes: built and refreshed by ``rule_index`` (off the request path when large).
+_indexes = rule_index._indexes
+clear_local_indexes = rule_index.clear_local_indexes
 
 
 def _cache():
@@ -112,12 +96,14 @@ def bump_rules_version(account_id) -> None:
 
     Part of the caller's transaction: the database revision is bumped in it (a rollback undoes
     it), the cache stamp and the signal follow only once it commits (at once in autocommit).
-    This process drops its own index at once, so that it sees its own change.
+    This process marks its own index stale at once, so that it sees its own change (at once for
+    a small account, once the background refresh completes for a large one).
     """
     Account.objects.filter(pk=account_id).update(rules_revision=F("rules_revision") + 1)
-    _indexes.pop(account_id, None)
+    rule_index.mark_stale(account_id)
 
     def announce():
+        rule_index.mark_stale(account_id)  # also after the commit: a refresh may have read before it
         FailSafeCache(_cache()).set(version_key(account_id), uuid.uuid4().hex, None)
         signals.rules_changed.send(sender=Rule, account_id=account_id)
 
@@ -203,40 +189,14 @@ def rule_specs(account: Account) -> list:
 # --- the compiled index -------------------------------------------------------------------------
 
 def get_index(account: Account, stamp=None) -> RuleIndex:
-    """The compiled index of the account's rules and code rules, rebuilt when either changed.
+    """The compiled index of the account's rules and code rules (``rule_index.get_index``).
 
     ``stamp`` is the account's cache stamp when the caller read it already (``UNAVAILABLE``: the
     cache is down, so only the database revision on ``account`` can tell the index is stale).
-    With the database down, a stale index is used rather than none.
     """
     if stamp is None:
         stamp = _current_stamp(account.pk)
-    entry = _indexes.get(account.pk)
-    if entry is not None and (entry.fits(account, stamp) or time.monotonic() < entry.rebuild_after):
-        return entry.index
-    with _build_lock:  # one build per process at a time; a 100,000-rule build takes seconds
-        entry = _indexes.get(account.pk)
-        if entry is not None and entry.fits(account, stamp):
-            return entry.index
-        try:
-            # The revision first, then the rules: a change committed in between costs one
-            # more rebuild later, never a newer revision on older rules.
-            revision = Account.objects.filter(pk=account.pk).values_list("rules_revision", flat=True).first()
-            index = RuleIndex([*rule_specs(account), *registry.rules_for(account.name)])
-        except DATABASE_DOWN:
-            if entry is None:
-                raise
-            logger.warning("The database is unreachable: account %s answers with the rules it had", account.pk)
-            entry.rebuild_after = time.monotonic() + 1.0  # not one failing query per message
-            return entry.index
-        _indexes[account.pk] = _IndexEntry(None if stamp is UNAVAILABLE else stamp, revision or 0,
-                                           registry.version, account.name, index)
-        return index
-
-
-def clear_local_indexes() -> None:
-    """Drop this process's compiled indexes (tests; the version stamp handles normal use)."""
-    _indexes.clear()
+    return rule_index.get_index(account, stamp)
 
 
 class CacheStateStore:
