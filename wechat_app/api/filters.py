@@ -76,3 +76,35 @@ def identifier(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) == 0:
         raise ValueError("Use an id: a positive whole number.")
     return int(raw)
+
+
+def account(user) -> Callable[[str], Any]:
+    """An account the user may access, by name: one that does not exist and one of another
+    team's get the same answer (names cannot be probed)."""
+    def parse(raw: str):
+        from ..models.accounts import name_validator
+        from ..services.access import accessible_accounts
+
+        found = None
+        if name_validator.regex.match(text(raw)):
+            found = accessible_accounts(user).filter(name=raw).first()
+        if found is None:
+            raise ValueError(f"No account named {raw[:64]!r} that you can access.")
+        return found
+
+    return parse
+
+
+def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or not minimum <= int(raw) <= maximum:
+            raise ValueError(f"Use a whole number from {minimum} to {maximum}.")
+        return int(raw)
+
+    return parse
+
+
+def check_order(values: dict, since: str = "since", until: str = "until") -> None:
+    """A date range that ends before it starts is a 400 (rather than an empty answer)."""
+    if since in values and until in values and values[until] <= values[since]:
+        raise ValidationError({until: [f"{until} must be later than {since}."]})
