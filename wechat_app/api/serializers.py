@@ -182,6 +182,8 @@ def flatten_errors(detail, prefix: str = "") -> dict:
         for key, value in detail.items():
             if key == api_settings.NON_FIELD_ERRORS_KEY and prefix:
                 path = prefix
+            elif isinstance(key, int):  # the item of a list (ListSerializer keys its errors by index)
+                path = f"{prefix}[{key}]"
             else:
                 path = f"{prefix}.{key}" if prefix else str(key)
             out.update(flatten_errors(value, path))
