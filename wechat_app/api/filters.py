@@ -97,7 +97,8 @@ def account(user) -> Callable[[str], Any]:
 
 def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or not minimum <= int(raw) <= maximum:
+        if (not raw.isascii() or not raw.isdigit() or len(raw) > len(str(maximum))
+                or not minimum <= int(raw) <= maximum):
             raise ValueError(f"Use a whole number from {minimum} to {maximum}.")
         return int(raw)
 

@@ -335,7 +335,7 @@ class AccountMenuViewSet(AppViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses={200: MenuSerializer(many=True),
                                             502: OpenApiResponse(description="WeChat could not be reached.")})
-    @action(detail=True, methods=["post"], url_path="menus/pull",
+    @action(detail=True, methods=["post"], url_path="menus/pull", pagination_class=None,  # a list, not a page
             required_permissions=[("add", Menu), ("change", Menu)])
     def pull(self, request, name=None):
         """Copy the menus WeChat shows now into drafts (the default one and the conditional ones),

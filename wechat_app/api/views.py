@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -39,12 +39,26 @@ from .serializers import (
 )
 
 
+MAX_PAGE_SIZE = 500  # a larger limit is refused (400) unless the paginator sets its own max_limit
+MAX_OFFSET = 10**12
+
+
 class AppViewSetMixin:
     """What every view of the app's API shares: permissions, parsers."""
 
     permission_classes = [AccountModelPermissions]
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
     required_permissions = None  # set per custom action, see AccountModelPermissions
+
+    def paginate_queryset(self, queryset):
+        # The project's limit/offset pagination ignores a bad limit and lets a huge offset reach
+        # the database (a 500): both are checked here, a bad value is a 400 naming it.
+        paginator = self.paginator
+        if isinstance(paginator, LimitOffsetPagination) and not isinstance(paginator, CursorPagination):
+            filters.clean_filters(self.request.query_params, {
+                paginator.limit_query_param: filters.whole_number(1, paginator.max_limit or MAX_PAGE_SIZE),
+                paginator.offset_query_param: filters.whole_number(0, MAX_OFFSET)})
+        return super().paginate_queryset(queryset)
 
 
 class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
@@ -230,7 +244,7 @@ class MessageCursorPagination(CursorPagination):
     ordering = "-id"
     page_size = 50
     page_size_query_param = "limit"
-    max_page_size = 500
+    max_page_size = MAX_PAGE_SIZE
 
     def get_page_size(self, request):
         values = filters.clean_filters(request.query_params, {"limit": filters.whole_number(1, self.max_page_size)})
