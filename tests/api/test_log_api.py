@@ -108,7 +108,8 @@ def test_message_filters(admin_client, shop):
 @pytest.fixture
 def two_teams(client):
     """A staff user with every view permission, member of ``shop`` only; ``other`` exists too."""
-    shop, other = make_account("shop"), make_account("other")
+    shop = make_account("shop")
+    make_account("other")
     user = get_user_model().objects.create_user("staff", password=None, is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__in=[
         "view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion"]))

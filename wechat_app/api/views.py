@@ -276,6 +276,14 @@ MESSAGE_FILTERS = [
 ]
 
 
+LOG_EXAMPLE = {
+    "id": 123, "account": "shop", "msg_id": "23137471912341", "user": "oUser1", "msg_type": "text", "event": "",
+    "event_key": "", "text": "game", "message": {"type": "text", "text": "game"}, "encrypted": True, "rule": 7,
+    "rule_name": "game", "reply": {"type": "text", "content": "Pick a number from 1 to 9"}, "status": "replied",
+    "error": "", "latency_ms": 3.2, "retry_count": 0, "created_at": "2026-05-01T08:00:00+08:00",
+}
+
+
 def rule_filter(raw: str):
     """A rule by id (digits) or by name."""
     raw = filters.text(raw)
@@ -284,7 +292,10 @@ def rule_filter(raw: str):
 
 @extend_schema_view(
     list=extend_schema(parameters=MESSAGE_FILTERS, responses={200: MessageLogSerializer(many=True),
-                                                              400: BAD_REQUEST}),
+                                                              400: BAD_REQUEST},
+                       examples=[OpenApiExample("A page", response_only=True, value={
+                           "next": "https://example.com/wechat/api/messages/?cursor=cD0xMjM%3D", "previous": None,
+                           "results": [LOG_EXAMPLE]})]),
     retrieve=extend_schema(responses={200: MessageLogSerializer, 404: NOT_FOUND}),
 )
 class MessageLogViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -331,7 +342,14 @@ class MessageLogViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveM
         OpenApiParameter("account", str, required=True, description="The account's name."),
         OpenApiParameter("user", str, required=True, description="The user's openid."),
         OpenApiParameter("page", int, description="1 (default): the newest messages; higher: older."),
-    ], responses={200: ConversationSerializer, 400: BAD_REQUEST})
+    ], responses={200: ConversationSerializer, 400: BAD_REQUEST}, examples=[
+        OpenApiExample("A thread", response_only=True, value={
+            "account": "shop", "user": "oUser1", "page": 1, "pages": 1, "count": 1, "older": None, "newer": None,
+            "items": [{"kind": "received", "at": "2026-05-01T08:00:00+08:00", "received": LOG_EXAMPLE, "sent": None},
+                      {"kind": "sent", "at": "2026-05-01T08:01:00+08:00", "received": None, "sent": {
+                          "id": 4, "kind": "text", "payload": {"content": "Hello!"}, "status": "sent",
+                          "errcode": None, "errmsg": "", "created_at": "2026-05-01T08:01:00+08:00",
+                          "sent_at": "2026-05-01T08:01:01+08:00"}}]})])
     @action(detail=False, methods=["get"], pagination_class=None)
     def conversation(self, request):
         """One user's thread with an account, oldest first: the messages received (log rows) and
@@ -361,7 +379,16 @@ class MessageLogViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveM
         OpenApiParameter("account", str, required=True, description="The account's name."),
         OpenApiParameter("days", int, description="The window: the last N days, today included (1 to 366, "
                                                   "default 30 as on the dashboard)."),
-    ], responses={200: StatsSerializer, 400: BAD_REQUEST})
+    ], responses={200: StatsSerializer, 400: BAD_REQUEST}, examples=[
+        OpenApiExample("Two days", response_only=True, value={
+            "account": "shop", "days": 2,
+            "per_day": {"days": ["2026-04-30", "2026-05-01"], "series": {"text": [12, 30], "event": [2, 5]}},
+            "top_rules": [{"rule_id": 7, "rule_name": "game", "n": 20, "last": "2026-05-01T08:00:00+08:00"}],
+            "unanswered": [{"text": "price?", "n": 4, "fallback": 3, "users": 2,
+                            "last": "2026-05-01T07:00:00+08:00"}],
+            "totals": {"messages": 49, "users": 11, "by_status": {"replied": 41, "unmatched": 1, "no_reply": 7},
+                       "answered": 45, "fallback": 3, "system_events": 2},
+            "latency": {"n": 49, "p50": 2.1, "p95": 6.4}, "answer_rate": 92})])
     @action(detail=False, methods=["get"], pagination_class=None)
     def stats(self, request):
         """The account's dashboard figures: messages per day and type, top rules, unanswered
