@@ -258,3 +258,13 @@ def test_log_permissions(client, shop):
         assert resp.status_code == 400 and list(resp.json()) == ["account"]
     row = MessageLog.objects.get(user="carol")
     assert client.get(f"{API}/messages/{row.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["4925-02-02T10:47:26-17:30", "9999-12-31T23:59:59-10:00",
+                                   "0001-01-01T00:00:00+10:00"])
+def test_dates_the_database_cannot_hold_are_400_or_answered(admin_client, shop, value):
+    # Found by the fuzzer on PostgreSQL: an offset beyond ±15:59 was a 500.
+    resp = admin_client.get(f"{API}/messages/", {"until": value})
+    assert resp.status_code in (200, 400), resp.content
+    if resp.status_code == 400:
+        assert list(resp.json()) == ["until"]

@@ -6,6 +6,7 @@ choice) answers 400 naming the parameter, instead of failing in the database as 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
@@ -68,6 +69,10 @@ def moment(raw: str):
         raise ValueError("Use an ISO 8601 date-time, such as 2024-05-01T08:00:00+08:00.")
     if settings.USE_TZ and timezone.is_naive(value):
         value = timezone.make_aware(value)
+    if settings.USE_TZ:
+        # In UTC: PostgreSQL refuses offsets Python accepts (-17:30); a year past 9999 once in
+        # UTC is an OverflowError, a 400 like the rest.
+        value = value.astimezone(dt_timezone.utc)
     return value
 
 

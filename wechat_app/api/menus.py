@@ -78,7 +78,8 @@ class MenuSerializer(StrictModelSerializer):
     account = AccountNameField(queryset=Account.objects.all())
     buttons = serializers.JSONField(help_text=Menu._meta.get_field("buttons").help_text)
     matchrule = serializers.JSONField(required=False, help_text=Menu._meta.get_field("matchrule").help_text)
-    live_version = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The version WeChat shows now.")
+    live_version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
+                                                      help_text="The version WeChat shows now (null: none).")
     has_unpublished_changes = serializers.BooleanField(read_only=True)
 
     class Meta:
