@@ -118,7 +118,7 @@ def two_teams(client):
     return client
 
 
-LISTS = ["rules", "messages", "menus", "menu-versions"]
+LISTS = ["accounts", "rules", "messages", "menus", "menu-versions"]
 BAD = [
     ("account", "nope"),  # does not exist
     ("account", "other"),  # exists, not the user's: the same answer
@@ -126,13 +126,16 @@ BAD = [
     ("account", "x" * 300),
 ]
 BAD_BY_LIST = {
+    "accounts": [("enabled", "on"), ("encrypt_mode", "rot13"), ("search", "\x00"), ("limit", "0"), ("offset", "-1"),
+                 ("offset", "9" * 30)],
     "rules": [("enabled", "yes"), ("kind", "fuzzy"), ("top_level", "1"), ("search", "a\x00")],
     "messages": [("status", "lost"), ("since", "yesterday"), ("until", "2024-13-01T00:00:00"), ("q", "a\x00b"),
                  ("user", "\x00"), ("answered", "maybe"), ("rule", "r\x00"), ("event", "e" * 201)],
     "menus": [("kind", "round")],
     "menu-versions": [("status", "lost"), ("menu", "-1"), ("source", "x")],
 }
-CASES = [(name, param, value) for name in LISTS for param, value in BAD + BAD_BY_LIST[name]]
+CASES = [(name, param, value) for name in LISTS for param, value in BAD_BY_LIST[name] + (
+    BAD if name != "accounts" else [])]
 
 
 @pytest.mark.parametrize("name, param, value", CASES, ids=[f"{n}-{p}-{v[:8]!r}" for n, p, v in CASES])
@@ -145,6 +148,16 @@ def test_bad_filter_values_are_400_naming_the_parameter(two_teams, name, param, 
 def test_a_date_range_that_ends_before_it_starts_is_400(admin_client, shop):
     resp = admin_client.get(f"{API}/messages/", {"since": "2024-05-02T00:00:00", "until": "2024-05-01T00:00:00"})
     assert resp.status_code == 400 and list(resp.json()) == ["until"]
+
+
+def test_account_filters(admin_client):
+    make_account("shop")
+    quiet = make_account("quiet")
+    Account.objects.filter(pk=quiet.pk).update(enabled=False)
+    names = lambda **params: [r["name"] for r in admin_client.get(f"{API}/accounts/", params).json()["results"]]  # noqa: E731
+    assert names() == ["quiet", "shop"]
+    assert names(enabled="false") == ["quiet"] and names(search="SHO") == ["shop"]
+    assert names(encrypt_mode="plain") == ["quiet", "shop"] and names(encrypt_mode="safe") == []
 
 
 def test_the_accounts_own_filter_answers_their_rows(two_teams):

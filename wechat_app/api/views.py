@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from ..conf import app_settings
 from ..engine.spec import MatchKind
-from ..models import MessageLog, Rule
+from ..models import Account, MessageLog, Rule
 from ..models.accounts import name_validator
 from ..protocol import parse_message
 from ..protocol.simulator import SimulatorError, build_message
@@ -61,8 +61,13 @@ class AppViewSetMixin:
         return super().paginate_queryset(queryset)
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("enabled", bool), OpenApiParameter("encrypt_mode", str, enum=list(Account.EncryptMode.values)),
+    OpenApiParameter("search", str, description="Text in the name or the app id."),
+]))
 class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
-    """Official accounts. Secrets are accepted on write and never returned.
+    """Official accounts. Secrets are accepted on write and never returned. Filters: `enabled`,
+    `encrypt_mode`, `search` (in the name or app id).
 
     Creating needs ``add_account`` (the creator becomes a member); deleting needs ``delete_account``,
     which only superusers have unless it is granted."""
@@ -74,6 +79,20 @@ class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         return accessible_accounts(self.request.user).order_by("name")
+
+    def filter_queryset(self, qs):
+        if self.action != "list":
+            return qs
+        given = filters.clean_filters(self.request.query_params, {
+            "enabled": filters.boolean, "search": filters.text,
+            "encrypt_mode": filters.choice(Account.EncryptMode.values)})
+        if "enabled" in given:
+            qs = qs.filter(enabled=given["enabled"])
+        if "encrypt_mode" in given:
+            qs = qs.filter(encrypt_mode=given["encrypt_mode"])
+        if "search" in given:
+            qs = qs.filter(Q(name__icontains=given["search"]) | Q(app_id__icontains=given["search"]))
+        return qs
 
     def perform_create(self, serializer):
         grant_creator(self.request.user, serializer.save())
