@@ -488,8 +488,10 @@ class RuleTestResultSerializer(StrictSerializer):
 
     matched = serializers.BooleanField(help_text="Whether a rule (or a hook) matched.")
     rule = RuleRefSerializer(allow_null=True, help_text="The rule that answered (null: none).")
-    status = serializers.ChoiceField(choices=MessageLog.Status.choices,
-                                     help_text="The status the message log would record.")
+    # Plain strings (not enums) here and in the thread: an enum named like another model's field
+    # with other choices makes drf-spectacular name enums by hash.
+    status = serializers.CharField(help_text="The status the message log would record: "
+                                             + ", ".join(MessageLog.Status.values) + ".")
     reply = ReplyField(allow_null=True, help_text="The reply (typed); null: nothing would be answered.")
     xml = serializers.CharField(allow_blank=True, help_text="The reply's XML as WeChat would get it (before "
                                                             "encryption); empty: the answer would be `success`.")
@@ -504,6 +506,9 @@ class RuleTestResultSerializer(StrictSerializer):
 class SentMessageSerializer(StrictModelSerializer):
     """A message the account sent the user (customer service, template), as the thread shows it."""
 
+    kind = serializers.CharField(read_only=True, help_text="text, image, news, template...")
+    status = serializers.CharField(read_only=True, help_text=", ".join(OutboundMessage.Status.values) + ".")
+
     class Meta:
         model = OutboundMessage
         fields = ["id", "kind", "payload", "status", "errcode", "errmsg", "created_at", "sent_at"]
@@ -511,8 +516,7 @@ class SentMessageSerializer(StrictModelSerializer):
 
 
 class ConversationItemSerializer(StrictSerializer):
-    kind = serializers.ChoiceField(choices=["received", "sent"],
-                                   help_text="received: a message log row; sent: the account's own message.")
+    kind = serializers.CharField(help_text="received: a message log row; sent: the account's own message.")
     at = serializers.DateTimeField()
     received = MessageLogSerializer(required=False, allow_null=True)
     sent = SentMessageSerializer(required=False, allow_null=True)
