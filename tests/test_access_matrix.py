@@ -78,6 +78,11 @@ TABLE = {
     "log.change":          (DENY,     DENY,     DENY,     DENY,     LOGIN),
     # The log is the record of what happened: only superusers prune it, in the admin; the REST log is read-only.
     "log.delete":          ({"admin": ALLOW, "api": DENY}, DENY, DENY, DENY, LOGIN),
+    # Answering a message without sending or logging it (the admin's simulator, the API's rules/test/).
+    "rule.test":           (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    # One user's thread, and the dashboard's figures (the admin's dashboard, the API's messages/stats/).
+    "log.conversation":    (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "log.stats":           (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "rules.import_dry_run": (ALLOW,   ALLOW,    DENY,     HIDDEN,   LOGIN),
     "rules.import":        (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "rules.export":        (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
@@ -354,6 +359,31 @@ def admin_log_change(c, w):
 def admin_log_delete(c, w):
     resp = c.post(f"/admin/wechat_app/messagelog/{w.log.pk}/delete/", {"post": "yes"})
     return admin_answer(resp), not MessageLog.objects.filter(pk=w.log.pk).exists()
+
+
+def admin_rule_test(c, w):
+    resp = c.post("/admin/wechat_app/rule/simulator/", {"account": w.a.pk, "user": "sim-user", "kind": "text",
+                                                        "text": "hi"}, HTTP_ACCEPT="application/json")
+    answer = admin_answer(resp)
+    if answer == ALLOW and resp.json()["turn"].get("rule_name") != "rule-alpha":
+        answer = f"another answer: {resp.json()['turn']}"
+    return answer, MessageLog.objects.filter(user="sim-user").exists()
+
+
+def admin_log_conversation(c, w):
+    resp = c.get(f"/admin/wechat_app/messagelog/conversation/{w.a.pk}/", {"user": "user-alpha"})
+    answer = admin_answer(resp)
+    if answer == ALLOW and "alpha text" not in resp.content.decode():
+        answer = "the thread is missing"
+    return answer, None
+
+
+def admin_log_stats(c, w):
+    resp = c.get(f"/admin/wechat_app/account/{w.a.pk}/dashboard/")
+    answer = admin_answer(resp)
+    if answer == ALLOW and resp.context["totals"]["messages"] != 1:
+        answer = f"other figures: {resp.context['totals']}"
+    return answer, None
 
 
 def _import_form_errors(resp):
@@ -793,6 +823,30 @@ def api_log_delete(c, w):
     return api_answer(resp), not MessageLog.objects.filter(pk=w.log.pk).exists()
 
 
+def api_rule_test(c, w):
+    resp = _send(c, "post", f"{API}/rules/test/", {"account": "alpha", "user": "sim-user", "text": "hi"})
+    answer = api_answer(resp, hidden_field="account")
+    if answer == ALLOW and resp.json()["rule"]["name"] != "rule-alpha":
+        answer = f"another answer: {resp.json()}"
+    return answer, MessageLog.objects.filter(user="sim-user").exists()
+
+
+def api_log_conversation(c, w):
+    resp = c.get(f"{API}/messages/conversation/", {"account": "alpha", "user": "user-alpha"})
+    answer = api_answer(resp, hidden_field="account")
+    if answer == ALLOW and [item["received"]["text"] for item in resp.json()["items"]] != ["alpha text"]:
+        answer = f"another thread: {resp.json()}"
+    return answer, None
+
+
+def api_log_stats(c, w):
+    resp = c.get(f"{API}/messages/stats/", {"account": "alpha"})
+    answer = api_answer(resp, hidden_field="account")
+    if answer == ALLOW and resp.json()["totals"]["messages"] != 1:
+        answer = f"other figures: {resp.json()['totals']}"
+    return answer, None
+
+
 def api_import_dry_run(c, w):
     resp = _send(c, "post", f"{API}/accounts/alpha/rules/import/", {"rules": RULE_FILE, "dry_run": True})
     answer = api_answer(resp)
@@ -1109,7 +1163,7 @@ ADMIN = _surface("admin")
 API_ACTIONS = _surface("api")
 SURFACES = {"admin": ADMIN, "api": API_ACTIONS}
 # Actions that must not write even when allowed.
-READ_ONLY = {"rules.import_dry_run"}
+READ_ONLY = {"rules.import_dry_run", "rule.test"}
 
 
 def expected(action, who, surface):

@@ -9,7 +9,7 @@ from django.http import HttpResponseRedirect
 from django.utils.translation import gettext as _
 
 from ..models import OutboundMessage
-from ..services import outbound
+from ..services import conversations, outbound
 from .access import can_in_some_account
 from .outbound_forms import ReplyForm, clean_openid
 
@@ -43,17 +43,8 @@ def handle_reply(request, account, openid: str):
     return HttpResponseRedirect(request.get_full_path())
 
 
-def thread_items(account, openid: str, page, turns) -> list[tuple[str, object]]:
-    """The page's log rows and the operator's messages sent in the same span, oldest first, as
-    ``("log", MessageLog)`` / ``("sent", OutboundMessage)``."""
-    sent = OutboundMessage.objects.filter(account=account, to_user=openid, campaign__isnull=True)
-    if turns and page.has_next():  # older pages exist: start at this page's oldest message
-        sent = sent.filter(created_at__gte=turns[0].created_at)
-    if turns and page.has_previous():  # newer pages exist: stop at this page's newest message
-        sent = sent.filter(created_at__lt=turns[-1].created_at)
-    sent = list(sent.order_by("-created_at")[:200])
-    items = [(log.created_at, 0, "log", log) for log in turns] + [(m.created_at, 1, "sent", m) for m in sent]
-    return [(kind, obj) for _at, _order, kind, obj in sorted(items, key=lambda i: (i[0], i[1]))]
+# The thread itself is shared with the REST API's conversation endpoint.
+thread_items = conversations.thread_items
 
 
 def reply_context(request, account, openid: str, form) -> dict:

@@ -26,26 +26,26 @@ class DashboardView(View):
         account = get_account_or_404(request, account_id)
         if not self.model_admin.has_view_permission(request, account):
             raise PermissionDenied
-        per_day = stats.messages_per_day(account, WINDOW_DAYS)
+        figures = stats.overview(account, WINDOW_DAYS)  # the REST API's stats are the same call
+        per_day = figures["per_day"]
         chart = {
             "labels": [d.strftime("%m-%d") for d in per_day["days"]],
             "datasets": [{"label": t, "data": counts, "backgroundColor": TYPE_COLOURS.get(t, "#999999")}
                          for t, counts in per_day["series"].items()],
         }
-        top = stats.top_rules(account, WINDOW_DAYS)
+        top = figures["top_rules"]
         top_chart = {"labels": [r["rule_name"] for r in top], "data": [r["n"] for r in top]}
-        totals = stats.totals(account, WINDOW_DAYS)
-        latency = stats.latency_percentiles(account, WINDOW_DAYS)
+        totals, latency = figures["totals"], figures["latency"]
         context = {
             **self.model_admin.admin_site.each_context(request),
             "opts": self.model_admin.opts, "original": account, "account": account,
             "accounts": allowed_accounts(request.user),
             "title": _("Dashboard · %(name)s") % {"name": account.name},
             "days": WINDOW_DAYS, "chart": chart, "top_rules": top, "top_chart": top_chart,
-            "unmatched": stats.unmatched_messages(account, WINDOW_DAYS),
+            "unmatched": figures["unanswered"],
             "totals": totals, "latency": latency,
             "p50": latency.get(50), "p95": latency.get(95),
-            "answer_rate": round(100 * totals["answered"] / totals["messages"]) if totals["messages"] else None,
+            "answer_rate": figures["answer_rate"],
             "media": self.model_admin.media,
         }
         return TemplateResponse(request, "admin/wechat_app/account/dashboard.html", context)

@@ -5,7 +5,6 @@ import json
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -17,6 +16,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from ..models import MessageLog
+from ..services import conversations
 from . import conversation_reply
 from .access import AccountScopedAdminMixin, allowed_account_ids, get_account_or_404
 from .filters import AccountListFilter, RuleListFilter, SenderFilter, refuse_nul
@@ -197,15 +197,13 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         reply_form = conversation_reply.handle_reply(request, account, user)  # the operator's answer
         if isinstance(reply_form, HttpResponse):
             return reply_form
-        logs = (MessageLog.objects.filter(account=account, user=user).select_related("rule")
-                .order_by("-created_at", "-id"))
-        page = Paginator(logs, 100).get_page(request.GET.get("page"))
-        turns = list(reversed(page.object_list))
+        page = conversations.paginator(account, user).get_page(request.GET.get("page"))
+        turns, items = conversations.thread(account, user, page)  # the REST API shows the same thread
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts, "title": _("Conversation with %(user)s") % {"user": user},
             "account": account, "user_id": user, "page": page, "turns": turns, "media": self.media,
-            "items": conversation_reply.thread_items(account, user, page, turns),
+            "items": items,
             **conversation_reply.reply_context(request, account, user, reply_form),
         }
         return TemplateResponse(request, "admin/wechat_app/messagelog/conversation.html", context)

@@ -18,6 +18,9 @@ from .schema import AppAutoSchema
 from .throttling import ApiRateThrottle
 
 
+MAX_OFFSET = 10**12
+
+
 class AppPagination(LimitOffsetPagination):
     """``?limit=&offset=``; ``API_PAGE_SIZE`` rows by default, at most ``API_MAX_PAGE_SIZE``."""
 
@@ -28,6 +31,16 @@ class AppPagination(LimitOffsetPagination):
     @property
     def max_limit(self):
         return app_settings.API_MAX_PAGE_SIZE
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # DRF ignores a bad limit and lets a huge offset reach the database (a 500): a bad value
+        # is a 400 naming it.
+        from . import filters
+
+        filters.clean_filters(request.query_params, {
+            self.limit_query_param: filters.whole_number(1, self.max_limit),
+            self.offset_query_param: filters.whole_number(0, MAX_OFFSET)})
+        return super().paginate_queryset(queryset, request, view)
 
 
 class AppAPIMixin:

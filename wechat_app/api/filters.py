@@ -6,6 +6,7 @@ choice) answers 400 naming the parameter, instead of failing in the database as 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
@@ -68,6 +69,10 @@ def moment(raw: str):
         raise ValueError("Use an ISO 8601 date-time, such as 2024-05-01T08:00:00+08:00.")
     if settings.USE_TZ and timezone.is_naive(value):
         value = timezone.make_aware(value)
+    if settings.USE_TZ:
+        # In UTC: PostgreSQL refuses offsets Python accepts (-17:30); a year past 9999 once in
+        # UTC is an OverflowError, a 400 like the rest.
+        value = value.astimezone(dt_timezone.utc)
     return value
 
 
@@ -76,3 +81,36 @@ def identifier(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) == 0:
         raise ValueError("Use an id: a positive whole number.")
     return int(raw)
+
+
+def account(user) -> Callable[[str], Any]:
+    """An account the user may access, by name: one that does not exist and one of another
+    team's get the same answer (names cannot be probed)."""
+    def parse(raw: str):
+        from ..models.accounts import name_validator
+        from ..services.access import accessible_accounts
+
+        found = None
+        if name_validator.regex.match(text(raw)):
+            found = accessible_accounts(user).filter(name=raw).first()
+        if found is None:
+            raise ValueError(f"No account named {raw[:64]!r} that you can access.")
+        return found
+
+    return parse
+
+
+def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if (not raw.isascii() or not raw.isdigit() or len(raw) > len(str(maximum))
+                or not minimum <= int(raw) <= maximum):
+            raise ValueError(f"Use a whole number from {minimum} to {maximum}.")
+        return int(raw)
+
+    return parse
+
+
+def check_order(values: dict, since: str = "since", until: str = "until") -> None:
+    """A date range that ends before it starts is a 400 (rather than an empty answer)."""
+    if since in values and until in values and values[until] <= values[since]:
+        raise ValidationError({until: [f"{until} must be later than {since}."]})

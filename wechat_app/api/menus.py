@@ -33,7 +33,7 @@ from ..services.access import accessible_accounts
 from . import filters
 from .errors import error_body
 from .schema import OpenApiParameter, OpenApiResponse, extend_schema
-from .serializers import AccountNameField
+from .serializers import AccountNameField, StrictModelSerializer, StrictSerializer
 from .views import AppViewSetMixin
 
 KIND_FIXED = "The kind of a menu cannot change; create a new menu instead."
@@ -75,11 +75,12 @@ def spec_error(err: MenuSpecError) -> ValidationError:
 
 # ---- serializers ------------------------------------------------------------------------------------
 
-class MenuSerializer(serializers.ModelSerializer):
+class MenuSerializer(StrictModelSerializer):
     account = AccountNameField(queryset=Account.objects.all())
     buttons = serializers.JSONField(help_text=Menu._meta.get_field("buttons").help_text)
     matchrule = serializers.JSONField(required=False, help_text=Menu._meta.get_field("matchrule").help_text)
-    live_version = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The version WeChat shows now.")
+    live_version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
+                                                      help_text="The version WeChat shows now (null: none).")
     has_unpublished_changes = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -113,7 +114,7 @@ class MenuSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class MenuVersionSerializer(serializers.ModelSerializer):
+class MenuVersionSerializer(StrictModelSerializer):
     account = serializers.SlugRelatedField(slug_field="name", read_only=True)
     published_by = serializers.SerializerMethodField()
     problem = serializers.SerializerMethodField(help_text="The button WeChat's error concerns, for people.")
@@ -132,18 +133,18 @@ class MenuVersionSerializer(serializers.ModelSerializer):
         return obj.problem_label()
 
 
-class MenuDiffSerializer(serializers.Serializer):
+class MenuDiffSerializer(StrictSerializer):
     older = serializers.IntegerField(allow_null=True, help_text="The older version's id (null: none, the newer "
                                                                 "side is the first version or a never published draft).")
     newer = serializers.IntegerField(allow_null=True, help_text="The newer version's id (null: the draft).")
     diff = serializers.ListField(child=serializers.CharField(), help_text="Unified diff lines of the JSON.")
 
 
-class TryMatchSerializer(serializers.Serializer):
+class TryMatchSerializer(StrictSerializer):
     user_id = serializers.CharField(max_length=64, help_text="A follower's OpenID or WeChat ID.")
 
 
-class TryMatchResultSerializer(serializers.Serializer):
+class TryMatchResultSerializer(StrictSerializer):
     button = serializers.ListField(child=serializers.DictField(), help_text="The buttons the follower sees.")
     matched_menu = serializers.IntegerField(allow_null=True, help_text="The id of the live menu with these "
                                                                        "buttons, if it is one of this account's.")
@@ -192,9 +193,9 @@ class MenuViewSet(AppViewSetMixin, viewsets.ModelViewSet):
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
-            "account": filters.text, "kind": filters.choice(Menu.Kind.values)})
+            "account": filters.account(self.request.user), "kind": filters.choice(Menu.Kind.values)})
         if "account" in given:
-            qs = qs.filter(account__name=given["account"])
+            qs = qs.filter(account=given["account"])
         if "kind" in given:
             qs = qs.filter(kind=given["kind"])
         return qs
@@ -271,10 +272,11 @@ class MenuVersionViewSet(AppViewSetMixin, viewsets.ReadOnlyModelViewSet):
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
-            "account": filters.text, "menu": filters.identifier, "kind": filters.choice(Menu.Kind.values),
-            "source": filters.choice(MenuVersion.Source.values), "status": filters.choice(MenuVersion.Status.values),
+            "account": filters.account(self.request.user), "menu": filters.identifier,
+            "kind": filters.choice(Menu.Kind.values), "source": filters.choice(MenuVersion.Source.values),
+            "status": filters.choice(MenuVersion.Status.values),
         })
-        for param, lookup in (("account", "account__name"), ("menu", "menu_id"), ("kind", "kind"),
+        for param, lookup in (("account", "account"), ("menu", "menu_id"), ("kind", "kind"),
                               ("source", "source"), ("status", "status")):
             if param in given:
                 qs = qs.filter(**{lookup: given[param]})
@@ -338,7 +340,7 @@ class AccountMenuViewSet(AppViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses={200: MenuSerializer(many=True),
                                             502: OpenApiResponse(description="WeChat could not be reached.")})
-    @action(detail=True, methods=["post"], url_path="menus/pull",
+    @action(detail=True, methods=["post"], url_path="menus/pull", pagination_class=None,  # a list, not a page
             required_permissions=[("add", Menu), ("change", Menu)])
     def pull(self, request, name=None):
         """Copy the menus WeChat shows now into drafts (the default one and the conditional ones),

@@ -18,20 +18,24 @@ from importlib.metadata import PackageNotFoundError, version
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
+    extend_schema_field,
     extend_schema_view,
+    inline_serializer,
 )
 from drf_spectacular.utils import extend_schema as spectacular_extend_schema
 from rest_framework import serializers
 
 from ..conf import app_settings
 
-__all__ = ["AppAutoSchema", "OpenApiExample", "OpenApiParameter", "OpenApiResponse", "PolymorphicProxySerializer",
-           "extend_schema", "extend_schema_view"]
+__all__ = ["AppAutoSchema", "OpenApiExample", "OpenApiParameter", "OpenApiResponse", "OpenApiTypes",
+           "PolymorphicProxySerializer", "extend_schema", "extend_schema_field", "extend_schema_view",
+           "inline_serializer"]
 
 RST_LITERAL = re.compile(r"``(.+?)``", re.S)
 

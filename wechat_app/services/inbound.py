@@ -403,20 +403,16 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
             result = _run_within_budget(account, message, rule_options.get("prefetched"))
         else:
             result = run_rules(account, message, **rule_options)
-        rule, reply = result.rule, result.reply
-        if reply is not None:
+        rule = result.rule
+        reply, status = rules.outcome(account, message, result)
+        if status == MessageLog.Status.REPLIED:
             reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
-            status = MessageLog.Status.REPLIED
-        else:
-            status = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
-            if not result.matched:
-                reply = rules.error_reply(account, message, failed=False)
     except _LateReply as pending:
         late, status = pending.future, MessageLog.Status.DEFERRED
     except Exception as err:  # a rule's bug must not lose the message nor answer garbage
         logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
-        reply_xml, status, error = "", MessageLog.Status.ERROR, _error_summary(err)
-        reply = rules.error_reply(account, message, failed=True)
+        reply_xml, error = "", _error_summary(err)
+        reply, status = rules.outcome(account, message, None, failed=True)
     if reply is not None and not reply_xml:  # the account's answer to "no rule" or "a rule failed"
         reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
 

@@ -227,8 +227,29 @@ class CacheStateStore:
         (self.batch or self.cache).delete(key)
 
 
+class ReadOnlyStateStore(CacheStateStore):
+    """A ``CacheStateStore`` that reads the stored state and keeps its writes to itself: a dry
+    run (the REST API's rule test) answers as the callback would, and changes no conversation."""
+
+    def __init__(self, cache, prefetched=None):
+        super().__init__(cache, prefetched)
+        self.overlay: dict[str, Any] = {}
+
+    def get(self, key):
+        if key in self.overlay:
+            value = self.overlay[key]
+            return dict(value) if value is not None else None
+        return super().get(key)
+
+    def set(self, key, value, ttl):
+        self.overlay[key] = dict(value)
+
+    def delete(self, key):
+        self.overlay[key] = None
+
+
 def respond(account: Account, message, *, state_namespace: str = "live", prefetched: dict | None = None,
-            batch=None) -> EngineResult:
+            batch=None, read_only: bool = False) -> EngineResult:
     """Run the reply engine for ``message`` on ``account``'s rules.
 
     Returns the ``EngineResult`` (``reply`` None: answer nothing). Exceptions raised by code
@@ -241,7 +262,8 @@ def respond(account: Account, message, *, state_namespace: str = "live", prefetc
     follow-up state and session writes are queued there for the caller to execute.
 
     A session read while the cache is unavailable is an empty dict that is not written back, so
-    that it cannot overwrite the stored one.
+    that it cannot overwrite the stored one. With ``read_only`` the user's follow-up state and
+    session are read but never written (``ReadOnlyStateStore``).
     """
     cache = FailSafeCache(_cache())  # a failing cache costs the follow-up state, never the reply
     keys = vkey, skey, sess_key = (version_key(account.pk), state_key(account.pk, message.uid, state_namespace),
@@ -253,10 +275,11 @@ def respond(account: Account, message, *, state_namespace: str = "live", prefetc
         values.update({key: UNAVAILABLE for key in missing} if fetched is UNAVAILABLE else
                       {key: fetched.get(key) for key in missing})
     index = get_index(account, values.get(vkey))
+    state_values = {skey: values.get(skey), sess_key: values.get(sess_key)}
     engine = Engine(
         index,
-        store=CacheStateStore(cache, prefetched={skey: values.get(skey), sess_key: values.get(sess_key)},
-                              batch=batch),
+        store=(ReadOnlyStateStore(cache, prefetched=state_values) if read_only
+               else CacheStateStore(cache, prefetched=state_values, batch=batch)),
         before=registry.before_hooks(account.name),
         after=registry.after_hooks(account.name),
         default_timeout=app_settings.FOLLOW_UP_TIMEOUT,
@@ -279,6 +302,52 @@ def error_reply(account: Account, message, *, failed: bool):
     if not text or message.type == "event":
         return None
     return reply_from_dict(text)
+
+
+def outcome(account: Account, message, result: EngineResult | None, *, failed: bool = False):
+    """``(reply, status)`` of a message once the engine answered (``result``) or raised
+    (``failed``): what the callback logs and answers (the account's error replies included).
+    ``status`` is a ``MessageLog.Status`` value; ``reply`` None: answer nothing."""
+    from ..models import MessageLog
+
+    if failed or result is None:
+        return error_reply(account, message, failed=True), MessageLog.Status.ERROR
+    if result.reply is not None:
+        return result.reply, MessageLog.Status.REPLIED
+    if result.matched:
+        return None, MessageLog.Status.NO_REPLY
+    return error_reply(account, message, failed=False), MessageLog.Status.UNMATCHED
+
+
+def try_message(account: Account, message) -> dict[str, Any]:
+    """Answer ``message`` as the callback would, as a dry run: nothing is sent or logged and the
+    user's follow-up state and session are read but not changed (the REST API's rule test).
+
+    Returns ``matched``, ``rule`` ({id, name} or None), ``status`` (what the log would record),
+    ``reply`` (typed dict or None), ``xml`` (the plaintext reply XML, "" for none),
+    ``follow_up_pending``, ``error`` and ``message`` (normalized).
+    """
+    from ..protocol import render_reply
+
+    result, error = None, ""
+    try:
+        result = respond(account, message, read_only=True)
+        reply, status = outcome(account, message, result)
+    except Exception as err:  # a code rule's bug: report it, as the log would
+        error = f"{type(err).__name__}: {err}"[:1000]
+        reply, status = outcome(account, message, None, failed=True)
+    rule = getattr(result, "rule", None)
+    rule_id = getattr(rule, "id", None)
+    return {
+        "matched": bool(result and result.matched),
+        "rule": {"id": rule_id if isinstance(rule_id, int) else None, "name": rule.name} if rule else None,
+        "status": str(status),
+        "reply": reply.to_dict() if reply is not None else None,
+        "xml": render_reply(reply, to_user=message.uid, from_user=message.sp) if reply is not None else "",
+        "follow_up_pending": bool(result and result.follow_up_pending),
+        "error": error,
+        "message": message.to_dict(),
+    }
 
 
 # --- import / export ---------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from ..models import MessageLog
 # answer to the question its parent asked ("your name?" -> anything), so it does not count.
 ANSWERED_BY_FALLBACK = Q(rule__match_kind=MatchKind.DEFAULT, rule__parent__isnull=True)
 UNANSWERED = Q(status=MessageLog.Status.UNMATCHED) | ANSWERED_BY_FALLBACK
+# Answered by a rule other than the fallback: a reply or a deliberate "no reply".
+ANSWERED = Q(status__in=[MessageLog.Status.REPLIED, MessageLog.Status.NO_REPLY]) & ~ANSWERED_BY_FALLBACK
 
 
 def _all_in_window(account, days: int):
@@ -97,7 +99,7 @@ def totals(account, days: int = 30) -> dict:
     qs = _window(account, days)
     by_status = dict(qs.values_list("status").annotate(n=Count("pk")).order_by())
     answered = Q(status__in=[MessageLog.Status.REPLIED, MessageLog.Status.NO_REPLY])
-    counts = qs.aggregate(answered=Count("pk", filter=answered & ~ANSWERED_BY_FALLBACK),
+    counts = qs.aggregate(answered=Count("pk", filter=ANSWERED),
                           fallback=Count("pk", filter=answered & ANSWERED_BY_FALLBACK))
     return {
         "messages": sum(by_status.values()),
@@ -106,4 +108,19 @@ def totals(account, days: int = 30) -> dict:
         "answered": counts["answered"],
         "fallback": counts["fallback"],
         "system_events": _all_in_window(account, days).system_events().count(),
+    }
+
+
+def overview(account, days: int = 30) -> dict:
+    """Every figure of the dashboard at once (the admin's dashboard and the REST API's stats):
+    ``per_day``, ``top_rules``, ``unanswered``, ``totals``, ``latency`` and ``answer_rate`` (%)."""
+    totals_ = totals(account, days)
+    return {
+        "days": days,
+        "per_day": messages_per_day(account, days),
+        "top_rules": top_rules(account, days),
+        "unanswered": unmatched_messages(account, days),
+        "totals": totals_,
+        "latency": latency_percentiles(account, days),
+        "answer_rate": round(100 * totals_["answered"] / totals_["messages"]) if totals_["messages"] else None,
     }
