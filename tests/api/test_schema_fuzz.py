@@ -5,7 +5,6 @@ Bounded to finish in a minute or three on 2 busy cores: ``FUZZ_EXAMPLES`` reques
 (environment variable, default 20). Nothing here reaches WeChat: the default API base URL and the
 seeded account point at a sandbox of the test's own.
 """
-import base64
 import logging
 import os
 
@@ -23,7 +22,7 @@ from wechat_app.services.rules import import_rules  # noqa: E402
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
-SCHEMA_PATH = "/api/schema/"
+SCHEMA_PATH = "/wechat/api/schema/"
 PASSWORD = "fuzz-pass-0123456789"
 RULES = """
 - name: game
@@ -38,11 +37,14 @@ RULES = """
 
 @pytest.fixture
 def api_headers(django_user_model, settings):
-    """How the fuzzer authenticates: ONE place (a superuser over HTTP basic today; an API token
-    once tokens exist: only this fixture changes)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # one hash a request
-    django_user_model.objects.create_superuser("fuzz", "fuzz@example.com", PASSWORD)
-    return {"Authorization": "Basic " + base64.b64encode(f"fuzz:{PASSWORD}".encode()).decode()}
+    """How the fuzzer authenticates: ONE place, a superuser's API token, with no throttling (the
+    fuzzer sends thousands of requests a minute)."""
+    from wechat_app.services.api_tokens import create_token
+
+    settings.WECHAT_APP = {**getattr(settings, "WECHAT_APP", {}), "API_THROTTLE_RATES": {}}
+    owner = django_user_model.objects.create_superuser("fuzz", "fuzz@example.com", PASSWORD)
+    _token, key = create_token(owner, "fuzzer")
+    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture
