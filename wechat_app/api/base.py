@@ -100,6 +100,7 @@ class AppViewSetMixin(AppAPIMixin):
     applies the user's account grants and the request's API token limits."""
 
     required_permissions = None
+    reads_only = False  # an action that changes nothing although it is a POST (read-only tokens may use it)
 
 
 class AppAPIRootView(AppAPIMixin, APIRootView):

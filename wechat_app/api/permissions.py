@@ -21,7 +21,8 @@ class AccountModelPermissions(permissions.DjangoModelPermissions):
     required_permissions=[(action, Model), ...])`` (the view declares ``required_permissions =
     None`` for the others); permissions that depend on the request body are checked by the action
     itself, through ``services.access``. Every check goes through ``services.access.can``, so an API
-    token's limits apply: a read-only token may only use safe methods (the view answers 403
+    token's limits apply: a read-only token may only use safe methods and actions declared
+    ``reads_only=True`` (the view answers 403
     ``read_only_token``, see ``base.AppAPIMixin.permission_denied``), a token limited to accounts
     cannot create accounts."""
 
@@ -29,8 +30,9 @@ class AccountModelPermissions(permissions.DjangoModelPermissions):
         user = request.user
         if not user or not user.is_authenticated or not is_active_staff(user):
             return False  # DRF answers 401 to anonymous requests, 403 to the others
-        if request.method not in permissions.SAFE_METHODS and is_read_only(user):
-            return False
+        if request.method not in permissions.SAFE_METHODS and is_read_only(user) \
+                and not getattr(view, "reads_only", False):
+            return False  # a POST that changes nothing (``@action(..., reads_only=True)``) is a read
         required = getattr(view, "required_permissions", None)
         if required is None:
             if request.method not in METHOD_ACTIONS:

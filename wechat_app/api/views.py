@@ -243,7 +243,7 @@ class RuleViewSet(AppViewSetMixin, viewsets.ModelViewSet):
                            "follow_up_pending": True, "error": "", "message": {"type": "text", "text": "game"}}),
                    ])
     @action(detail=False, methods=["post"], url_path="test", serializer_class=RuleTestSerializer,
-            required_permissions=[("view", Rule)])
+            required_permissions=[("view", Rule)], reads_only=True)
     def test(self, request):
         """Answer a message as the account's callback would: the rule, the reply and its XML.
 
