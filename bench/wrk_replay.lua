@@ -1,8 +1,8 @@
 -- wrk script: replay pre-signed callback requests, each sent once (every MsgId unique).
 --   WRK_REQUESTS=file WRK_THREADS=t WRK_DONE=prefix wrk -t t -c c -d cap -s bench/wrk_replay.lua http://host:port
 -- The file holds one request a line: "<path?query>\t<body>". Thread i sends lines i, i+t, i+2t...;
--- when its share is sent, its connections idle (delay) until the last answer, then the thread
--- stops and creates the file WRK_DONE<i> (bench/compare.py then ends wrk with SIGINT). done()
+-- when its share is answered, it creates the file WRK_DONE<i> (bench/compare.py then ends wrk
+-- with SIGINT: wrk itself always runs for its whole -d duration). done()
 -- prints one line "RESULT {json}": the rate counts from the first request to the last answer.
 local ffi = require("ffi")
 ffi.cdef[[
@@ -38,13 +38,6 @@ local function exhausted()
   return requests_[index] == nil
 end
 
-function delay()
-  if exhausted() then
-    return 3600000  -- this thread's share is out: idle until the last answers arrive
-  end
-  return 0
-end
-
 function request()
   if tid == 0 and not verified then
     -- wrk calls request() once on thread 0's state to check the script; that one is never sent.
@@ -53,7 +46,9 @@ function request()
   end
   local r = requests_[index]
   if r == nil then
-    return wrk.format("GET", "/__wrk_done__")  -- rare (another connection took the last one): harmless
+    -- This thread's share is out: a harmless GET (404/403) until wrk is ended. A connection must not
+    -- idle (wrk's delay()): a sync worker would block reading it and starve the other threads.
+    return wrk.format("GET", "/__wrk_done__")
   end
   if first_us == 0 then
     first_us = now_us()
@@ -72,12 +67,12 @@ function response(status, headers, body)
   if status ~= 200 or not body:find("<Encrypt>", 1, true) then
     bad = bad + 1
   end
-  if exhausted() and received >= sent then
+  if exhausted() and received >= sent and not marked then
+    marked = true
     local marker = os.getenv("WRK_DONE")
     if marker then
       io.open(marker .. tid, "w"):close()
     end
-    wrk.thread:stop()
   end
 end
 
