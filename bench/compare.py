@@ -114,7 +114,7 @@ def serve(cb, args, variant: str, count: int):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "project", "worker", "-B", "--pool", "solo",
              "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, start_new_session=True))
+            cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     cb.wait_port(port, timeout=300)
     return procs, port
 

@@ -24,6 +24,7 @@ Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL as for callback_bench.py.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import random
@@ -47,22 +48,22 @@ class Timers:
         self.depth = 0
         self.on = True
 
-    def wrap(self, stage, func):
+    def wrap(self, stage, func, outer=False):
         timers = self
 
+        @functools.wraps(func)  # keeps the view's csrf_exempt mark
         def timed(*args, **kwargs):
             if not timers.on or timers.depth:
                 return func(*args, **kwargs)
-            timers.depth += 1
+            timers.depth += 0 if outer else 1
             w, c = time.perf_counter(), time.process_time()
             try:
                 return func(*args, **kwargs)
             finally:
                 timers.wall[stage] += time.perf_counter() - w
                 timers.cpu[stage] += time.process_time() - c
-                timers.depth -= 1
+                timers.depth -= 0 if outer else 1
 
-        timed.__wrapped__ = func
         return timed
 
 
@@ -128,7 +129,7 @@ def main():
     for owner, name, stage in patches:
         original = owner.__dict__[name]
         originals.append((owner, name, original))
-        setattr(owner, name, timers.wrap(stage, original))
+        setattr(owner, name, timers.wrap(stage, original, outer=stage == "view"))
     # The URL resolver captured the view at import: route through the module attribute.
     from django.urls import get_resolver
 

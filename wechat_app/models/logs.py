@@ -27,6 +27,16 @@ class MessageLogQuerySet(models.QuerySet):
         return self._with_event_name().exclude(msg_type="event", _event_lower__in=SYSTEM_EVENTS)
 
 
+def _fast_insert_possible(connection) -> bool:
+    """Whether ``connection`` is PostgreSQL through psycopg 3 (the prepared INSERT needs both)."""
+    if connection.vendor != "postgresql":
+        return False
+    # Django's backend tells psycopg 3 from psycopg2 in a module flag, not on the connection.
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
+
+
 class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
     """Adds ``insert``: the callback's one write per message, made as cheap as the database allows."""
 
@@ -43,7 +53,7 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
         """
         alias = router.db_for_write(self.model, instance=log)
         connection = connections[alias]
-        if connection.vendor != "postgresql" or not getattr(connection, "is_psycopg3", False):
+        if not _fast_insert_possible(connection):
             log.save(force_insert=True, using=alias)
             return log
         import psycopg
