@@ -91,6 +91,6 @@ function done(summary, latency, requests)
     'RESULT {"sent": %d, "received": %d, "elapsed_us": %d, "bad": %d, "errors": %d, ' ..
     '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\n',
     sent_total, received_total, first and (last - first) or 0, bad_total,
-    e.connect + e.read + e.write + e.status + e.timeout,
+    e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end
