@@ -58,3 +58,15 @@ def test_postgresql_uses_the_prepared_statement_not_the_orm(account, monkeypatch
     monkeypatch.setattr(MessageLog, "save", orm_save)
     log = MessageLog.objects.insert(make_log(account))
     assert MessageLog.objects.filter(pk=log.pk).exists()
+
+
+def test_insert_rows_skips_rows_already_present(account):
+    from wechat_app.services.logbuffer import row_of
+
+    MessageLog.objects.insert(make_log(account, key="msg:0"))
+    rows = [row_of(make_log(account, key=f"msg:{number}")) for number in range(3)]
+    MessageLog.objects.insert_rows(rows)
+    MessageLog.objects.insert_rows(rows)  # a drain repeated after dying half-way
+    assert sorted(MessageLog.objects.values_list("dedupe_key", flat=True)) == ["msg:0", "msg:1", "msg:2"]
+    stored = MessageLog.objects.get(dedupe_key="msg:2")
+    assert stored.message == {"text": "hi", "param": {"lat": None}} and stored.created_at is not None

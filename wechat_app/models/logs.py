@@ -75,6 +75,33 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
         log._state.db = alias
         return log
 
+    def insert_rows(self, rows: list[dict], *, using: str | None = None) -> None:
+        """INSERT rows given as column values (attname -> value, primary key excluded), skipping
+        those whose (account, dedupe key) is already present; used by the buffer's and the
+        spool's drains, in the caller's transaction.
+
+        On PostgreSQL (psycopg 3) one ``INSERT ... ON CONFLICT DO NOTHING`` statement executed
+        for all the rows (psycopg's ``executemany``, pipelined): no SQL compiled per row. Other
+        databases use ``bulk_create(ignore_conflicts=True)``.
+        """
+        if not rows:
+            return
+        alias = using or router.db_for_write(self.model)
+        connection = connections[alias]
+        if not _fast_insert_possible(connection):
+            self.model.objects.using(alias).bulk_create(
+                [self.model(**row) for row in rows], batch_size=500, ignore_conflicts=True)
+            return
+        sql, fields = self._statement(connection)
+        sql = sql.rsplit(" RETURNING ", 1)[0] + " ON CONFLICT DO NOTHING"
+        # As bulk_create does: every field's pre_save (created_at: now), then its database value.
+        params = []
+        for row in rows:
+            instance = self.model(**row)
+            params.append([field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields])
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+
     def _statement(self, connection):
         key = connection.alias
         if key not in self._insert_sql:
