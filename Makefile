@@ -13,7 +13,7 @@ SANDBOX_URL := http://127.0.0.1:$(SANDBOX_PORT)
 CALLBACK_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev migrate demo bench clean
+.PHONY: run test install install-dev migrate demo bench bench-compare clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ test: install-dev
 
 bench: install-dev
 	$(PY) bench/callback_bench.py
+
+# The callback (both log modes) beside the bare protocol view and WeRoBot, driven by wrk (Debian's
+# wrk package); PostgreSQL and Redis from BENCH_DATABASE_URL / BENCH_REDIS_URL / BENCH_BROKER_URL.
+bench-compare: install-dev
+	$(PY) -m pip install --quiet -r requirements/bench.txt
+	$(PY) bench/compare.py --rules 10,1000,100000
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache

@@ -85,6 +85,22 @@ def setup_django(log_buffer=False):
     cache.clear()
 
 
+def rule_specs(count: int):
+    """The generated rules as (kind, value, key, reply) tuples, the same for every peer measured."""
+    specs = []
+    for i in range(count):
+        kind = i % 10
+        if kind <= 3:
+            specs.append(("exact", f"kw{i}", "", f"exact reply {i}"))
+        elif kind <= 7:
+            specs.append(("contains", f"ck{i}z", "", f"contains {i}"))
+        elif kind == 8:
+            specs.append(("regex", rf"^rx{i} (\d+)$", "", f"regex {i} {{1}}"))
+        else:
+            specs.append(("event", "CLICK", f"K{i}", f"click {i}"))
+    return specs
+
+
 def load_rules(count: int):
     """Replace the bench account's rules with ``count`` generated rules plus one default."""
     from wechat_app.models import Account, Rule
@@ -95,18 +111,9 @@ def load_rules(count: int):
                       encrypt_mode=Account.EncryptMode.SAFE, enabled=True),
     )
     Rule.objects.filter(account=account).delete()
-    rows = []
-    for i in range(count):
-        kind = i % 10
-        common = dict(account=account, name=f"r{i}", position=i + 1, priority=0)
-        if kind <= 3:
-            rows.append(Rule(match_kind="exact", match_value=f"kw{i}", replies=[f"exact reply {i}"], **common))
-        elif kind <= 7:
-            rows.append(Rule(match_kind="contains", match_value=f"ck{i}z", replies=[f"contains {i}"], **common))
-        elif kind == 8:
-            rows.append(Rule(match_kind="regex", match_value=rf"^rx{i} (\d+)$", replies=[f"regex {i} {{1}}"], **common))
-        else:
-            rows.append(Rule(match_kind="event", match_value="CLICK", match_key=f"K{i}", replies=[f"click {i}"], **common))
+    rows = [Rule(account=account, name=f"r{i}", position=i + 1, priority=0, match_kind=kind, match_value=value,
+                 match_key=key, replies=[reply])
+            for i, (kind, value, key, reply) in enumerate(rule_specs(count))]
     rows.append(Rule(account=account, name="fallback", position=count + 1, match_kind="default",
                      replies=["default reply"]))
     for start in range(0, len(rows), 5000):

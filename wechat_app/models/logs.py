@@ -27,6 +27,16 @@ class MessageLogQuerySet(models.QuerySet):
         return self._with_event_name().exclude(msg_type="event", _event_lower__in=SYSTEM_EVENTS)
 
 
+def _fast_insert_possible(connection) -> bool:
+    """Whether ``connection`` is PostgreSQL through psycopg 3 (the prepared INSERT needs both)."""
+    if connection.vendor != "postgresql":
+        return False
+    # Django's backend tells psycopg 3 from psycopg2 in a module flag, not on the connection.
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
+
+
 class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
     """Adds ``insert``: the callback's one write per message, made as cheap as the database allows."""
 
@@ -43,7 +53,7 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
         """
         alias = router.db_for_write(self.model, instance=log)
         connection = connections[alias]
-        if connection.vendor != "postgresql" or not getattr(connection, "is_psycopg3", False):
+        if not _fast_insert_possible(connection):
             log.save(force_insert=True, using=alias)
             return log
         import psycopg
@@ -64,6 +74,33 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
         log._state.adding = False
         log._state.db = alias
         return log
+
+    def insert_rows(self, rows: list[dict], *, using: str | None = None) -> None:
+        """INSERT rows given as column values (attname -> value, primary key excluded), skipping
+        those whose (account, dedupe key) is already present; used by the buffer's and the
+        spool's drains, in the caller's transaction.
+
+        On PostgreSQL (psycopg 3) one ``INSERT ... ON CONFLICT DO NOTHING`` statement executed
+        for all the rows (psycopg's ``executemany``, pipelined): no SQL compiled per row. Other
+        databases use ``bulk_create(ignore_conflicts=True)``.
+        """
+        if not rows:
+            return
+        alias = using or router.db_for_write(self.model)
+        connection = connections[alias]
+        if not _fast_insert_possible(connection):
+            self.model.objects.using(alias).bulk_create(
+                [self.model(**row) for row in rows], batch_size=500, ignore_conflicts=True)
+            return
+        sql, fields = self._statement(connection)
+        sql = sql.rsplit(" RETURNING ", 1)[0] + " ON CONFLICT DO NOTHING"
+        # As bulk_create does: every field's pre_save (created_at: now), then its database value.
+        params = []
+        for row in rows:
+            instance = self.model(**row)
+            params.append([field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields])
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
 
     def _statement(self, connection):
         key = connection.alias

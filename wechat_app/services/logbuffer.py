@@ -113,9 +113,9 @@ def write_rows(rows: list[dict], retries: Counter | None = None) -> int:
             continue
         if row["rule_id"] is not None and row["rule_id"] not in rules:
             row = dict(row, rule_id=None)
-        logs.append(MessageLog(**row))
+        logs.append(row)
     with transaction.atomic():
-        MessageLog.objects.bulk_create(logs, batch_size=500, ignore_conflicts=True)
+        MessageLog.objects.insert_rows(logs)  # one prepared statement for all rows on PostgreSQL
         for (account_id, dedupe_key), count in (retries or {}).items():
             MessageLog.objects.filter(account_id=account_id, dedupe_key=dedupe_key).update(
                 retry_count=F("retry_count") + count)
