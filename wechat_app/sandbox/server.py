@@ -61,6 +61,13 @@ def admin(method: str, path: str):
     return register
 
 
+class RawBody:
+    """A route's answer that is not JSON (media bytes), sent as is with its content type."""
+
+    def __init__(self, data: bytes, content_type: str = "application/octet-stream", filename: str = ""):
+        self.data, self.content_type, self.filename = data, content_type, filename
+
+
 class _DropConnection(Exception):
     """Close the connection without answering."""
 
@@ -103,6 +110,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_raw(self, payload: RawBody) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", payload.content_type)
+        if payload.filename:
+            self.send_header("Content-Disposition", f'attachment; filename="{payload.filename}"')
+        self.send_header("Content-Length", str(len(payload.data)))
+        self.end_headers()
+        self.wfile.write(payload.data)
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -162,11 +178,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if needs_token:
                 app_id = self.state.check_token(token)
                 call["app_id"] = app_id
-            if method == "POST" and not url.path.startswith("/cgi-bin/media/"):
+            multipart = self.headers.get("Content-Type", "").startswith("multipart/")
+            if method == "POST" and not url.path.startswith("/cgi-bin/media/") and not multipart:
                 body = _json_body(raw, url.path)
             payload = func(self, query, body if body is not None else raw, app_id)
         except SandboxError as err:
             payload = error_payload(err.errcode, err.errmsg)
+        if isinstance(payload, RawBody):
+            call.update(errcode=0, body=_redact(body))
+            self.state.record_call(call)
+            self._send_raw(payload)
+            return
         call["errcode"] = payload.get("errcode", 0)
         call["body"] = _redact(body)
         if drop_after:
@@ -192,6 +214,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return
         except SandboxError as err:
             self._send_json(error_payload(err.errcode, err.errmsg), status=400)
+            return
+        if isinstance(result, RawBody):
+            self._send_raw(result)
             return
         self._send_json(result)
 
@@ -470,16 +495,6 @@ def _qrcode(handler, query, body, app_id):
     return data
 
 
-@api("POST", "/cgi-bin/media/upload")
-def _media_upload(handler, query, body, app_id):
-    kind = query.get("type")
-    if kind not in ("image", "voice", "video", "thumb"):
-        raise SandboxError(40004, "invalid media type")
-    if not body:
-        raise SandboxError(41005, "media data missing")
-    return {"type": kind, "media_id": secrets.token_urlsafe(48)[:64], "created_at": int(time.time())}
-
-
 # --- pushing events to an account's callback --------------------------------------------------
 def build_event_xml(app, openid: str, fields: dict[str, Any]) -> str:
     """Plaintext callback XML of an event sent by ``openid`` to ``app`` (``CreateTime`` in
@@ -679,3 +694,6 @@ class SandboxServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+from . import material  # noqa: E402,F401 - registers the media and material endpoints (after RawBody, api, admin)

@@ -1,0 +1,50 @@
+import base64
+import json
+import urllib.request
+
+import pytest
+
+from wechat_app.sandbox.testing import sandbox  # noqa: F401  (pytest fixture)
+
+APP_ID, APP_SECRET = "wxmedia000001", "media-app-secret"
+# The smallest valid images: a 1x1 PNG and a 1x1 JPEG.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/"
+    "yQALCAABAAEBAREA/8wABgAQEAX/2gAIAQEAAD8A0s8g/9k=")
+
+
+@pytest.fixture
+def client(sandbox):
+    from wechat_app.client import WeChatClient
+
+    sandbox.state.add_app(APP_ID, APP_SECRET)
+    return WeChatClient(APP_ID, APP_SECRET, base_url=sandbox.url)
+
+
+@pytest.fixture
+def account(db, sandbox, settings, tmp_path):
+    """An account whose API base URL is the sandbox; media files go to a temporary MEDIA_ROOT."""
+    from wechat_app.models import Account
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    sandbox.state.add_app(APP_ID, APP_SECRET)
+    sandbox.state.add_followers(APP_ID, count=3)
+    return Account.objects.create(name="media", app_id=APP_ID, app_secret=APP_SECRET, token="tok123media",
+                                  api_base_url=sandbox.url)
+
+
+def sandbox_admin(sandbox, method, path, body=None):
+    request = urllib.request.Request(sandbox.url + "/_sandbox" + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+        return response.headers.get("Content-Type", ""), response.read()
+
+
+def put_user_media(sandbox, data: bytes, kind: str = "image", filename: str = "photo.jpg",
+                   content_type: str = "image/jpeg") -> str:
+    """Put media a user sent into the sandbox over its HTTP control API; return its MediaId."""
+    _, body = sandbox_admin(sandbox, "POST", "/media", {"app_id": APP_ID, "kind": kind, "filename": filename,
+                                                        "content_type": content_type,
+                                                        "data_base64": base64.b64encode(data).decode()})
+    return json.loads(body)["media_id"]
