@@ -5,7 +5,7 @@ E001 the settings cannot be read (not a dict, unknown names); E002-E003 the call
 E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an API base URL
 allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files and the rule tree;
 E034-E036 fault tolerance (cache retry, database recheck, spool cap); E037 the session
-timeout; W001-W003 legal but harmful
+timeout; E060-E062 media storage and fetching; W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
 written.
@@ -174,3 +174,31 @@ def _check_spool_dir():
         "database is down.",
         hint=f"Set {SETTINGS_NAME}['SPOOL_DIR'] to a writable, persistent local directory.",
         id="wechat_app.W030")]
+
+
+@register()
+def check_media_settings(app_configs, **kwargs):
+    """E060 MEDIA_STORAGE is not a storage alias; E061 MEDIA_PATH_PREFIX is not a relative path;
+    E062 FETCH_INCOMING_MEDIA, MEDIA_FETCH_MAX_ATTEMPTS or MEDIA_MAX_FETCH_SIZE of the wrong kind."""
+    try:
+        app_settings.user_settings  # noqa: B018 - E001 reports an unreadable dict
+    except Exception:
+        return []
+    from django.core.files.storage import storages
+
+    errors = []
+    alias = app_settings.MEDIA_STORAGE
+    if not isinstance(alias, str) or alias not in storages.backends:
+        errors.append(_error("MEDIA_STORAGE", f"is {alias!r}, which is not an alias of settings.STORAGES.", "E060"))
+    prefix = app_settings.MEDIA_PATH_PREFIX
+    if not isinstance(prefix, str) or prefix.startswith(("/", "\\")) or ".." in prefix.split("/") or "\0" in prefix:
+        errors.append(_error("MEDIA_PATH_PREFIX", f"must be a relative path without '..', not {prefix!r}.", "E061"))
+    for name, valid, expected in (
+        ("FETCH_INCOMING_MEDIA", lambda v: isinstance(v, bool), "True or False"),
+        ("MEDIA_FETCH_MAX_ATTEMPTS", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+        ("MEDIA_MAX_FETCH_SIZE", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
+    ):
+        value = getattr(app_settings, name)
+        if not valid(value):
+            errors.append(_error(name, f"must be {expected}, not {value!r}.", "E062"))
+    return errors

@@ -48,3 +48,19 @@ def put_user_media(sandbox, data: bytes, kind: str = "image", filename: str = "p
                                                         "content_type": content_type,
                                                         "data_base64": base64.b64encode(data).decode()})
     return json.loads(body)["media_id"]
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    """Tasks run in-process (CI's Redis-broker pass would otherwise queue them for no worker)."""
+    from project.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def fetch_on(settings):
+    settings.WECHAT_APP = {**settings.WECHAT_APP, "FETCH_INCOMING_MEDIA": True}
