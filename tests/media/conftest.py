@@ -15,7 +15,7 @@ JPEG = base64.b64decode(
 
 
 @pytest.fixture
-def client(sandbox):
+def wx(sandbox):
     from wechat_app.client import WeChatClient
 
     sandbox.state.add_app(APP_ID, APP_SECRET)

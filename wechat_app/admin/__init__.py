@@ -3,4 +3,4 @@
 Every screen is limited to the accounts the user is granted (``access.AccountScopedAdminMixin``);
 superusers see everything.
 """
-from . import accounts, logs, menus, outbound, rules  # noqa: F401  (registers the ModelAdmins)
+from . import accounts, logs, media, menus, outbound, rules  # noqa: F401  (registers the ModelAdmins)
