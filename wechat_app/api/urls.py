@@ -1,5 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
+from .media import IncomingMediaViewSet, MaterialViewSet
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
 
@@ -12,5 +13,7 @@ router.register("rules", RuleViewSet, basename="rule")
 router.register("messages", MessageLogViewSet, basename="messagelog")
 router.register("menus", MenuViewSet, basename="menu")
 router.register("menu-versions", MenuVersionViewSet, basename="menuversion")
+router.register("materials", MaterialViewSet, basename="material")
+router.register("incoming-media", IncomingMediaViewSet, basename="incomingmedia")
 
 urlpatterns = router.urls
