@@ -64,3 +64,18 @@ def _eager_celery():
 @pytest.fixture
 def fetch_on(settings):
     settings.WECHAT_APP = {**settings.WECHAT_APP, "FETCH_INCOMING_MEDIA": True}
+
+
+def make_png(width: int = 160, height: int = 120) -> bytes:
+    """A real PNG picture (a colour gradient) without an imaging library."""
+    import struct
+    import zlib
+
+    rows = b"".join(b"\x00" + b"".join(bytes((x * 255 // width, y * 255 // height, 160)) for x in range(width))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

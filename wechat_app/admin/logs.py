@@ -190,7 +190,7 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         if not log.reply and log.status in (MessageLog.Status.ERROR, MessageLog.Status.DEFERRED):
             return log.get_status_display()  # not "no reply": the error, or a reply still to come
         return format_html('<div class="wx-reply-preview wx-msg-bot">{}</div>', render_to_string(
-            "admin/wechat_app/rule/_reply_bubble.html", {"reply": log.reply}))
+            "admin/wechat_app/rule/_reply_bubble.html", {"reply": log.reply, "account": log.account_id}))
 
     @admin.display(description=_("media"))
     def media_preview(self, log):

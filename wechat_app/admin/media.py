@@ -15,7 +15,7 @@ from ..client import WeChatAPIError
 from ..models import IncomingMedia, Material, MessageLog
 from ..services import media as media_service
 from ..services.access import can
-from .access import AccountScopedAdminMixin, allowed_accounts
+from .access import AccountScopedAdminMixin
 from .filters import AccountListFilter
 from .outbound import OUTBOUND_MEDIA_CSS, SyncButtonMixin
 
@@ -141,28 +141,13 @@ class MaterialAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
         super().sync(request, queryset)
 
     # --- columns ---------------------------------------------------------------------------------
-    def _media_html(self, obj, size: int):
-        if not obj.local_path:
-            icon = {"voice": "🎤", "video": "🎬", "news": "📰"}.get(obj.kind, "🖼")
-            return format_html('<span class="wx-media-icon" title="{}">{}</span>', _("no local copy"), icon)
-        url = file_url("material", obj.pk)
-        if obj.kind in ("image", "thumb"):
-            return format_html('<img src="{}" alt="{}" class="wx-thumb" style="max-width:{}px;max-height:{}px" '
-                               'loading="lazy">', url, obj.name, size, size)
-        if obj.kind == "voice":
-            return format_html('<audio controls preload="none" src="{}"></audio>', url)
-        if obj.kind == "video":
-            return format_html('<video controls preload="metadata" src="{}" style="max-width:{}px"></video>', url,
-                               size * 3)
-        return "—"
-
     @admin.display(description=_("preview"))
     def preview(self, obj):
-        return self._media_html(obj, 64)
+        return material_html(obj, 64)
 
     @admin.display(description=_("preview"))
     def preview_large(self, obj):
-        return self._media_html(obj, 320)
+        return material_html(obj, 320)
 
     @admin.display(description=_("name"), ordering="name")
     def label(self, obj):
@@ -237,6 +222,23 @@ class MaterialAdmin(SyncButtonMixin, AccountScopedAdminMixin, admin.ModelAdmin):
             {"media_id": m.media_id, "kind": m.kind, "label": f"{m.get_kind_display()}: {m.title or m.name or m.media_id[:12]}",
              "thumb": file_url("material", m.pk) if m.local_path and m.kind in ("image", "thumb") else ""}
             for m in rows]})
+
+
+def material_html(obj, size: int):
+    """A material's thumbnail (images, thumbs) or player (voices, videos) from its local copy."""
+    if not obj.local_path:
+        icon = {"voice": "🎤", "video": "🎬", "news": "📰"}.get(obj.kind, "🖼")
+        return format_html('<span class="wx-media-icon" title="{}">{}</span>', _("no local copy"), icon)
+    url = file_url("material", obj.pk)
+    if obj.kind in ("image", "thumb"):
+        return format_html('<img src="{}" alt="{}" class="wx-thumb" style="max-width:{}px;max-height:{}px" '
+                           'loading="lazy">', url, obj.name, size, size)
+    if obj.kind == "voice":
+        return format_html('<audio controls preload="none" src="{}"></audio>', url)
+    if obj.kind == "video":
+        return format_html('<video controls preload="metadata" src="{}" style="max-width:{}px"></video>', url,
+                           size * 3)
+    return "—"
 
 
 def incoming_media_html(row, size: int = 240):
