@@ -4,6 +4,7 @@ import pytest
 
 from tests.browser import browser, logged_in_admin, shot  # noqa: F401  (browser is a fixture)
 from tests.media.conftest import make_png, put_user_media
+from tests.polling import wait_until
 from tests.wechat_client import WeChatServer, message_xml
 from wechat_app.models import IncomingMedia, Material, Rule
 
@@ -17,7 +18,10 @@ def page(browser, live_server, django_user_model):
 
 
 def image_loaded(page, selector):
-    return page.eval_on_selector(selector, "img => img.complete && img.naturalWidth > 0")
+    """Whether the picture at ``selector`` loads (its bytes came through the admin's file view)."""
+    page.wait_for_function("s => { const img = document.querySelector(s); return img && img.complete; }",
+                           arg=selector)
+    return page.eval_on_selector(selector, "img => img.naturalWidth > 0")
 
 
 def test_library_image_in_a_reply_the_simulator_and_the_conversation(page, account, sandbox, live_server, fetch_on):
@@ -66,7 +70,7 @@ def test_library_image_in_a_reply_the_simulator_and_the_conversation(page, accou
                                                                              content_type="image/png")))
     answer = wechat.send(message_xml("text", user="oUserPic", Content="cat"))
     assert answer.fields["MsgType"] == "image" and answer.fields["Image"]["MediaId"] == material.media_id
-    assert IncomingMedia.objects.get().status == "done"
+    assert wait_until(lambda: IncomingMedia.objects.filter(status="done").exists())
     page.goto(f"/admin/wechat_app/messagelog/conversation/{account.pk}/?user=oUserPic")
     page.wait_for_selector(".wx-bubble-media img.wx-thumb")
     assert image_loaded(page, ".wx-bubble-media img.wx-thumb")

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from tests.media.conftest import APP_ID, JPEG, put_user_media, sandbox_admin
+from tests.polling import wait_until
 from tests.wechat_client import WeChatServer, message_xml
 from wechat_app.models import IncomingMedia, MessageLog
 from wechat_app.services import media as media_service
@@ -11,6 +12,12 @@ from wechat_app.services import media as media_service
 
 def media_calls(sandbox):
     return [c for c in sandbox.state.list_calls("/cgi-bin/media/get")]
+
+
+def settled(count=1):
+    """Wait for the in-process fetches (no broker: a thread of the server) to finish."""
+    assert wait_until(lambda: IncomingMedia.objects.filter(status__in=["done", "failed"]).count()
+                      + IncomingMedia.objects.filter(status="pending", attempts__gt=0).count() >= count)
 
 
 @pytest.fixture
@@ -24,6 +31,7 @@ def test_image_fetched_once_under_callback_retries(fetch_on, account, sandbox, w
     xml = message_xml("image", PicUrl="http://mmbiz.qpic.cn/x", MediaId=media_id, msg_id=7001)
     for _ in range(3):  # WeChat's first delivery and its two retries, signed like WeChat signs them
         assert wechat.send(xml).response.status_code == 200
+    settled()
     log = MessageLog.objects.get(account=account, msg_id="7001")
     assert log.retry_count == 2
     row = IncomingMedia.objects.get(account=account)
@@ -41,6 +49,7 @@ def test_voice_and_video_kinds_are_fetched(fetch_on, account, sandbox, wechat):
                            content_type="video/mp4")
     wechat.send(message_xml("voice", MediaId=voice, Format="amr", Recognition="你好"))
     wechat.send(message_xml("shortvideo", MediaId=video, ThumbMediaId="thumb1"))
+    settled(2)
     rows = {r.msg_type: r for r in IncomingMedia.objects.all()}
     assert rows["voice"].status == "done" and rows["voice"].path.endswith(".amr")
     assert rows["shortvideo"].status == "done" and rows["shortvideo"].size == 76
@@ -56,6 +65,7 @@ def test_nothing_fetched_when_the_setting_is_off(account, sandbox, wechat):
 @pytest.mark.django_db(transaction=True)
 def test_unknown_media_id_fails_for_good(fetch_on, account, sandbox, wechat):
     wechat.send(message_xml("image", MediaId="expired-media-id"))
+    settled()
     row = IncomingMedia.objects.get()
     assert row.status == "failed" and "40007" in row.error and row.attempts == 1
 
@@ -66,6 +76,7 @@ def test_transient_errors_are_retried_with_backoff(fetch_on, account, sandbox, w
     sandbox_admin(sandbox, "POST", "/faults", {"path": "/cgi-bin/media/get", "kind": "error", "errcode": -1,
                                                "count": 2})
     wechat.send(message_xml("image", MediaId=media_id))
+    settled()
     row = IncomingMedia.objects.get()
     assert row.status == "pending" and row.attempts == 1 and row.next_attempt_at is not None
     # the sweeper takes due rows: make it due, run the beat task twice (second fault, then success)
@@ -105,3 +116,23 @@ def test_concurrent_claims_fetch_once(fetch_on, account, sandbox):
     assert media_service.fetch_incoming(row.pk).status == "done"
     assert len(media_calls(sandbox)) == 1
     assert json.loads(sandbox_admin(sandbox, "GET", f"/media?app_id={APP_ID}")[1])["media"][0]["size"] == len(JPEG)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_broker_one_task_is_queued_per_logged_message(fetch_on, account, sandbox, wechat, monkeypatch):
+    """WeChat's first delivery and two retries queue exactly one fetch task (sent to the broker)."""
+    from project.celery import app
+    from wechat_app import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.fetch_incoming_media, "apply_async", lambda args, **kw: sent.append(args))
+    previous = app.conf.broker_url
+    app.conf.task_always_eager, app.conf.broker_url = False, "memory://"  # a worker would take it
+    try:
+        xml = message_xml("image", MediaId="media-x", msg_id=7002)
+        for _ in range(3):
+            assert wechat.send(xml).response.status_code == 200
+    finally:
+        app.conf.broker_url = previous  # task_always_eager: restored by the autouse fixture
+    log = MessageLog.objects.get(msg_id="7002")
+    assert sent == [(account.pk, log.dedupe_key, "image", "media-x", "")]

@@ -12,14 +12,16 @@ import logging
 import os
 import random
 import re
+import threading
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -96,8 +98,39 @@ def message_logged(account, message, log) -> None:
     fields = media_fields(message)
     if fields is None:
         return
-    enqueue("fetch_incoming_media", account.pk, log.dedupe_key, fields["msg_type"], fields["media_id"],
-            fields["thumb_media_id"])
+    args = (account.pk, log.dedupe_key, fields["msg_type"], fields["media_id"], fields["thumb_media_id"])
+    from .. import tasks
+    from .enqueue import runs_here
+
+    if runs_here(tasks.fetch_incoming_media.app):
+        # No worker (eager mode, no broker): fetch in a thread of this process, so that the
+        # callback answers WeChat now rather than after a download.
+        transaction.on_commit(lambda: _local_pool().submit(_in_thread, enqueue, "fetch_incoming_media", *args,
+                                                           on_commit=False))
+    else:
+        enqueue("fetch_incoming_media", *args)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _local_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wechat-media")
+    return _pool
+
+
+def _in_thread(func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except Exception:  # the row stays pending for the sweeper
+        logger.exception("fetching incoming media in-process failed")
+    finally:
+        connections.close_all()  # this thread's own connections
 
 
 def record_incoming(account_id: int, dedupe_key: str, msg_type: str, media_id: str,
