@@ -79,3 +79,23 @@ def test_library_image_in_a_reply_the_simulator_and_the_conversation(page, accou
     page.goto("/admin/wechat_app/messagelog/")
     assert image_loaded(page, "#result_list .wx-log-media img.wx-thumb")
     shot(page, "media-06-message-log")
+
+
+def test_menu_media_id_button_picks_from_the_library(page, account):
+    from wechat_app.models import Menu
+
+    Material.objects.create(account=account, media_id="poster-media-id", kind="image", name="poster.png")
+    Material.objects.create(account=account, media_id="intro-voice-id", kind="voice", name="intro.mp3")
+    menu = Menu.objects.create(account=account, name="Main", buttons=[
+        {"type": "media_id", "name": "Poster", "media_id": "typed-raw-id"}])
+    page.goto(f"/admin/wechat_app/menu/{menu.pk}/change/")
+    page.click("#wx-menu-tree [data-path='0']")
+    page.wait_for_selector("select.wx-material-picker option[value='intro-voice-id']", state="attached")
+    assert page.input_value("#wx-button-media_id") == "typed-raw-id"  # a raw id stays as typed
+    page.locator("select.wx-material-picker").select_option("poster-media-id")
+    assert page.input_value("#wx-button-media_id") == "poster-media-id"
+    shot(page, "media-07-menu-media-id-picker")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    menu.refresh_from_db()
+    assert menu.buttons[0]["media_id"] == "poster-media-id"

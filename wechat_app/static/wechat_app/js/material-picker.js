@@ -61,7 +61,6 @@
     var select = document.createElement("select");
     select.className = "wx-material-picker";
     select.setAttribute("aria-label", "Pick a media id from the material library");
-    select.style.marginLeft = "6px"; select.style.maxWidth = "320px";
     select.addEventListener("change", function () {
       if (!select.value) return;
       input.value = select.value;
