@@ -136,3 +136,20 @@ def test_with_a_broker_one_task_is_queued_per_logged_message(fetch_on, account, 
         app.conf.broker_url = previous  # task_always_eager: restored by the autouse fixture
     log = MessageLog.objects.get(msg_id="7002")
     assert sent == [(account.pk, log.dedupe_key, "image", "media-x", "")]
+
+
+@pytest.mark.django_db
+def test_a_row_fetched_before_its_log_row_was_written_is_linked_later(fetch_on, account, sandbox):
+    """With the log buffer or the spool the log row arrives after the fetch; the sweeper links them."""
+    media_id = put_user_media(sandbox, JPEG)
+    row = media_service.record_incoming(account.pk, "late-key", "image", media_id)
+    media_service.fetch_incoming(row.pk)
+    row.refresh_from_db()
+    assert row.status == "done" and row.log_id is None
+    log = MessageLog.objects.create(account=account, dedupe_key="late-key", user="u", msg_type="image",
+                                    message={"type": "image", "param": {"media_id": media_id}})
+    from wechat_app.tasks import resume_incoming_media
+
+    resume_incoming_media.apply()
+    row.refresh_from_db()
+    assert row.log_id == log.pk and IncomingMedia.objects.count() == 1 and len(media_calls(sandbox)) == 1

@@ -261,8 +261,10 @@ def record_unqueued(limit: int = 500) -> int:
     logs = MessageLog.objects.filter(msg_type__in=INCOMING_TYPES, created_at__gte=since, media__isnull=True)
     for log in logs.only("pk", "account_id", "dedupe_key", "message")[:limit]:
         fields = media_fields(log.message or {})
-        if fields is None or IncomingMedia.objects.filter(account_id=log.account_id,
-                                                          dedupe_key=log.dedupe_key).exists():
+        if fields is None:
+            continue
+        # a row queued before its log row was written (log buffer, spool) is linked to it now
+        if IncomingMedia.objects.filter(account_id=log.account_id, dedupe_key=log.dedupe_key).update(log_id=log.pk):
             continue
         record_incoming(log.account_id, log.dedupe_key, **fields)
         created += 1
