@@ -618,7 +618,8 @@ def _wechat_material(sandbox, w):
 def _upload(c, url, account):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return c.post(url, {"account": account, "kind": "image", "file": SimpleUploadedFile("upload.png", PNG)})
+    field = "type" if url.startswith(API) else "kind"  # WeChat's name in the API, the model's in the admin
+    return c.post(url, {"account": account, field: "image", "file": SimpleUploadedFile("upload.png", PNG)})
 
 
 def admin_material_list(c, w):

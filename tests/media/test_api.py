@@ -17,7 +17,7 @@ def root(client, django_user_model):
 
 
 def upload(client, account_name, kind, name, data, **extra):
-    return client.post(API + "materials/", {"account": account_name, "kind": kind,
+    return client.post(API + "materials/", {"account": account_name, "type": kind,
                                             "file": SimpleUploadedFile(name, data), **extra})
 
 
@@ -25,9 +25,9 @@ def test_upload_list_retrieve_file_delete(root, account, sandbox):
     response = upload(root, "media", "image", "cat.png", PNG)
     assert response.status_code == 201, response.content
     created = response.json()
-    assert created["kind"] == "image" and created["has_local_copy"] and created["account"] == "media"
+    assert created["type"] == "image" and created["has_local_copy"] and created["account"] == "media"
     video = upload(root, "media", "video", "clip.mp4", b"\x00\x00\x00\x18ftypmp42", title="Clip").json()
-    listing = root.get(API + "materials/", {"account": "media", "kind": "image"}).json()
+    listing = root.get(API + "materials/", {"account": "media", "type": "image"}).json()
     assert [m["media_id"] for m in listing["results"]] == [created["media_id"]]
     assert root.get(API + f"materials/{video['id']}/").json()["title"] == "Clip"
     got = root.get(API + f"materials/{created['id']}/file/")
@@ -48,7 +48,7 @@ def test_upload_refusals(root, account, sandbox):
     sandbox.state.media.daily_quota = 0
     quota = upload(root, "media", "image", "a.png", PNG)
     assert quota.status_code == 502 and quota.json()["errcode"] == 45009
-    assert root.get(API + "materials/", {"kind": "bogus"}).status_code == 400
+    assert root.get(API + "materials/", {"type": "bogus"}).status_code == 400
 
 
 def test_sync(root, account, sandbox):

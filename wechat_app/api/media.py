@@ -22,11 +22,13 @@ UPLOAD_KINDS = [k for k in Material.Kind.values if k != Material.Kind.NEWS]
 
 class MaterialSerializer(serializers.ModelSerializer):
     account = AccountNameField(read_only=True)
+    # "type", as WeChat names it (batchget_material); the model's "kind" (menus have a "kind" too).
+    type = serializers.ChoiceField(source="kind", choices=Material.Kind.choices, read_only=True)
     has_local_copy = serializers.SerializerMethodField()
 
     class Meta:
         model = Material
-        fields = ["id", "account", "media_id", "kind", "name", "title", "introduction", "url", "update_time",
+        fields = ["id", "account", "media_id", "type", "name", "title", "introduction", "url", "update_time",
                   "size", "content_type", "has_local_copy", "synced_at", "created_at"]
         read_only_fields = fields
 
@@ -35,13 +37,18 @@ class MaterialSerializer(serializers.ModelSerializer):
 
 
 class MaterialUploadSerializer(serializers.Serializer):
-    """multipart/form-data: ``account`` (name), ``kind``, ``file``, ``title`` / ``introduction`` (videos)."""
+    """multipart/form-data: ``account`` (name), ``type``, ``file``, ``title`` / ``introduction`` (videos)."""
 
     account = AccountNameField(queryset=Account.objects.all())
-    kind = serializers.ChoiceField(choices=UPLOAD_KINDS)
+    type = serializers.ChoiceField(choices=Material.Kind.choices)
     file = serializers.FileField()
     title = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
     introduction = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+    def validate_type(self, value):
+        if value not in UPLOAD_KINDS:
+            raise serializers.ValidationError(f"Upload an image, voice, video or thumb; {value} is not uploaded here.")
+        return value
 
 
 class SyncSerializer(serializers.Serializer):
@@ -66,7 +73,7 @@ def _file_response(name: str, content_type: str):
 
 class MaterialViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                       viewsets.GenericViewSet):
-    """The permanent material library. Filters: ``account`` (name), ``kind``, ``search`` (name or
+    """The permanent material library. Filters: ``account`` (name), ``type``, ``search`` (name or
     title). ``POST`` uploads (multipart; WeChat's size and format limits are checked first, 400),
     ``DELETE`` deletes on WeChat too, ``POST sync/`` mirrors an account's library, ``GET {id}/file/``
     returns the local copy. WeChat's refusals answer 502 with its code."""
@@ -81,11 +88,11 @@ class MaterialViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
-            "account": filters.text, "kind": filters.choice(Material.Kind.values), "search": filters.text})
+            "account": filters.text, "type": filters.choice(Material.Kind.values), "search": filters.text})
         if "account" in given:
             qs = qs.filter(account__name=given["account"])
-        if "kind" in given:
-            qs = qs.filter(kind=given["kind"])
+        if "type" in given:
+            qs = qs.filter(kind=given["type"])
         if "search" in given:
             from django.db.models import Q
 
@@ -112,12 +119,12 @@ class MaterialViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
         data = serializer.validated_data
         account = self._account(serializer, "add")
         upload = data["file"]
-        limit = media_service.UPLOAD_LIMITS[data["kind"]][0]
+        limit = media_service.UPLOAD_LIMITS[data["type"]][0]
         if upload.size > limit:
-            return Response({"file": [f"A {data['kind']} may be at most {limit} bytes on WeChat; "
+            return Response({"file": [f"A {data['type']} may be at most {limit} bytes on WeChat; "
                                       f"this file is {upload.size} bytes."]}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            material = media_service.upload_material(account, data["kind"], upload.name, upload.read(),
+            material = media_service.upload_material(account, data["type"], upload.name, upload.read(),
                                                      title=data["title"], introduction=data["introduction"])
         except DjangoValidationError as err:
             return Response({"file": err.messages}, status=status.HTTP_400_BAD_REQUEST)
