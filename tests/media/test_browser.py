@@ -18,7 +18,9 @@ def page(browser, live_server, django_user_model):
 
 
 def image_loaded(page, selector):
-    """Whether the picture at ``selector`` loads (its bytes came through the admin's file view)."""
+    """Whether the picture at ``selector`` loads (its bytes came through the admin's file view);
+    scrolled into view first, since thumbnails load lazily."""
+    page.locator(selector).first.scroll_into_view_if_needed()
     page.wait_for_function("s => { const img = document.querySelector(s); return img && img.complete; }",
                            arg=selector)
     return page.eval_on_selector(selector, "img => img.naturalWidth > 0")
