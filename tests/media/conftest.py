@@ -79,3 +79,18 @@ def make_png(width: int = 160, height: int = 120) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+class _InlineExecutor:
+    def submit(self, func, *args, **kwargs):
+        func(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _fetch_inline(monkeypatch):
+    """Without a worker the callback fetches media in a thread of its process; here that thread's
+    work runs in place: SQLite's shared in-memory test database refuses a second concurrent writer
+    ("database table is locked") where a file database or PostgreSQL would wait."""
+    from wechat_app.services import media
+
+    monkeypatch.setattr(media, "_local_pool", lambda: _InlineExecutor())

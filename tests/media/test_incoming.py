@@ -153,3 +153,21 @@ def test_a_row_fetched_before_its_log_row_was_written_is_linked_later(fetch_on, 
     resume_incoming_media.apply()
     row.refresh_from_db()
     assert row.log_id == log.pk and IncomingMedia.objects.count() == 1 and len(media_calls(sandbox)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_worker_the_callback_answers_before_the_fetch(fetch_on, account, sandbox, wechat, monkeypatch):
+    """No broker: the fetch is handed to a thread of the process, the callback does not wait for it."""
+    handed = []
+
+    class Recorder:
+        def submit(self, func, *args, **kwargs):
+            handed.append((func, args, kwargs))
+
+    monkeypatch.setattr(media_service, "_local_pool", lambda: Recorder())
+    media_id = put_user_media(sandbox, JPEG)
+    assert wechat.send(message_xml("image", MediaId=media_id)).response.status_code == 200
+    assert len(handed) == 1 and not IncomingMedia.objects.exists() and not media_calls(sandbox)
+    func, args, kwargs = handed[0]
+    func(*args, **kwargs)  # what the thread runs
+    assert IncomingMedia.objects.get().status == "done" and len(media_calls(sandbox)) == 1
