@@ -107,6 +107,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files the app keeps (media users send, local copies of the material library) go to the default
+# storage under MEDIA_ROOT. They are private: the admin serves them after checking the account, so
+# MEDIA_URL is not routed.
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Celery: a real broker when one is configured, otherwise tasks run eagerly in-process.
@@ -125,6 +129,8 @@ CELERY_TIMEZONE = TIME_ZONE
 WECHAT_APP = {
     # Log rows the callback could not write while the database was down wait here (fsynced).
     "SPOOL_DIR": env("WECHAT_SPOOL_DIR", default=str(BASE_DIR / "var" / "wechat_spool")),
+    # Keep a copy of the images, voices and videos users send (docs/media.md); off unless asked.
+    "FETCH_INCOMING_MEDIA": env.bool("WECHAT_FETCH_INCOMING_MEDIA", default=False),
 }
 # The demo talks to the WeChat API sandbox on loopback (`make run`, the tests: ports chosen at
 # run time), so it allows plain http to loopback on any port besides WeChat's hosts. A production

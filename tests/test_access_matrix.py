@@ -42,6 +42,7 @@ from wechat_app.models import (
     Rule,
     Tag,
 )
+from wechat_app.models import Account, AccountMembership, Material, Menu, MenuVersion, MessageLog, Rule
 from wechat_app.sandbox.testing import running_sandbox
 
 pytestmark = pytest.mark.django_db
@@ -55,10 +56,11 @@ EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_mes
                 "change_template", "view_campaign", "add_campaign", "change_campaign", "view_follower",
                 "change_follower", "view_tag", "add_tag", "change_tag", "delete_tag", "view_massmessage",
                 "add_massmessage", "change_massmessage", "view_kfaccount", "add_kfaccount",
-                "view_qrcode", "add_qrcode", "change_qrcode", "delete_qrcode"]
+                "view_qrcode", "add_qrcode", "change_qrcode", "delete_qrcode", "view_material", "add_material",
+                "change_material", "delete_material"]
 VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion",
                 "view_outboundmessage", "view_template", "view_campaign", "view_follower", "view_tag",
-                "view_massmessage", "view_kfaccount", "view_qrcode"]
+                "view_massmessage", "view_kfaccount", "view_qrcode", "view_material"]
 
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
@@ -131,7 +133,16 @@ TABLE = {
     "qrcode.create":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "qrcode.change":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "qrcode.delete":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    # The material library (issue 13): upload, sync and delete talk to WeChat; files only to who may view.
+    "material.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "material.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "material.file":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "material.upload":     (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "material.sync":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "material.delete":     (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
 }
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63"
+                    "fccfc0500f000485018084a98c210000000049454e44ae426082")  # a 1x1 PNG
 
 RULE_FILE = "- name: imported\n  match: {exact: imported}\n  reply: Imported!\n"
 MENU_BUTTONS = [{"type": "click", "name": "Today", "key": "TODAY"}]
@@ -145,13 +156,14 @@ class World:
     log: MessageLog
     menu: Menu
     version: MenuVersion
+    material: Material
 
     def rule_exists(self, **fields):
         return Rule.objects.filter(account=self.a, **fields).exists()
 
 
 @pytest.fixture
-def world():
+def world(settings, tmp_path):
     def account(name):
         return Account.objects.create(name=name, app_id=f"wx{name}0001", app_secret=f"secret-{name}-0123456789",
                                       token=f"tok{name}123", encrypt_mode="plain")
@@ -171,6 +183,15 @@ def world():
                                             content={"content": "Hello"})
     world.kf = KfAccount.objects.create(account=a, kf_account="kfalpha@gh_alpha", nickname="Alpha")
     return world
+    settings.MEDIA_ROOT = str(tmp_path)
+    from django.core.files.base import ContentFile
+
+    from wechat_app.services.media import storage
+
+    path = storage().save("wechat_media/alpha.png", ContentFile(PNG))
+    material = Material.objects.create(account=a, media_id="material-alpha", kind="image", name="material-alpha.png",
+                                       local_path=path, content_type="image/png")
+    return World(a, b, rule, log, menu, version, material)
 
 
 @contextlib.contextmanager
@@ -1153,6 +1174,94 @@ def api_qrcode_delete(c, w):
     qr = _qrcode(w)
     resp = c.delete(f"{API}/qrcodes/{qr.pk}/")
     return api_answer(resp), not _qrcode_exists(pk=qr.pk)
+def _wechat_material(sandbox, w):
+    """The material as it is on WeChat (the sandbox), so that deleting and syncing find it."""
+    media = sandbox.state.media.put(w.a.app_id, "image", PNG, filename="material-alpha.png", permanent=True)
+    Material.objects.filter(pk=w.material.pk).update(media_id=media.media_id)
+    return media.media_id
+
+
+def _upload(c, url, account):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    field = "type" if url.startswith(API) else "kind"  # WeChat's name in the API, the model's in the admin
+    return c.post(url, {"account": account, field: "image", "file": SimpleUploadedFile("upload.png", PNG)})
+
+
+def admin_material_list(c, w):
+    resp = c.get("/admin/wechat_app/material/")
+    return admin_answer(resp, listed=resp.status_code == 200 and "material-alpha" in resp.content.decode()), None
+
+
+def admin_material_view(c, w):
+    return admin_answer(c.get(f"/admin/wechat_app/material/{w.material.pk}/change/")), None
+
+
+def admin_material_file(c, w):
+    resp = c.get(f"/admin/wechat_app/material/file/material/{w.material.pk}/")
+    answer = admin_answer(resp)
+    if answer == ALLOW and b"".join(resp.streaming_content) != PNG:
+        answer = "another file"
+    return answer, None
+
+
+def admin_material_upload(c, w):
+    with wechat_for(w.a):
+        resp = _upload(c, "/admin/wechat_app/material/add/", w.a.pk)
+    return admin_answer(resp, form_errors=_change_form_errors), Material.objects.filter(name="upload.png").exists()
+
+
+def admin_material_sync(c, w):
+    with wechat_for(w.a) as sandbox:
+        Material.objects.filter(pk=w.material.pk).delete()
+        media_id = _wechat_material(sandbox, w)
+        resp = c.post("/admin/wechat_app/material/sync/", {"account": w.a.pk})
+    return admin_answer(resp), Material.objects.filter(media_id=media_id).exists()
+
+
+def admin_material_delete(c, w):
+    with wechat_for(w.a) as sandbox:
+        _wechat_material(sandbox, w)
+        resp = c.post(f"/admin/wechat_app/material/{w.material.pk}/delete/", {"post": "yes"})
+    return admin_answer(resp), not Material.objects.filter(pk=w.material.pk).exists()
+
+
+def api_material_list(c, w):
+    resp = c.get(f"{API}/materials/")
+    return api_answer(resp, listed="material-alpha" in _names(resp, "media_id")), None
+
+
+def api_material_view(c, w):
+    return api_answer(c.get(f"{API}/materials/{w.material.pk}/")), None
+
+
+def api_material_file(c, w):
+    resp = c.get(f"{API}/materials/{w.material.pk}/file/")
+    answer = api_answer(resp)
+    if answer == ALLOW and b"".join(resp.streaming_content) != PNG:
+        answer = "another file"
+    return answer, None
+
+
+def api_material_upload(c, w):
+    with wechat_for(w.a):
+        resp = _upload(c, f"{API}/materials/", "alpha")
+    return api_answer(resp, hidden_field="account"), Material.objects.filter(name="upload.png").exists()
+
+
+def api_material_sync(c, w):
+    with wechat_for(w.a) as sandbox:
+        Material.objects.filter(pk=w.material.pk).delete()
+        media_id = _wechat_material(sandbox, w)
+        resp = _send(c, "post", f"{API}/materials/sync/", {"account": "alpha"})
+    return api_answer(resp, hidden_field="account"), Material.objects.filter(media_id=media_id).exists()
+
+
+def api_material_delete(c, w):
+    with wechat_for(w.a) as sandbox:
+        _wechat_material(sandbox, w)
+        resp = c.delete(f"{API}/materials/{w.material.pk}/")
+    return api_answer(resp), not Material.objects.filter(pk=w.material.pk).exists()
 
 
 def _surface(prefix):

@@ -8,7 +8,8 @@ E034-E036 fault tolerance (cache retry, database recheck, spool cap); E037 the s
 timeout; E040-E044 the REST API (throttle rates, required apps, booleans, page sizes, schema
 settings), W040 no staticfiles app for the docs pages, W041 public API docs with DEBUG off;
 E050-E052 the compiled rule index (background size, first-build wait, warm-up); E070-E072 the
-web side (OAuth user creation, state lifetime, JS-SDK rate limit); W001-W003 legal but harmful
+web side (OAuth user creation, state lifetime, JS-SDK rate limit); E060-E062 media storage and
+fetching; W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
 written; W070 an OAuth authorize URL that is not https.
@@ -269,4 +270,32 @@ def check_rule_index_settings(app_configs, **kwargs):
                              f"5 s for the answer), not {wait!r}.", "E051"))
     if not isinstance(warm_up, bool):
         errors.append(_error("INDEX_WARM_UP", f"must be True or False, not {warm_up!r}.", "E052"))
+    return errors
+
+
+@register()
+def check_media_settings(app_configs, **kwargs):
+    """E060 MEDIA_STORAGE is not a storage alias; E061 MEDIA_PATH_PREFIX is not a relative path;
+    E062 FETCH_INCOMING_MEDIA, MEDIA_FETCH_MAX_ATTEMPTS or MEDIA_MAX_FETCH_SIZE of the wrong kind."""
+    try:
+        app_settings.user_settings  # noqa: B018 - E001 reports an unreadable dict
+    except Exception:
+        return []
+    from django.core.files.storage import storages
+
+    errors = []
+    alias = app_settings.MEDIA_STORAGE
+    if not isinstance(alias, str) or alias not in storages.backends:
+        errors.append(_error("MEDIA_STORAGE", f"is {alias!r}, which is not an alias of settings.STORAGES.", "E060"))
+    prefix = app_settings.MEDIA_PATH_PREFIX
+    if not isinstance(prefix, str) or prefix.startswith(("/", "\\")) or ".." in prefix.split("/") or "\0" in prefix:
+        errors.append(_error("MEDIA_PATH_PREFIX", f"must be a relative path without '..', not {prefix!r}.", "E061"))
+    for name, valid, expected in (
+        ("FETCH_INCOMING_MEDIA", lambda v: isinstance(v, bool), "True or False"),
+        ("MEDIA_FETCH_MAX_ATTEMPTS", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+        ("MEDIA_MAX_FETCH_SIZE", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
+    ):
+        value = getattr(app_settings, name)
+        if not valid(value):
+            errors.append(_error(name, f"must be {expected}, not {value!r}.", "E062"))
     return errors

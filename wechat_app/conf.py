@@ -172,6 +172,21 @@ DEFAULTS = {
     "OAUTH_STATE_TTL": 600,
     # JS-SDK configuration requests per client address per minute (0: no limit).
     "JSSDK_RATE_LIMIT": 60,
+    # --- media (docs/media.md) -----------------------------------------------------------------
+    # Fetch the file of every image, voice, video and shortvideo message users send
+    # (/cgi-bin/media/get: WeChat keeps it three days) into MEDIA_STORAGE, by a Celery task.
+    "FETCH_INCOMING_MEDIA": False,
+    # Alias in settings.STORAGES of the storage that keeps incoming media and the local copies
+    # of the material library. The files are private: the admin serves them after checking the
+    # account; do not expose this storage's URL publicly.
+    "MEDIA_STORAGE": "default",
+    # Path prefix of the app's files in that storage (<prefix>/<account id>/incoming|material/...).
+    "MEDIA_PATH_PREFIX": "wechat_media",
+    # Attempts of a failed fetch (transient errors, quota, network) before it is failed; the
+    # delay starts at OUTBOUND_RETRY_DELAY and doubles up to OUTBOUND_RETRY_MAX_DELAY.
+    "MEDIA_FETCH_MAX_ATTEMPTS": 6,
+    # Largest file a fetch stores, in bytes (WeChat's own limits are 10 MB).
+    "MEDIA_MAX_FETCH_SIZE": 20 * 1024 * 1024,
 }
 
 # Settings whose value is a dotted path to import.

@@ -7,6 +7,7 @@ from .models.accounts import CREDENTIAL_FIELDS
 from .services.accounts import bump_accounts_version
 from .services.rules import bump_rules_version
 from .services.tokens import forget_credentials
+from .signals import reply_sent
 
 
 @receiver(post_save, sender=Rule, dispatch_uid="wechat_app.rule_saved")
@@ -48,3 +49,11 @@ def drop_replaced_credentials(sender, instance, **kwargs):
 @receiver(post_delete, sender=Account, dispatch_uid="wechat_app.account_credentials_deleted")
 def drop_deleted_credentials(sender, instance, **kwargs):
     forget_credentials(instance)
+
+
+@receiver(reply_sent, dispatch_uid="wechat_app.fetch_incoming_media")
+def fetch_incoming_media(sender, account, message, log=None, **kwargs):
+    """A media message was logged: queue the fetch of its file (FETCH_INCOMING_MEDIA)."""
+    from .services.media import message_logged
+
+    message_logged(account, message, log)

@@ -31,6 +31,8 @@ def beat_schedule() -> dict[str, dict]:
       ``WECHAT_APP["LOG_BUFFER"]`` on (otherwise there is nothing to drain).
     - ``wechat-drain-spool``: writes the log rows this host spooled to disk while the database
       was down (a no-op when there are none). Each host that serves callbacks needs it.
+    - ``wechat-resume-incoming-media``: with ``FETCH_INCOMING_MEDIA`` on, due fetch retries and
+      media messages logged without a queued fetch.
 
     Read when called (at the Celery app's start): change LOG_BUFFER, restart the beat.
     """
@@ -41,6 +43,8 @@ def beat_schedule() -> dict[str, dict]:
         "wechat-resume-outbound": {"task": "wechat_app.resume_outbound", "schedule": 30.0},
         "wechat-drain-spool": {"task": "wechat_app.drain_spool", "schedule": 15.0},
     }
+    if app_settings.FETCH_INCOMING_MEDIA:
+        schedule["wechat-resume-incoming-media"] = {"task": "wechat_app.resume_incoming_media", "schedule": 60.0}
     if app_settings.LOG_BUFFER:
         schedule["wechat-drain-message-log"] = {"task": "wechat_app.drain_message_log", "schedule": 1.0}
     return schedule
@@ -190,3 +194,50 @@ def send_mass(self, mass_id):
     if outcome.retry_in is not None and not self.request.is_eager:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.status
+@shared_task(bind=True, name="wechat_app.fetch_incoming_media", acks_late=True, reject_on_worker_lost=True,
+             max_retries=None, ignore_result=True)
+def fetch_incoming_media(self, account_id, dedupe_key, msg_type, media_id, thumb_media_id=""):
+    """Fetch the file of a media message a user sent into storage (services/media.py).
+
+    Idempotent: one row per logged message, fetched once; failures retry with back-off (in
+    eager mode the row stays pending and ``resume_incoming_media`` picks it up).
+    """
+    from .services import media
+
+    row = media.record_incoming(account_id, dedupe_key, msg_type, media_id, thumb_media_id)
+    outcome = media.fetch_incoming(row.pk)
+    if outcome.retry_in is not None and not self.request.is_eager:
+        fetch_incoming_media_row.apply_async((row.pk,), countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(bind=True, name="wechat_app.fetch_incoming_media_row", acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True)
+def fetch_incoming_media_row(self, media_pk):
+    """A retry (or a sweep) of one ``IncomingMedia`` row."""
+    from .services import media
+
+    outcome = media.fetch_incoming(media_pk)
+    if outcome.retry_in is not None and not self.request.is_eager:
+        fetch_incoming_media_row.apply_async((media_pk,), countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="wechat_app.resume_incoming_media", ignore_result=True)
+def resume_incoming_media():
+    """Beat: rows for media messages logged without a queued fetch, then every due retry."""
+    from .services import media
+
+    media.record_unqueued()
+    ids = media.due_incoming_ids()
+    for media_pk in ids:
+        fetch_incoming_media_row.delay(media_pk)
+    return len(ids)
+
+
+@shared_task(name="wechat_app.sync_materials", ignore_result=True)
+def sync_materials(account_id):
+    from .models import Account
+    from .services.media import sync_materials as sync
+
+    return sync(Account.objects.get(pk=account_id))

@@ -20,6 +20,7 @@ from ..services import conversations
 from . import conversation_reply
 from .access import AccountScopedAdminMixin, allowed_account_ids, get_account_or_404
 from .filters import AccountListFilter, RuleListFilter, SenderFilter, refuse_nul
+from .media import incoming_media_html
 from .rules import describe_reply
 
 STATUS_CLASSES = {"replied": "ok", "no_reply": "muted", "unmatched": "warn", "error": "err", "received": "muted",
@@ -44,6 +45,14 @@ def describe_message(log) -> str:
     return f"{icon} [{log.msg_type}]" + (f" {detail}" if detail else "")
 
 
+def _incoming(log):
+    """The log row's ``IncomingMedia`` (prefetched), or None."""
+    if log.msg_type not in ("image", "voice", "video", "shortvideo"):
+        return None
+    rows = list(log.media.all())
+    return rows[0] if rows else None
+
+
 def format_latency(ms) -> str:
     return "—" if ms is None else f"{ms:.1f} ms"
 
@@ -64,11 +73,13 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     show_full_result_count = False  # counting a big log on every page is slow
-    readonly_fields = ["account", "created_at", "user", "msg_type", "event", "event_key", "text", "msg_id",
+    readonly_fields = ["account", "created_at", "user", "msg_type", "event", "event_key", "text", "media_preview",
+                       "msg_id",
                        "dedupe_key", "status_display", "rule_display", "reply_preview", "latency_display",
                        "retry_count", "encrypted", "error", "message", "raw_xml", "reply_json", "reply_xml"]
     fieldsets = [
         (None, {"fields": [("account", "created_at"), ("user", "msg_type"), ("event", "event_key"), "text",
+                           "media_preview",
                            ("status_display", "rule_display"), "reply_preview",
                            ("latency_display", "retry_count", "encrypted"), "error"]}),
         (_("Raw"), {"fields": ["msg_id", "dedupe_key", "message", "raw_xml", "reply_json", "reply_xml"],
@@ -80,6 +91,10 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request, *args):
         return False
+
+    def get_queryset(self, request):
+        # The media users sent (a picture, a voice, a video) show in the list and the thread.
+        return super().get_queryset(request).prefetch_related("media")
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -122,6 +137,9 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("message"))
     def message_display(self, log):
         text = Truncator(describe_message(log)).chars(80)
+        incoming = _incoming(log)
+        if incoming is not None:
+            return format_html('{}<div class="wx-log-media">{}</div>', text, incoming_media_html(incoming, 72))
         if log.is_system_event:
             return format_html('<span class="wx-system" title="{}">{}</span>',
                                _("A report WeChat sends about its own work, not a user's message"), text)
@@ -172,7 +190,19 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         if not log.reply and log.status in (MessageLog.Status.ERROR, MessageLog.Status.DEFERRED):
             return log.get_status_display()  # not "no reply": the error, or a reply still to come
         return format_html('<div class="wx-reply-preview wx-msg-bot">{}</div>', render_to_string(
-            "admin/wechat_app/rule/_reply_bubble.html", {"reply": log.reply}))
+            "admin/wechat_app/rule/_reply_bubble.html", {"reply": log.reply, "account": log.account_id}))
+
+    @admin.display(description=_("media"))
+    def media_preview(self, log):
+        """The picture, voice (with WeChat's recognition text) or video the user sent."""
+        incoming = _incoming(log)
+        if incoming is None:
+            return "—"
+        recognition = ((log.message or {}).get("param") or {}).get("recognition") or ""
+        html = incoming_media_html(incoming, 360)
+        if recognition:
+            html = format_html('{}<div class="wx-sub">{} {}</div>', html, _("Recognized:"), recognition)
+        return html
 
     @admin.display(description=_("reply (JSON)"))
     def reply_json(self, log):
@@ -199,6 +229,9 @@ class MessageLogAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
             return reply_form
         page = conversations.paginator(account, user).get_page(request.GET.get("page"))
         turns, items = conversations.thread(account, user, page)  # the REST API shows the same thread
+        for log in turns:
+            incoming = _incoming(log)
+            log.media_html = incoming_media_html(incoming, 240) if incoming is not None else ""
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts, "title": _("Conversation with %(user)s") % {"user": user},

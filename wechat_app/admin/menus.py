@@ -166,7 +166,7 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["wechat_app/css/console.css", "wechat_app/css/outbound.css", "wechat_app/css/menu-editor.css"]}
-        js = ["wechat_app/js/menu-editor.js"]
+        js = ["wechat_app/js/menu-editor.js", "wechat_app/js/material-picker.js"]
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):  # view only: the editor shows the tree

@@ -124,7 +124,7 @@ class RuleAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["wechat_app/css/console.css"]}
-        js = ["wechat_app/js/rule_form.js"]
+        js = ["wechat_app/js/rule_form.js", "wechat_app/js/material-picker.js"]
 
     # ---- list -----------------------------------------------------------------------------------
     def get_queryset(self, request):

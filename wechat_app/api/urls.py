@@ -7,6 +7,7 @@ from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
 from .base import AppAPIRootView
 from .docs import RedocView, SchemaView, SwaggerView
 from .errors import not_found
+from .media import IncomingMediaViewSet, MaterialViewSet
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .outbound import CampaignViewSet, FollowerViewSet, OutboundMessageViewSet, TemplateViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
@@ -35,6 +36,8 @@ router.register("mass-messages", MassMessageViewSet, basename="massmessage")
 router.register("kf-accounts", KfAccountViewSet, basename="kfaccount")
 router.register("qrcodes", QRCodeViewSet, basename="qrcode")
 router.register("short-links", ShortLinkViewSet, basename="shortlink")
+router.register("materials", MaterialViewSet, basename="material")
+router.register("incoming-media", IncomingMediaViewSet, basename="incomingmedia")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="api-schema"),

@@ -245,15 +245,6 @@ class TagAPI(BaseGroup):
                 return
 
 
-class MediaAPI(BaseGroup):
-    """Temporary media. """ + DOC + "Asset_Management/New_temporary_materials.html"
-
-    def upload(self, kind: str, file) -> dict[str, Any]:
-        if kind not in ("image", "voice", "video", "thumb"):
-            raise WeChatPayloadError("media kind is image, voice, video or thumb")
-        return self._client.request("POST", "/cgi-bin/media/upload", params={"type": kind}, files={"media": file})
-
-
 class QRCodeAPI(BaseGroup):
     """Parametric QR codes. """ + DOC + "Account_Management/Generating_a_Parametric_QR_Code.html"
 

@@ -131,7 +131,7 @@ class WeChatClient:
     def __init__(self, app_id: str, secret: str, base_url: str | None = None, *,
                  token_provider: TokenProvider | None = None, timeout=None,
                  use_stable_token: bool = True, session: requests.Session | None = None):
-        from . import api, mass
+        from . import api, mass, material
 
         self.app_id = app_id
         self._secret = secret
@@ -146,7 +146,8 @@ class WeChatClient:
         self.template = api.TemplateAPI(self)
         self.user = api.UserAPI(self)
         self.tag = api.TagAPI(self)
-        self.media = api.MediaAPI(self)
+        self.media = material.MediaAPI(self)
+        self.material = material.MaterialAPI(self)
         self.qrcode = api.QRCodeAPI(self)
         self.jssdk = api.JSSDKAPI(self)
         self.mass = mass.MassAPI(self)

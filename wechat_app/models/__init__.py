@@ -4,13 +4,14 @@ from .accounts import Account
 from .api_tokens import ApiToken
 from .audience import KfAccount, MassMessage, Tag
 from .logs import MessageLog
+from .media import IncomingMedia, Material
 from .menus import Menu, MenuVersion
 from .outbound import Campaign, Follower, OutboundMessage, SyncJob, Template
 from .rules import Rule
 from .web import QRCode, ShortLink, WeChatUser
 
 __all__ = [
-    "Account", "AccountMembership", "ApiToken", "Campaign", "Follower", "KfAccount", "MassMessage", "Menu",
-    "MenuVersion", "MessageLog", "OutboundMessage", "QRCode", "Rule", "ShortLink", "SyncJob", "Tag", "Template",
-    "WeChatUser",
+    "Account", "AccountMembership", "ApiToken", "Campaign", "Follower", "IncomingMedia", "KfAccount", "MassMessage",
+    "Material", "Menu", "MenuVersion", "MessageLog", "OutboundMessage", "QRCode", "Rule", "ShortLink", "SyncJob",
+    "Tag", "Template", "WeChatUser",
 ]

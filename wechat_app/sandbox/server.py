@@ -73,6 +73,15 @@ class RawResponse:
         self.body, self.content_type, self.status, self.headers = body, content_type, status, headers or {}
 
 
+class RawBody(RawResponse):
+    """Media bytes answered by a WeChat endpoint (``media/get``...): logged as a successful call."""
+
+    def __init__(self, data: bytes, content_type: str = "application/octet-stream", filename: str = ""):
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else {}
+        super().__init__(data, content_type, 200, headers)
+        self.data, self.filename = data, filename
+
+
 class _DropConnection(Exception):
     """Close the connection without answering."""
 
@@ -185,13 +194,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if needs_token:
                 app_id = self.state.check_token(token)
                 call["app_id"] = app_id
-            if method == "POST" and not url.path.startswith("/cgi-bin/media/"):
+            multipart = self.headers.get("Content-Type", "").startswith("multipart/")
+            if method == "POST" and not url.path.startswith("/cgi-bin/media/") and not multipart:
                 body = _json_body(raw, url.path)
             payload = func(self, query, body if body is not None else raw, app_id)
         except SandboxError as err:
             payload = error_payload(err.errcode, err.errmsg)
         if isinstance(payload, RawResponse):
-            call.update(errcode=None, status=payload.status)
+            if isinstance(payload, RawBody):  # media bytes: a successful WeChat call
+                call.update(errcode=0, body=_redact(body))
+            else:
+                call.update(errcode=None, status=payload.status)
             self.state.record_call(call)
             self._send_raw(payload)
             return
@@ -220,6 +233,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return
         except SandboxError as err:
             self._send_json(error_payload(err.errcode, err.errmsg), status=400)
+            return
+        if isinstance(result, RawResponse):
+            self._send_raw(result)
             return
         self._send_json(result)
 
@@ -430,16 +446,6 @@ def _menu_info(handler, query, body, app_id):
 # Tags and the blacklist: sandbox/audience.py; mass send and kf accounts: sandbox/mass.py.
 
 
-@api("POST", "/cgi-bin/media/upload")
-def _media_upload(handler, query, body, app_id):
-    kind = query.get("type")
-    if kind not in ("image", "voice", "video", "thumb"):
-        raise SandboxError(40004, "invalid media type")
-    if not body:
-        raise SandboxError(41005, "media data missing")
-    return {"type": kind, "media_id": secrets.token_urlsafe(48)[:64], "created_at": int(time.time())}
-
-
 # --- pushing events to an account's callback --------------------------------------------------
 def build_event_xml(app, openid: str, fields: dict[str, Any]) -> str:
     """Plaintext callback XML of an event sent by ``openid`` to ``app`` (``CreateTime`` in
@@ -642,5 +648,6 @@ class SandboxServer:
 
 
 # Tags, blacklist, mass send, kf accounts (audience.py, mass.py); the web side (OAuth pages and /sns
-# endpoints, QR code images, short links: web.py) register their routes.
-from . import audience, mass, web  # noqa: E402,F401
+# endpoints, QR code images, short links: web.py); media and the material library (material.py)
+# register their routes.
+from . import audience, mass, material, web  # noqa: E402,F401

@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .media_store import MediaStore
+
 # errcode -> errmsg, as api.weixin.qq.com words them (WeChat appends " rid: ..." to each).
 ERRORS = {
     -1: "system error",
@@ -36,7 +38,11 @@ ERRORS = {
     45047: "out of response count limit",
     45011: "api minute-quota reach limit  mustslower  retry next minute",
     47001: "data format error",
+    40004: "invalid media type",
+    40005: "invalid file type",
+    40006: "invalid meida size",
     40007: "invalid media_id",
+    41005: "media data missing",
     40016: "invalid button size",
     40017: "invalid button type",
     40018: "invalid button name size",
@@ -234,6 +240,7 @@ class SandboxState:
             self.calls: list[dict[str, Any]] = []
             self.faults: list[Fault] = []
             self.pushes: list[dict[str, Any]] = []
+            self.media = MediaStore()  # temporary media, permanent material, user media (media_store.py)
             self.next_msgid = 1_000_000_000
             from .mass import MassState  # mass sends, kf accounts: their own state (sandbox/mass.py)
             from .web import WebState  # OAuth codes and tokens, QR codes, short links

@@ -13,7 +13,7 @@ PER_PAGE = 100
 def log_rows(account, openid: str):
     """The user's log rows, newest first (pages count back from the newest)."""
     return (MessageLog.objects.filter(account=account, user=openid).select_related("rule", "account")
-            .order_by("-created_at", "-id"))
+            .prefetch_related("media").order_by("-created_at", "-id"))
 
 
 def paginator(account, openid: str, per_page: int = PER_PAGE) -> Paginator:

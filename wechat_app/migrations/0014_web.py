@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wechat_app', '0017_mass_tags_kf'),
+        ('wechat_app', '0013_mass_tags_kf'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
