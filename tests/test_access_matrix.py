@@ -206,7 +206,7 @@ def wechat_for(account):
 # Token-only cases: (owner, how the answer follows from the owner's).
 TOKEN_CASES = {"readonly_a": "editor_a", "limited_b": "superuser", "revoked_a": "editor_a", "expired_a": "editor_a"}
 # The actions that only read (a read-only token may do them): named by what they do.
-READ_VERBS = {"list", "view", "export", "diff", "png", "conversation", "stats", "test"}
+READ_VERBS = {"list", "view", "export", "diff", "png", "file", "conversation", "stats", "test"}
 READS = {action for action in TABLE if action.split(".", 1)[1] in READ_VERBS}
 
 
