@@ -176,13 +176,6 @@ def world(settings, tmp_path):
     menu = Menu.objects.create(account=a, name="menu-alpha", buttons=MENU_BUTTONS)
     version = MenuVersion.objects.create(account=a, menu=menu, number=1, document={"button": MENU_BUTTONS},
                                          status="published")
-    world = World(a, b, rule, log, menu, version)
-    world.tag = Tag.objects.create(account=a, tag_id=100, name="tag-alpha")
-    world.follower = Follower.objects.create(account=a, openid="ofolloweralpha1")
-    world.mass = MassMessage.objects.create(account=a, name="mass-alpha", audience="all", kind="text",
-                                            content={"content": "Hello"})
-    world.kf = KfAccount.objects.create(account=a, kf_account="kfalpha@gh_alpha", nickname="Alpha")
-    return world
     settings.MEDIA_ROOT = str(tmp_path)
     from django.core.files.base import ContentFile
 
@@ -191,7 +184,13 @@ def world(settings, tmp_path):
     path = storage().save("wechat_media/alpha.png", ContentFile(PNG))
     material = Material.objects.create(account=a, media_id="material-alpha", kind="image", name="material-alpha.png",
                                        local_path=path, content_type="image/png")
-    return World(a, b, rule, log, menu, version, material)
+    world = World(a, b, rule, log, menu, version, material)
+    world.tag = Tag.objects.create(account=a, tag_id=100, name="tag-alpha")
+    world.follower = Follower.objects.create(account=a, openid="ofolloweralpha1")
+    world.mass = MassMessage.objects.create(account=a, name="mass-alpha", audience="all", kind="text",
+                                            content={"content": "Hello"})
+    world.kf = KfAccount.objects.create(account=a, kf_account="kfalpha@gh_alpha", nickname="Alpha")
+    return world
 
 
 @contextlib.contextmanager
