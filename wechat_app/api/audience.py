@@ -23,6 +23,7 @@ from ..services import kf as kf_service
 from ..services import mass as mass_service
 from ..services.access import accessible_accounts
 from . import filters
+from .errors import Conflict
 from .menus import wechat_refusal
 from .serializers import AccountNameField
 from .views import AppViewSetMixin
@@ -215,8 +216,8 @@ class MassMessageViewSet(AccountScopedViewSet, mixins.CreateModelMixin, mixins.L
 
     def perform_destroy(self, instance):
         if instance.status != MassMessage.Status.DRAFT:
-            raise ValidationError({"status": "Only drafts are deleted; a sent message stays on record "
-                                             "(delete-remote deletes it on WeChat)."})
+            raise Conflict(f"The mass message is {instance.status}: only drafts are deleted; a sent message "
+                           "stays on record (delete-remote deletes it on WeChat).")
         instance.delete()
 
     def _answer(self, mass):

@@ -44,6 +44,7 @@ from ..services import outbound as outbound_services
 from ..services import sync_jobs
 from ..services.access import accessible_accounts
 from . import filters
+from .errors import Conflict, body_for
 from .menus import wechat_refusal
 from .schema import (
     OpenApiExample,
@@ -66,17 +67,20 @@ REPLAY_WAIT = 5.0  # seconds a repeat waits for the first request's answer to be
 OPEN_STATUSES = (OutboundMessage.Status.QUEUED, OutboundMessage.Status.SENDING)
 
 
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The operation does not apply to the object as it is now."
-    default_code = "conflict"
-
-
 class IdempotencyKeyReused(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = ("This Idempotency-Key was already used with another request (another body or endpoint); "
                       "use a new key for a new message.")
     default_code = "idempotency_key_reused"
+
+
+def error_example(name: str, exc: APIException) -> OpenApiExample:
+    """A documented error answer, made by the API's error handler itself (``errors.body_for``)."""
+    return OpenApiExample(name, response_only=True, status_codes=[str(exc.status_code)], value=body_for(exc))
+
+
+def invalid_example(name: str, fields: dict) -> OpenApiExample:
+    return error_example(name, ValidationError(fields))
 
 
 # ---- filters ------------------------------------------------------------------------------------------
@@ -263,7 +267,7 @@ def _kind_serializer(kind: str):
 
 
 CUSTOM_MESSAGE_SCHEMA = PolymorphicProxySerializer(
-    component_name="CustomMessageRequest", resource_type_field_name="kind",
+    component_name="CustomMessage", resource_type_field_name="kind",
     serializers={kind: _kind_serializer(kind) for kind in sorted(CUSTOM_KINDS)})
 
 
@@ -478,8 +482,7 @@ CUSTOM_EXAMPLES = {
     "miniprogrampage": {"title": "Order 1001", "appid": "wxminiapp", "pagepath": "pages/order?id=1001",
                         "thumb_media_id": "THUMB_ID"},
 }
-VALIDATION_EXAMPLE = OpenApiExample("Invalid", status_codes=["400"], response_only=True,
-                                    value={"content": {"media_id": ["This field is required."]}})
+VALIDATION_EXAMPLE = invalid_example("Invalid", {"content": {"media_id": ["This field is required."]}})
 TEMPLATE_EXAMPLE = {
     "id": 7, "account": "shop", "template_id": "tpl-order-shipped", "title": "Order shipped",
     "content": "{{first.DATA}}\nOrder: {{keyword1.DATA}}\n{{remark.DATA}}", "example": "",
@@ -548,8 +551,7 @@ def campaign_write_examples() -> dict:
     change = extend_schema(examples=[
         OpenApiExample("Rename a draft", value={"name": "June newsletter"}, request_only=True),
         OpenApiExample("Changed", value=changed, response_only=True, status_codes=["200"]),
-        OpenApiExample("Not a draft", response_only=True, status_codes=["409"],
-                       value={"detail": "The campaign is running: only a draft can be changed."})],
+        error_example("Not a draft", Conflict("The campaign is running: only a draft can be changed."))],
         responses={200: CampaignSerializer, 400: OpenApiResponse(description="Invalid (field errors)."),
                    409: OpenApiResponse(description="Not a draft.")})
     replace = extend_schema(examples=[
@@ -558,8 +560,8 @@ def campaign_write_examples() -> dict:
         responses={200: CampaignSerializer, 400: OpenApiResponse(description="Invalid (field errors)."),
                    409: OpenApiResponse(description="Not a draft.")})
     destroy = extend_schema(responses={204: None, 409: OpenApiResponse(description="Running or paused.")},
-                            examples=[OpenApiExample("Running", response_only=True, status_codes=["409"], value={
-                                "detail": "The campaign is running: cancel it before deleting it."})])
+                            examples=[error_example("Running", Conflict(
+                                "The campaign is running: cancel it before deleting it."))])
     return {"partial_update": change, "update": replace, "destroy": destroy}
 
 
@@ -712,8 +714,7 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
                                          "sent_at": "2026-05-01T08:00:01+08:00"},
                           response_only=True, status_codes=["201"]),
            VALIDATION_EXAMPLE,
-           OpenApiExample("Key reused", status_codes=["422"], response_only=True,
-                          value={"detail": IdempotencyKeyReused.default_detail})])
+           error_example("Key reused", IdempotencyKeyReused())])
     @action(detail=False, methods=["post"], required_permissions=[("add", OutboundMessage)],
             serializer_class=CustomMessageSerializer)
     def custom(self, request):
@@ -733,11 +734,10 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
             OpenApiExample("Queued", value={**TEMPLATE_MESSAGE_EXAMPLE, "status": "queued", "attempts": 0,
                                             "errcode": None, "msgid": None, "sent_at": None},
                            response_only=True, status_codes=["202"]),
-            OpenApiExample("Missing keyword", status_codes=["400"], response_only=True,
-                           value={"data": ["missing template keyword(s): remark"]}),
-            OpenApiExample("Unknown template", status_codes=["400"], response_only=True,
-                           value={"template_id": ["Template 'tpl-x' is not among the account's synced templates; "
-                                                  "sync the templates (POST /templates/sync/) first."]})])
+            invalid_example("Missing keyword", {"data": ["missing template keyword(s): remark"]}),
+            invalid_example("Unknown template", {"template_id": [
+                "Template 'tpl-x' is not among the account's synced templates; "
+                "sync the templates (POST /templates/sync/) first."]})])
     @action(detail=False, methods=["post"], required_permissions=[("add", OutboundMessage)],
             serializer_class=TemplateMessageSerializer)
     def template(self, request):
@@ -754,8 +754,8 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
                   OpenApiExample("Sent again", value={**MESSAGE_EXAMPLE, "status": "sent", "attempts": 1, "errcode": 0,
                                                       "sent_at": "2026-05-01T08:05:01+08:00"},
                                  response_only=True, status_codes=["201"]),
-                  OpenApiExample("Not failed", status_codes=["409"], response_only=True, value={
-                      "detail": "Only failed or cancelled messages can be resent (this one is sent)."})])
+                  error_example("Not failed", Conflict(
+                      "Only failed or cancelled messages can be resent (this one is sent)."))])
     @action(detail=True, methods=["post"], required_permissions=[("change", OutboundMessage)])
     def resend(self, request, pk=None):
         """Queue a failed or cancelled message again (its attempts start over); 409 otherwise."""
@@ -865,8 +865,8 @@ def _operate_schema(summary_status):
     return extend_schema(request=None, responses=OPERATE_RESPONSES, examples=[
         OpenApiExample("Done", response_only=True, status_codes=["200"],
                        value={**CAMPAIGN_EXAMPLE, "status": summary_status}),
-        OpenApiExample("Illegal transition", response_only=True, status_codes=["409"], value={
-            "detail": "The campaign is done: only a running campaign can be paused."})])
+        error_example("Illegal transition", Conflict(
+            "The campaign is done: only a running campaign can be paused."))])
 
 
 @extend_schema_view(**read_examples(CAMPAIGN_EXAMPLE, "campaign"), **campaign_write_examples())
@@ -902,8 +902,7 @@ class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
     @extend_schema(examples=[
         OpenApiExample("A list campaign", value=CAMPAIGN_REQUEST, request_only=True),
         OpenApiExample("Created", value=CAMPAIGN_EXAMPLE, response_only=True, status_codes=["201"]),
-        OpenApiExample("Invalid", response_only=True, status_codes=["400"], value={
-            "openids": ["A list campaign needs at least one openid."]})])
+        invalid_example("Invalid", {"openids": ["A list campaign needs at least one openid."]})])
     def create(self, request, *args, **kwargs):
         """Create a draft campaign (nothing is sent until it is started)."""
         return super().create(request, *args, **kwargs)

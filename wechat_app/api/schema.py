@@ -46,7 +46,8 @@ def markdown(text: str) -> str:
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable: invalid, not_authenticated, "
                                            "authentication_failed, permission_denied, read_only_token, "
-                                           "not_found, method_not_allowed, unsupported_media_type, throttled, "
+                                           "not_found, method_not_allowed, conflict, idempotency_key_reused, "
+                                           "unsupported_media_type, throttled, "
                                            "server_error, or an operation's own (wechat_refused...).")
     message = serializers.CharField(help_text="For people; for invalid input, the first problem and its field.")
     fields = serializers.DictField(required=False, child=serializers.JSONField(),
