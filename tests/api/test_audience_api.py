@@ -170,6 +170,18 @@ def test_campaign_filters(api, fans, synced):
     assert api.get(f"{API}/campaigns/", {"account": "nope"}).status_code == 400
 
 
+def test_list_pages_count_the_openids_and_the_campaign_gives_them(api, fans, synced):
+    many = [f"oMany{n:06d}" for n in range(2000)]
+    big = post(api, f"{API}/campaigns/", campaign_body(fans, name="Big", openids=many)).json()
+    small = post(api, f"{API}/campaigns/", campaign_body(fans, name="Small")).json()
+    rows = {row["name"]: row for row in api.get(f"{API}/campaigns/").json()["results"]}
+    assert {name: row["openid_count"] for name, row in rows.items()} == {"Big": 2000, "Small": len(fans)}
+    assert not any("openids" in row for row in rows.values())
+    detail = api.get(f"{API}/campaigns/{big['id']}/").json()
+    assert detail["openids"] == many and detail["openid_count"] == 2000
+    assert api.get(f"{API}/campaigns/{small['id']}/").json()["openids"] == fans
+
+
 # ---- followers ----------------------------------------------------------------------------------------------
 
 def test_follower_sync_with_progress_then_filters(api, sandbox, shop, django_capture_on_commit_callbacks):

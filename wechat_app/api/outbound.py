@@ -30,7 +30,7 @@ import time
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Func, IntegerField, Q
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -355,14 +355,19 @@ class CampaignSerializer(serializers.ModelSerializer):
     data = serializers.DictField(help_text="One value per keyword of the template (none blank).")
     openids = serializers.ListField(child=serializers.CharField(max_length=128), required=False,
                                     help_text="The recipients (audience list).")
+    openid_count = serializers.SerializerMethodField(help_text="How many openids the audience list holds.")
     progress = serializers.SerializerMethodField(help_text="Recipients per status, with the done share.")
 
     class Meta:
         model = Campaign
         fields = ["id", "account", "name", "template_id", "template", "data", "url", "miniprogram", "audience",
-                  "openids", "tag_id", "rate_limit", "status", "total", "progress", "created_at", "started_at",
+                  "openids", "openid_count", "tag_id", "rate_limit", "status", "total", "progress", "created_at", "started_at",
                   "finished_at"]
         read_only_fields = ["id", "status", "total", "created_at", "started_at", "finished_at"]
+
+    def get_openid_count(self, obj) -> int:
+        count = getattr(obj, "openid_count", None)  # counted by the database in list pages
+        return count if count is not None else len(obj.openids or [])
 
     def get_progress(self, obj) -> dict:
         return campaign_progress(obj)
@@ -413,6 +418,30 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         return self._form.save()
+
+
+
+class JSONArrayLength(Func):
+    """The length of a JSON array column, counted by the database (the list is not loaded)."""
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="json_array_length", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="jsonb_array_length", **extra)
+
+    def as_mysql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="JSON_LENGTH", **extra)
+
+
+class CampaignListSerializer(CampaignSerializer):
+    """A campaign in a list page: ``openid_count`` instead of the recipients' ``openids`` (up to
+    50,000 each); the campaign itself (``GET /campaigns/{id}/``) or its ``recipients/`` give them."""
+
+    class Meta(CampaignSerializer.Meta):
+        fields = [name for name in CampaignSerializer.Meta.fields if name != "openids"]
+
 
 
 class FollowerSerializer(serializers.ModelSerializer):
@@ -503,7 +532,7 @@ PROGRESS_EXAMPLE = {"queued": 0, "sending": 0, "sent": 2, "failed": 0, "cancelle
                     "percent": 100, "delivery": {"success": 2}}
 CAMPAIGN_EXAMPLE = {
     **{k: v for k, v in CAMPAIGN_REQUEST.items() if k != "template_id"}, "id": 5, "template": TEMPLATE_EXAMPLE,
-    "miniprogram": None, "tag_id": None, "status": "draft", "total": 0,
+    "openid_count": 2, "miniprogram": None, "tag_id": None, "status": "draft", "total": 0,
     "progress": {**PROGRESS_EXAMPLE, "sent": 0, "total": 0, "done": 0, "percent": 0, "delivery": {}},
     "created_at": "2026-05-01T08:00:00+08:00", "started_at": None, "finished_at": None,
 }
@@ -539,10 +568,11 @@ LIST_FILTERS = {
 }
 
 
-def read_examples(example, filters_of: str) -> dict:
-    """``extend_schema_view`` arguments: a page for ``list``, the object for ``retrieve``."""
+def read_examples(example, filters_of: str, listed=None) -> dict:
+    """``extend_schema_view`` arguments: a page for ``list`` (of ``listed`` rows, if they differ
+    from the object), the object for ``retrieve``."""
     return {"list": extend_schema(parameters=LIST_FILTERS[filters_of], examples=[
-                OpenApiExample("A page", value=_page(example), response_only=True)]),
+                OpenApiExample("A page", value=_page(listed or example), response_only=True)]),
             "retrieve": extend_schema(examples=[OpenApiExample("One", value=example, response_only=True)])}
 
 
@@ -869,12 +899,14 @@ def _operate_schema(summary_status):
             "The campaign is done: only a running campaign can be paused."))])
 
 
-@extend_schema_view(**read_examples(CAMPAIGN_EXAMPLE, "campaign"), **campaign_write_examples())
+@extend_schema_view(**read_examples(CAMPAIGN_EXAMPLE, "campaign", listed={
+    k: v for k, v in CAMPAIGN_EXAMPLE.items() if k != "openids"}), **campaign_write_examples())
 class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
     """Campaigns: one template message to many followers, rate-limited. Created as drafts (validated
     as in the admin; only drafts change), then started, paused, resumed or cancelled; ``progress``
     counts the recipients per status. Deleting one that is running or paused answers 409 (cancel
-    it first). Filters: ``account`` (name), ``status``."""
+    it first). Filters: ``account`` (name), ``status``. List pages give ``openid_count`` without the
+    ``openids`` themselves (up to 50,000 a campaign): they are in the campaign (``GET {id}/``)."""
 
     model = Campaign
     serializer_class = CampaignSerializer
@@ -886,7 +918,13 @@ class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
         instance.delete()
 
     def get_queryset(self):
-        return super().get_queryset().select_related("template").order_by("-created_at", "-id")
+        qs = super().get_queryset().select_related("template").order_by("-created_at", "-id")
+        if self.action == "list":  # the openids stay in the database: their count is enough
+            qs = qs.defer("openids").annotate(openid_count=JSONArrayLength("openids"))
+        return qs
+
+    def get_serializer_class(self):
+        return CampaignListSerializer if self.action == "list" else CampaignSerializer
 
     def filter_queryset(self, qs):
         if self.action != "list":
