@@ -25,6 +25,7 @@ from ..services.access import accessible_accounts
 from . import filters
 from .errors import Conflict
 from .menus import wechat_refusal
+from .schema import OpenApiResponse, extend_schema
 from .serializers import AccountNameField
 from .views import AppViewSetMixin
 
@@ -213,6 +214,12 @@ class MassMessageViewSet(AccountScopedViewSet, mixins.CreateModelMixin, mixins.L
                                   tag=data.get("tag"), openids=data.get("openids"),
                                   send_ignore_reprint=data.get("send_ignore_reprint", False),
                                   created_by=self.request.user)
+
+    @extend_schema(responses={204: None, 409: OpenApiResponse(
+        description="Not a draft: a sent mass message stays on record (`delete-remote/` deletes it on WeChat).")})
+    def destroy(self, request, *args, **kwargs):
+        """Delete a draft mass message."""
+        return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
         if instance.status != MassMessage.Status.DRAFT:

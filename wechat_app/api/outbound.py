@@ -436,8 +436,8 @@ class JSONArrayLength(Func):
 
 
 class CampaignListSerializer(CampaignSerializer):
-    """A campaign in a list page: ``openid_count`` instead of the recipients' ``openids`` (up to
-    50,000 each); the campaign itself (``GET /campaigns/{id}/``) or its ``recipients/`` give them."""
+    """A campaign in a list page: its openid_count without the openids themselves (up to 50,000 a
+    campaign), which the campaign itself gives (GET /campaigns/{id}/)."""
 
     class Meta(CampaignSerializer.Meta):
         fields = [name for name in CampaignSerializer.Meta.fields if name != "openids"]

@@ -178,8 +178,11 @@ APP_SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayOperationId": False},
     # Only the app's endpoints, whatever else the project serves with DRF.
     "PREPROCESSING_HOOKS": ["wechat_app.api.schema.only_app_endpoints"],
-    # Several serializers have a "kind" field with different choices: name the menus' one.
-    "ENUM_NAME_OVERRIDES": {"MenuKindEnum": "wechat_app.models.menus.Menu.Kind"},
+    # Several serializers have a "kind" (or "audience", "status") field with different choices: name
+    # the ones a model's serializers share (campaigns: the campaign and its list rows).
+    "ENUM_NAME_OVERRIDES": {"MenuKindEnum": "wechat_app.models.menus.Menu.Kind",
+                            "CampaignAudienceEnum": "wechat_app.models.outbound.Campaign.Audience",
+                            "CampaignStatusEnum": "wechat_app.models.outbound.Campaign.Status"},
 }
 # What WECHAT_APP["API_SCHEMA_SETTINGS"] may change (the rest is how the app's pages work).
 OVERRIDABLE = {"TITLE", "DESCRIPTION", "VERSION", "SERVERS", "CONTACT", "LICENSE", "TOS", "EXTERNAL_DOCS",
