@@ -6,6 +6,7 @@ from django.contrib.auth.models import Permission
 from tests.api.outbound_fixtures import *  # noqa: F403  (fixtures)
 from tests.api.outbound_fixtures import _eager_celery  # noqa: F401  (autouse fixture; "*" skips it)
 from tests.api.outbound_fixtures import API, APP_ID, TEMPLATE_CONTENT, post
+from tests.api_errors import code, error_fields, message
 from wechat_app.models import Account, AccountMembership, Campaign, Follower, SyncJob, Template
 from wechat_app.services import outbound
 
@@ -57,7 +58,7 @@ def test_a_second_sync_while_one_is_under_way_answers_that_one(api, shop):
 ])
 def test_sync_of_an_unknown_account_is_refused(api, shop, url, body, status, field):
     resp = post(api, f"{API}/{url}", body)
-    assert resp.status_code == status and field in resp.json()
+    assert resp.status_code == status and field in error_fields(resp)
     assert not SyncJob.objects.exists()
 
 
@@ -78,7 +79,7 @@ def test_sync_jobs_of_other_accounts_and_kinds_are_not_found(client, api, shop):
                                           ({"search": "a\x00"}, "search")])
 def test_template_filters_refuse_unknown_values(api, shop, params, name):
     resp = api.get(f"{API}/templates/", params)
-    assert resp.status_code == 400 and name in resp.json()
+    assert resp.status_code == 400 and name in error_fields(resp)
 
 
 # ---- campaigns ----------------------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ def test_campaign_lifecycle(api, sandbox, fans, synced, django_capture_on_commit
         paused = api.post(f"{url}pause/")
         assert paused.status_code == 200 and paused.json()["status"] == "paused"
         conflict = api.post(f"{url}start/")
-        assert conflict.status_code == 409 and "resume it" in conflict.json()["detail"]
+        assert conflict.status_code == 409 and code(conflict) == "conflict" and "resume it" in message(conflict)
         resumed = api.post(f"{url}resume/")
         assert resumed.status_code == 200 and resumed.json()["status"] == "running"
     done = api.get(url).json()
@@ -123,7 +124,7 @@ def test_campaign_lifecycle(api, sandbox, fans, synced, django_capture_on_commit
     assert len(sandbox.state.list_messages(APP_ID, kind="template")) == 3
     for operation in ("start", "pause", "resume", "cancel"):
         resp = api.post(f"{url}{operation}/")
-        assert resp.status_code == 409 and resp.json()["detail"].startswith("The campaign is done: only")
+        assert resp.status_code == 409 and code(resp) == "conflict" and message(resp).startswith("The campaign is done: only")
     recipients = api.get(f"{url}recipients/", {"status": "sent"}).json()
     assert sorted(r["to_user"] for r in recipients["results"]) == sorted(fans)
     assert api.get(f"{url}recipients/", {"status": "failed"}).json()["count"] == 0
@@ -156,7 +157,8 @@ def test_a_cancelled_draft_sends_nothing(api, sandbox, fans, synced):
 def test_campaigns_are_validated_as_in_the_admin(api, fans, synced, changes, field, words):
     resp = post(api, f"{API}/campaigns/", campaign_body(fans, **changes))
     assert resp.status_code == 400, resp.content
-    assert words in str(resp.json().get(field)), resp.json()
+    fields = error_fields(resp)
+    assert field in fields and words in str(fields[field]), fields
     assert not Campaign.objects.exists()
 
 
@@ -166,6 +168,18 @@ def test_campaign_filters(api, fans, synced):
     assert api.get(f"{API}/campaigns/", {"status": "done"}).json()["count"] == 0
     assert api.get(f"{API}/campaigns/", {"status": "over"}).status_code == 400
     assert api.get(f"{API}/campaigns/", {"account": "nope"}).status_code == 400
+
+
+def test_list_pages_count_the_openids_and_the_campaign_gives_them(api, fans, synced):
+    many = [f"oMany{n:06d}" for n in range(2000)]
+    big = post(api, f"{API}/campaigns/", campaign_body(fans, name="Big", openids=many)).json()
+    small = post(api, f"{API}/campaigns/", campaign_body(fans, name="Small")).json()
+    rows = {row["name"]: row for row in api.get(f"{API}/campaigns/").json()["results"]}
+    assert {name: row["openid_count"] for name, row in rows.items()} == {"Big": 2000, "Small": len(fans)}
+    assert not any("openids" in row for row in rows.values())
+    detail = api.get(f"{API}/campaigns/{big['id']}/").json()
+    assert detail["openids"] == many and detail["openid_count"] == 2000
+    assert api.get(f"{API}/campaigns/{small['id']}/").json()["openids"] == fans
 
 
 # ---- followers ----------------------------------------------------------------------------------------------
@@ -208,7 +222,7 @@ def test_follower_sync_with_progress_then_filters(api, sandbox, shop, django_cap
 ])
 def test_follower_filters_refuse_unknown_values(api, shop, params, name):
     resp = api.get(f"{API}/followers/", params)
-    assert resp.status_code == 400 and name in resp.json(), resp.content
+    assert resp.status_code == 400 and name in error_fields(resp), resp.content
 
 
 def test_only_drafts_change_and_running_campaigns_are_not_deleted(api, fans, synced,
@@ -219,14 +233,14 @@ def test_only_drafts_change_and_running_campaigns_are_not_deleted(api, fans, syn
     assert resp.status_code == 200, resp.content
     assert resp.json()["name"] == "June news" and resp.json()["openids"] == ["oOnlyOne01"]
     resp = api.patch(url, '{"data": {"first": "x"}}', content_type="application/json")
-    assert resp.status_code == 400 and "missing template keyword(s)" in str(resp.json()["data"])
+    assert resp.status_code == 400 and "missing template keyword(s)" in str(error_fields(resp)["data"])
     resp = api.patch(url, '{"account": "nope"}', content_type="application/json")
-    assert resp.status_code == 400 and "account" in resp.json()
+    assert resp.status_code == 400 and "account" in error_fields(resp)
     assert api.post(f"{url}start/").status_code == 200  # its delivery waits for the commit
     resp = api.patch(url, '{"name": "Too late"}', content_type="application/json")
-    assert resp.status_code == 409 and "only a draft can be changed" in resp.json()["detail"]
+    assert resp.status_code == 409 and "only a draft can be changed" in message(resp)
     resp = api.delete(url)
-    assert resp.status_code == 409 and "cancel it" in resp.json()["detail"]
+    assert resp.status_code == 409 and "cancel it" in message(resp)
     assert api.post(f"{url}cancel/").status_code == 200
     assert api.delete(url).status_code == 204
     assert not Campaign.objects.exists()

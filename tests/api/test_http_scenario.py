@@ -6,9 +6,12 @@ from the log, sync the templates, send a template message twice with one Idempot
 it reach ``sent``, and check that WeChat (the sandbox) received it exactly once. The test thread
 touches the database only before the first request (the live server may share its connection).
 """
+import io
+
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from tests.api.outbound_fixtures import _eager_celery  # noqa: F401  (autouse fixture)
 from tests.polling import wait_until
@@ -19,7 +22,7 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 APP_ID, SECRET, TOKEN = "wxhttpscenario01", "http-scenario-secret-01", "scenariotoken1"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-USERNAME, PASSWORD = "integrator", "a-long-password-for-the-scenario"
+USERNAME = "integrator"
 RULES = """
 - name: greeting
   match: {exact: hello}
@@ -31,16 +34,20 @@ RULES = """
 
 
 def api_auth(session: requests.Session) -> requests.Session:
-    """Authenticate ``session`` for the REST API: the one place the scenario does it."""
-    session.auth = (USERNAME, PASSWORD)
+    """Authenticate ``session`` for the REST API, the one place the scenario does it: with an API
+    token made as an integrator would, ``manage.py wechat_api_token create`` (the key alone on
+    standard output)."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("wechat_api_token", "create", "--user", USERNAME, "--name", "http scenario", stdout=out, stderr=err)
+    key = out.getvalue().strip()
+    assert key.startswith("wat_") and "\n" not in key and key not in err.getvalue(), (out.getvalue(), err.getvalue())
+    session.headers["Authorization"] = f"Bearer {key}"
     return session
 
 
 @pytest.fixture
-def api(live_server, settings):
-    # Basic auth checks the password on every request: a fast hasher keeps the scenario quick.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    get_user_model().objects.create_superuser(USERNAME, "integrator@example.com", PASSWORD)
+def api(live_server):
+    get_user_model().objects.create_superuser(USERNAME, "integrator@example.com", None)
     session = api_auth(requests.Session())
     base = f"{live_server.url}/wechat/api"
 

@@ -10,6 +10,7 @@ from django.db import connection
 from tests.api.outbound_fixtures import *  # noqa: F403  (fixtures)
 from tests.api.outbound_fixtures import _eager_celery  # noqa: F401  (autouse fixture; "*" skips it)
 from tests.api.outbound_fixtures import API, APP_ID, post
+from tests.api_errors import code, error_fields, message
 from wechat_app.api.outbound import CUSTOM_EXAMPLES
 from wechat_app.models import Account, AccountMembership, OutboundMessage, Template
 from wechat_app.services import outbound
@@ -59,7 +60,8 @@ def test_every_customer_service_kind_reaches_the_sandbox(api, sandbox, fans, kin
 def test_invalid_customer_service_messages_name_the_field(api, fans, body, field, words):
     resp = post(api, f"{MESSAGES}/custom/", {"account": "shop", "to_user": fans[0], **body})
     assert resp.status_code == 400, resp.content
-    assert field in resp.json() and words in str(resp.json()[field]), resp.json()
+    fields = error_fields(resp)
+    assert field in fields and words in str(fields[field]), fields
     assert not OutboundMessage.objects.exists()
 
 
@@ -86,14 +88,15 @@ def test_template_message_is_sent_with_its_data(api, sandbox, fans, synced, djan
 def test_invalid_template_messages_name_the_field(api, fans, synced, changes, field, words):
     resp = post(api, f"{MESSAGES}/template/", template_body(fans[0], **changes))
     assert resp.status_code == 400, resp.content
-    assert words in str(resp.json()[field]), resp.json()
+    fields = error_fields(resp)
+    assert field in fields and words in str(fields[field]), fields
     assert not OutboundMessage.objects.exists()
 
 
 def test_a_template_gone_from_wechat_is_refused(api, fans, synced):
     Template.objects.filter(pk=synced.pk).update(active=False)
     resp = post(api, f"{MESSAGES}/template/", template_body(fans[0]))
-    assert resp.status_code == 400 and "no longer on WeChat" in resp.json()["template_id"][0]
+    assert resp.status_code == 400 and "no longer on WeChat" in error_fields(resp)["template_id"][0]
 
 
 def test_same_idempotency_key_twice_sends_once_and_answers_the_first_answer(
@@ -112,7 +115,7 @@ def test_same_idempotency_key_twice_sends_once_and_answers_the_first_answer(
     assert api.get(f"{MESSAGES}/{first.json()['id']}/").json()["status"] == "sent"
     # The same key with another body is refused, and sends nothing.
     other = post(api, f"{MESSAGES}/template/", template_body(fans[1]), **{"Idempotency-Key": "order-1001"})
-    assert other.status_code == 422 and "another request" in other.json()["detail"]
+    assert other.status_code == 422 and code(other) == "idempotency_key_reused" and "another request" in message(other)
     other = post(api, f"{MESSAGES}/custom/", {"account": "shop", "to_user": fans[0], "kind": "text",
                                               "content": {"content": "hi"}}, **{"Idempotency-Key": "order-1001"})
     assert other.status_code == 422
@@ -137,7 +140,7 @@ def test_idempotency_keys_are_per_account(api, sandbox, fans, django_capture_on_
 def test_a_bad_idempotency_key_is_refused(api, fans, key):
     resp = post(api, f"{MESSAGES}/custom/", {"account": "shop", "to_user": fans[0], "kind": "text",
                                              "content": {"content": "hi"}}, **{"Idempotency-Key": key})
-    assert resp.status_code == 400 and "Idempotency-Key" in resp.json()
+    assert resp.status_code == 400 and "Idempotency-Key" in error_fields(resp)
     assert not OutboundMessage.objects.exists()
 
 
@@ -201,7 +204,7 @@ def test_list_filters(api, fans, synced, django_capture_on_commit_callbacks):
 ])
 def test_unknown_filter_values_are_a_400_naming_the_parameter(api, shop, params, name):
     resp = api.get(f"{MESSAGES}/", params)
-    assert resp.status_code == 400 and name in resp.json(), resp.content
+    assert resp.status_code == 400 and name in error_fields(resp), resp.content
 
 
 def test_resend_a_failed_message_and_not_a_sent_one(api, sandbox, fans, django_capture_on_commit_callbacks):
@@ -219,7 +222,7 @@ def test_resend_a_failed_message_and_not_a_sent_one(api, sandbox, fans, django_c
     assert api.get(url).json()["status"] == "sent"
     assert len(sandbox.state.list_messages(APP_ID)) == 1
     conflict = api.post(f"{url}resend/")
-    assert conflict.status_code == 409 and "this one is sent" in conflict.json()["detail"]
+    assert conflict.status_code == 409 and code(conflict) == "conflict" and "this one is sent" in message(conflict)
 
 
 def _staff(username, account, perms):
@@ -241,7 +244,7 @@ def test_other_accounts_messages_are_not_found_and_viewers_cannot_send(client, s
     assert client.get(f"{MESSAGES}/").json()["results"] == []
     resp = post(client, f"{MESSAGES}/custom/", {"account": "shop", "to_user": fans[0], "kind": "text",
                                                 "content": {"content": "hi"}})
-    assert resp.status_code == 400 and "account" in resp.json()
+    assert resp.status_code == 400 and "account" in error_fields(resp)
     client.force_login(_staff("viewer", shop, ["view_outboundmessage"]))
     assert client.get(f"{MESSAGES}/{message.pk}/").status_code == 200
     resp = post(client, f"{MESSAGES}/custom/", {"account": "shop", "to_user": fans[0], "kind": "text",

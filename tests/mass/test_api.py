@@ -1,6 +1,7 @@
 """The REST API of tags, mass messages and kf accounts, against the sandbox."""
 import pytest
 
+from tests.api_errors import code, error_fields, message
 from tests.mass.conftest import APP_ID
 from wechat_app.models import Account, Follower, MassMessage, Tag
 
@@ -18,7 +19,7 @@ def test_tags_crud_members_and_blacklist(admin_client, sandbox, account, followe
     tag = response.json()
     assert sandbox.state.tags[APP_ID] == {tag["tag_id"]: "VIP"}
     response = post(admin_client, "tags/", {"account": account.name, "name": "VIP"})
-    assert response.status_code == 400 and "already" in str(response.json()["name"])
+    assert response.status_code == 400 and "already" in str(error_fields(response)["name"])
     response = post(admin_client, "tags/", {"account": account.name, "name": "x" * 31})
     assert response.status_code == 400
     response = admin_client.patch(API + f"tags/{tag['id']}/", {"name": "Gold"}, content_type="application/json")
@@ -43,9 +44,9 @@ def test_mass_messages(admin_client, sandbox, account, followers, django_capture
     body = {"account": account.name, "name": "News", "audience": "list", "openids": followers[:3],
             "msgtype": "mpnews", "content": {"media_id": "news1"}, "send_ignore_reprint": True}
     response = post(admin_client, "mass-messages/", dict(body, openids=followers[:1]))
-    assert response.status_code == 400 and "2 to 10,000" in str(response.json()["openids"])
+    assert response.status_code == 400 and "2 to 10,000" in str(error_fields(response)["openids"])
     response = post(admin_client, "mass-messages/", dict(body, msgtype="voice", content={}))
-    assert response.status_code == 400 and "media_id" in str(response.json()["content"])
+    assert response.status_code == 400 and "media_id" in str(error_fields(response)["content"])
     response = post(admin_client, "mass-messages/", body)
     assert response.status_code == 201, response.json()
     mass = response.json()
@@ -66,7 +67,9 @@ def test_mass_messages(admin_client, sandbox, account, followers, django_capture
     assert post(admin_client, f"mass-messages/{mass['id']}/refresh/").json()["status"] == "done"
     response = post(admin_client, f"mass-messages/{mass['id']}/delete-remote/")
     assert response.json()["status"] == "deleted"
-    assert admin_client.delete(API + f"mass-messages/{mass['id']}/").status_code == 400  # the record stays
+    response = admin_client.delete(API + f"mass-messages/{mass['id']}/")
+    assert response.status_code == 409 and code(response) == "conflict"  # the record stays
+    assert "only drafts are deleted" in message(response)
     assert admin_client.delete(API + f"mass-messages/{second['id']}/").status_code == 204
     assert list(MassMessage.objects.values_list("pk", flat=True)) == [mass["id"]]
     assert admin_client.get(API + "mass-messages/?status=bogus").status_code == 400

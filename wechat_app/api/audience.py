@@ -23,7 +23,9 @@ from ..services import kf as kf_service
 from ..services import mass as mass_service
 from ..services.access import accessible_accounts
 from . import filters
+from .errors import Conflict
 from .menus import wechat_refusal
+from .schema import OpenApiResponse, extend_schema
 from .serializers import AccountNameField
 from .views import AppViewSetMixin
 
@@ -213,10 +215,16 @@ class MassMessageViewSet(AccountScopedViewSet, mixins.CreateModelMixin, mixins.L
                                   send_ignore_reprint=data.get("send_ignore_reprint", False),
                                   created_by=self.request.user)
 
+    @extend_schema(responses={204: None, 409: OpenApiResponse(
+        description="Not a draft: a sent mass message stays on record (`delete-remote/` deletes it on WeChat).")})
+    def destroy(self, request, *args, **kwargs):
+        """Delete a draft mass message."""
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance):
         if instance.status != MassMessage.Status.DRAFT:
-            raise ValidationError({"status": "Only drafts are deleted; a sent message stays on record "
-                                             "(delete-remote deletes it on WeChat)."})
+            raise Conflict(f"The mass message is {instance.status}: only drafts are deleted; a sent message "
+                           "stays on record (delete-remote deletes it on WeChat).")
         instance.delete()
 
     def _answer(self, mass):

@@ -6,7 +6,8 @@
 - ``code``: stable and machine-readable: ``invalid`` (400, with ``fields``), ``parse_error``,
   ``not_authenticated`` / ``authentication_failed`` (401), ``permission_denied`` /
   ``read_only_token`` (403), ``not_found`` (404), ``method_not_allowed`` (405),
-  ``not_acceptable`` (406), ``unsupported_media_type`` (415), ``payload_too_large`` (413),
+  ``not_acceptable`` (406), ``conflict`` (409: not in the object's present state),
+  ``idempotency_key_reused`` (422), ``unsupported_media_type`` (415), ``payload_too_large`` (413),
   ``throttled`` (429, with ``retry_after`` seconds and the Retry-After header), ``server_error``
   (500), and the codes of particular operations (``wechat_refused``, ``wechat_unavailable``...).
 - ``message``: for people; for a validation error, the first problem, prefixed by its field.
@@ -36,6 +37,14 @@ SERVER_ERROR = "A server error occurred; it was logged. Try again later."
 class ReadOnlyToken(exceptions.PermissionDenied):
     default_detail = "This API token is read-only: it may only read (GET, HEAD and OPTIONS requests)."
     default_code = "read_only_token"
+
+
+class Conflict(exceptions.APIException):
+    """409: the operation does not apply to the object in its present state (a campaign that is
+    not a draft, a message that did not fail...); the message says why and what would apply."""
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The operation does not apply to the object as it is now."
+    default_code = "conflict"
 
 
 class PayloadTooLarge(exceptions.APIException):

@@ -30,7 +30,7 @@ import time
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Func, IntegerField, Q
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -44,6 +44,7 @@ from ..services import outbound as outbound_services
 from ..services import sync_jobs
 from ..services.access import accessible_accounts
 from . import filters
+from .errors import Conflict, body_for
 from .menus import wechat_refusal
 from .schema import (
     OpenApiExample,
@@ -66,17 +67,20 @@ REPLAY_WAIT = 5.0  # seconds a repeat waits for the first request's answer to be
 OPEN_STATUSES = (OutboundMessage.Status.QUEUED, OutboundMessage.Status.SENDING)
 
 
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The operation does not apply to the object as it is now."
-    default_code = "conflict"
-
-
 class IdempotencyKeyReused(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = ("This Idempotency-Key was already used with another request (another body or endpoint); "
                       "use a new key for a new message.")
     default_code = "idempotency_key_reused"
+
+
+def error_example(name: str, exc: APIException) -> OpenApiExample:
+    """A documented error answer, made by the API's error handler itself (``errors.body_for``)."""
+    return OpenApiExample(name, response_only=True, status_codes=[str(exc.status_code)], value=body_for(exc))
+
+
+def invalid_example(name: str, fields: dict) -> OpenApiExample:
+    return error_example(name, ValidationError(fields))
 
 
 # ---- filters ------------------------------------------------------------------------------------------
@@ -263,7 +267,7 @@ def _kind_serializer(kind: str):
 
 
 CUSTOM_MESSAGE_SCHEMA = PolymorphicProxySerializer(
-    component_name="CustomMessageRequest", resource_type_field_name="kind",
+    component_name="CustomMessage", resource_type_field_name="kind",
     serializers={kind: _kind_serializer(kind) for kind in sorted(CUSTOM_KINDS)})
 
 
@@ -351,14 +355,19 @@ class CampaignSerializer(serializers.ModelSerializer):
     data = serializers.DictField(help_text="One value per keyword of the template (none blank).")
     openids = serializers.ListField(child=serializers.CharField(max_length=128), required=False,
                                     help_text="The recipients (audience list).")
+    openid_count = serializers.SerializerMethodField(help_text="How many openids the audience list holds.")
     progress = serializers.SerializerMethodField(help_text="Recipients per status, with the done share.")
 
     class Meta:
         model = Campaign
         fields = ["id", "account", "name", "template_id", "template", "data", "url", "miniprogram", "audience",
-                  "openids", "tag_id", "rate_limit", "status", "total", "progress", "created_at", "started_at",
+                  "openids", "openid_count", "tag_id", "rate_limit", "status", "total", "progress", "created_at", "started_at",
                   "finished_at"]
         read_only_fields = ["id", "status", "total", "created_at", "started_at", "finished_at"]
+
+    def get_openid_count(self, obj) -> int:
+        count = getattr(obj, "openid_count", None)  # counted by the database in list pages
+        return count if count is not None else len(obj.openids or [])
 
     def get_progress(self, obj) -> dict:
         return campaign_progress(obj)
@@ -409,6 +418,30 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         return self._form.save()
+
+
+
+class JSONArrayLength(Func):
+    """The length of a JSON array column, counted by the database (the list is not loaded)."""
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="json_array_length", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="jsonb_array_length", **extra)
+
+    def as_mysql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="JSON_LENGTH", **extra)
+
+
+class CampaignListSerializer(CampaignSerializer):
+    """A campaign in a list page: its openid_count without the openids themselves (up to 50,000 a
+    campaign), which the campaign itself gives (GET /campaigns/{id}/)."""
+
+    class Meta(CampaignSerializer.Meta):
+        fields = [name for name in CampaignSerializer.Meta.fields if name != "openids"]
+
 
 
 class FollowerSerializer(serializers.ModelSerializer):
@@ -478,8 +511,7 @@ CUSTOM_EXAMPLES = {
     "miniprogrampage": {"title": "Order 1001", "appid": "wxminiapp", "pagepath": "pages/order?id=1001",
                         "thumb_media_id": "THUMB_ID"},
 }
-VALIDATION_EXAMPLE = OpenApiExample("Invalid", status_codes=["400"], response_only=True,
-                                    value={"content": {"media_id": ["This field is required."]}})
+VALIDATION_EXAMPLE = invalid_example("Invalid", {"content": {"media_id": ["This field is required."]}})
 TEMPLATE_EXAMPLE = {
     "id": 7, "account": "shop", "template_id": "tpl-order-shipped", "title": "Order shipped",
     "content": "{{first.DATA}}\nOrder: {{keyword1.DATA}}\n{{remark.DATA}}", "example": "",
@@ -500,7 +532,7 @@ PROGRESS_EXAMPLE = {"queued": 0, "sending": 0, "sent": 2, "failed": 0, "cancelle
                     "percent": 100, "delivery": {"success": 2}}
 CAMPAIGN_EXAMPLE = {
     **{k: v for k, v in CAMPAIGN_REQUEST.items() if k != "template_id"}, "id": 5, "template": TEMPLATE_EXAMPLE,
-    "miniprogram": None, "tag_id": None, "status": "draft", "total": 0,
+    "openid_count": 2, "miniprogram": None, "tag_id": None, "status": "draft", "total": 0,
     "progress": {**PROGRESS_EXAMPLE, "sent": 0, "total": 0, "done": 0, "percent": 0, "delivery": {}},
     "created_at": "2026-05-01T08:00:00+08:00", "started_at": None, "finished_at": None,
 }
@@ -536,10 +568,11 @@ LIST_FILTERS = {
 }
 
 
-def read_examples(example, filters_of: str) -> dict:
-    """``extend_schema_view`` arguments: a page for ``list``, the object for ``retrieve``."""
+def read_examples(example, filters_of: str, listed=None) -> dict:
+    """``extend_schema_view`` arguments: a page for ``list`` (of ``listed`` rows, if they differ
+    from the object), the object for ``retrieve``."""
     return {"list": extend_schema(parameters=LIST_FILTERS[filters_of], examples=[
-                OpenApiExample("A page", value=_page(example), response_only=True)]),
+                OpenApiExample("A page", value=_page(listed or example), response_only=True)]),
             "retrieve": extend_schema(examples=[OpenApiExample("One", value=example, response_only=True)])}
 
 
@@ -548,8 +581,7 @@ def campaign_write_examples() -> dict:
     change = extend_schema(examples=[
         OpenApiExample("Rename a draft", value={"name": "June newsletter"}, request_only=True),
         OpenApiExample("Changed", value=changed, response_only=True, status_codes=["200"]),
-        OpenApiExample("Not a draft", response_only=True, status_codes=["409"],
-                       value={"detail": "The campaign is running: only a draft can be changed."})],
+        error_example("Not a draft", Conflict("The campaign is running: only a draft can be changed."))],
         responses={200: CampaignSerializer, 400: OpenApiResponse(description="Invalid (field errors)."),
                    409: OpenApiResponse(description="Not a draft.")})
     replace = extend_schema(examples=[
@@ -558,8 +590,8 @@ def campaign_write_examples() -> dict:
         responses={200: CampaignSerializer, 400: OpenApiResponse(description="Invalid (field errors)."),
                    409: OpenApiResponse(description="Not a draft.")})
     destroy = extend_schema(responses={204: None, 409: OpenApiResponse(description="Running or paused.")},
-                            examples=[OpenApiExample("Running", response_only=True, status_codes=["409"], value={
-                                "detail": "The campaign is running: cancel it before deleting it."})])
+                            examples=[error_example("Running", Conflict(
+                                "The campaign is running: cancel it before deleting it."))])
     return {"partial_update": change, "update": replace, "destroy": destroy}
 
 
@@ -712,8 +744,7 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
                                          "sent_at": "2026-05-01T08:00:01+08:00"},
                           response_only=True, status_codes=["201"]),
            VALIDATION_EXAMPLE,
-           OpenApiExample("Key reused", status_codes=["422"], response_only=True,
-                          value={"detail": IdempotencyKeyReused.default_detail})])
+           error_example("Key reused", IdempotencyKeyReused())])
     @action(detail=False, methods=["post"], required_permissions=[("add", OutboundMessage)],
             serializer_class=CustomMessageSerializer)
     def custom(self, request):
@@ -733,11 +764,10 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
             OpenApiExample("Queued", value={**TEMPLATE_MESSAGE_EXAMPLE, "status": "queued", "attempts": 0,
                                             "errcode": None, "msgid": None, "sent_at": None},
                            response_only=True, status_codes=["202"]),
-            OpenApiExample("Missing keyword", status_codes=["400"], response_only=True,
-                           value={"data": ["missing template keyword(s): remark"]}),
-            OpenApiExample("Unknown template", status_codes=["400"], response_only=True,
-                           value={"template_id": ["Template 'tpl-x' is not among the account's synced templates; "
-                                                  "sync the templates (POST /templates/sync/) first."]})])
+            invalid_example("Missing keyword", {"data": ["missing template keyword(s): remark"]}),
+            invalid_example("Unknown template", {"template_id": [
+                "Template 'tpl-x' is not among the account's synced templates; "
+                "sync the templates (POST /templates/sync/) first."]})])
     @action(detail=False, methods=["post"], required_permissions=[("add", OutboundMessage)],
             serializer_class=TemplateMessageSerializer)
     def template(self, request):
@@ -754,8 +784,8 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
                   OpenApiExample("Sent again", value={**MESSAGE_EXAMPLE, "status": "sent", "attempts": 1, "errcode": 0,
                                                       "sent_at": "2026-05-01T08:05:01+08:00"},
                                  response_only=True, status_codes=["201"]),
-                  OpenApiExample("Not failed", status_codes=["409"], response_only=True, value={
-                      "detail": "Only failed or cancelled messages can be resent (this one is sent)."})])
+                  error_example("Not failed", Conflict(
+                      "Only failed or cancelled messages can be resent (this one is sent)."))])
     @action(detail=True, methods=["post"], required_permissions=[("change", OutboundMessage)])
     def resend(self, request, pk=None):
         """Queue a failed or cancelled message again (its attempts start over); 409 otherwise."""
@@ -865,16 +895,18 @@ def _operate_schema(summary_status):
     return extend_schema(request=None, responses=OPERATE_RESPONSES, examples=[
         OpenApiExample("Done", response_only=True, status_codes=["200"],
                        value={**CAMPAIGN_EXAMPLE, "status": summary_status}),
-        OpenApiExample("Illegal transition", response_only=True, status_codes=["409"], value={
-            "detail": "The campaign is done: only a running campaign can be paused."})])
+        error_example("Illegal transition", Conflict(
+            "The campaign is done: only a running campaign can be paused."))])
 
 
-@extend_schema_view(**read_examples(CAMPAIGN_EXAMPLE, "campaign"), **campaign_write_examples())
+@extend_schema_view(**read_examples(CAMPAIGN_EXAMPLE, "campaign", listed={
+    k: v for k, v in CAMPAIGN_EXAMPLE.items() if k != "openids"}), **campaign_write_examples())
 class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
     """Campaigns: one template message to many followers, rate-limited. Created as drafts (validated
     as in the admin; only drafts change), then started, paused, resumed or cancelled; ``progress``
     counts the recipients per status. Deleting one that is running or paused answers 409 (cancel
-    it first). Filters: ``account`` (name), ``status``."""
+    it first). Filters: ``account`` (name), ``status``. List pages give ``openid_count`` without the
+    ``openids`` themselves (up to 50,000 a campaign): they are in the campaign (``GET {id}/``)."""
 
     model = Campaign
     serializer_class = CampaignSerializer
@@ -886,7 +918,13 @@ class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
         instance.delete()
 
     def get_queryset(self):
-        return super().get_queryset().select_related("template").order_by("-created_at", "-id")
+        qs = super().get_queryset().select_related("template").order_by("-created_at", "-id")
+        if self.action == "list":  # the openids stay in the database: their count is enough
+            qs = qs.defer("openids").annotate(openid_count=JSONArrayLength("openids"))
+        return qs
+
+    def get_serializer_class(self):
+        return CampaignListSerializer if self.action == "list" else CampaignSerializer
 
     def filter_queryset(self, qs):
         if self.action != "list":
@@ -902,8 +940,7 @@ class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
     @extend_schema(examples=[
         OpenApiExample("A list campaign", value=CAMPAIGN_REQUEST, request_only=True),
         OpenApiExample("Created", value=CAMPAIGN_EXAMPLE, response_only=True, status_codes=["201"]),
-        OpenApiExample("Invalid", response_only=True, status_codes=["400"], value={
-            "openids": ["A list campaign needs at least one openid."]})])
+        invalid_example("Invalid", {"openids": ["A list campaign needs at least one openid."]})])
     def create(self, request, *args, **kwargs):
         """Create a draft campaign (nothing is sent until it is started)."""
         return super().create(request, *args, **kwargs)

@@ -50,7 +50,8 @@ def markdown(text: str) -> str:
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable: invalid, not_authenticated, "
                                            "authentication_failed, permission_denied, read_only_token, "
-                                           "not_found, method_not_allowed, unsupported_media_type, throttled, "
+                                           "not_found, method_not_allowed, conflict, idempotency_key_reused, "
+                                           "unsupported_media_type, throttled, "
                                            "server_error, or an operation's own (wechat_refused...).")
     message = serializers.CharField(help_text="For people; for invalid input, the first problem and its field.")
     fields = serializers.DictField(required=False, child=serializers.JSONField(),
@@ -181,9 +182,12 @@ APP_SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayOperationId": False},
     # Only the app's endpoints, whatever else the project serves with DRF.
     "PREPROCESSING_HOOKS": ["wechat_app.api.schema.only_app_endpoints"],
-    # Several serializers have a "kind" field with different choices: each set gets its own enum name.
+    # Several serializers have a "kind" (or "audience", "status") field with different choices: each
+    # set gets its own enum name (campaigns: the campaign and its list rows share theirs).
     "ENUM_NAME_OVERRIDES": {"MenuKindEnum": "wechat_app.models.menus.MenuKind",
-                            "QRCodeKindEnum": "wechat_app.models.web.QRCode.Kind"},
+                            "QRCodeKindEnum": "wechat_app.models.web.QRCode.Kind",
+                            "CampaignAudienceEnum": "wechat_app.models.outbound.Campaign.Audience",
+                            "CampaignStatusEnum": "wechat_app.models.outbound.Campaign.Status"},
 }
 # What WECHAT_APP["API_SCHEMA_SETTINGS"] may change (the rest is how the app's pages work).
 OVERRIDABLE = {"TITLE", "DESCRIPTION", "VERSION", "SERVERS", "CONTACT", "LICENSE", "TOS", "EXTERNAL_DOCS",
