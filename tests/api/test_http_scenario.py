@@ -1,7 +1,7 @@
 """The whole app driven over HTTP only, as another service would: a live server, ``requests``, and
 WeChat played by real signed (and AES-encrypted) callbacks and by the sandbox.
 
-Create an account, import rules, talk to it through its callback, read the conversation back
+Create an account, import rules, try a message against them, talk to it through its callback, read the conversation back
 from the log, sync the templates, send a template message twice with one Idempotency-Key, watch
 it reach ``sent``, and check that WeChat (the sandbox) received it exactly once. The test thread
 touches the database only before the first request (the live server may share its connection).
@@ -88,6 +88,14 @@ def test_the_app_over_http_only(live_server, sandbox, api):
     resp = api("POST", "accounts/scenario/rules/import/", json={"rules": RULES})
     assert resp.status_code == 200, resp.text
     assert sorted(resp.json()["created"]) == ["greeting", "order"]
+
+    # A message tried against the rules: the rule and the reply, nothing sent or logged.
+    resp = api("POST", "rules/test/", json={"account": "scenario", "user": fan, "type": "text", "text": "order 7"})
+    assert resp.status_code == 200, resp.text
+    tried = resp.json()
+    assert tried["rule"]["name"] == "order" and tried["reply"] == {"type": "text",
+                                                                   "content": "Order 7 is on its way."}
+    assert api("GET", "messages/", params={"account": "scenario"}).json()["results"] == []
 
     # WeChat delivers two signed, encrypted messages; the replies come back encrypted.
     wechat = WeChatServer(live_server.url, "scenario", TOKEN, APP_ID, AES_KEY)
