@@ -26,7 +26,7 @@ from . import filters
 from .errors import Conflict
 from .menus import wechat_refusal
 from .schema import OpenApiResponse, extend_schema
-from .serializers import AccountNameField
+from .serializers import AccountNameField, StrictModelSerializer
 from .views import AppViewSetMixin
 
 MAX_OPENIDS_PER_REQUEST = 10_000
@@ -85,7 +85,7 @@ def _openids(data, limit=MAX_OPENIDS_PER_REQUEST) -> list[str]:
 
 
 # ---- tags ---------------------------------------------------------------------------------------------
-class TagSerializer(serializers.ModelSerializer):
+class TagSerializer(StrictModelSerializer):
     account = AccountNameField(queryset=Account.objects.none())
 
     class Meta:
@@ -158,7 +158,7 @@ class TagViewSet(AccountScopedViewSet, viewsets.ModelViewSet):
 
 
 # ---- mass messages ------------------------------------------------------------------------------------
-class MassMessageSerializer(serializers.ModelSerializer):
+class MassMessageSerializer(StrictModelSerializer):
     account = AccountNameField(queryset=Account.objects.none())
     tag = serializers.PrimaryKeyRelatedField(queryset=Tag.objects.none(), required=False, allow_null=True,
                                              help_text="The Tag's id (audience tag).")
@@ -266,7 +266,7 @@ class MassMessageViewSet(AccountScopedViewSet, mixins.CreateModelMixin, mixins.L
 
 
 # ---- kf accounts -------------------------------------------------------------------------------------
-class KfAccountSerializer(serializers.ModelSerializer):
+class KfAccountSerializer(StrictModelSerializer):
     account = AccountNameField(queryset=Account.objects.none())
 
     class Meta:

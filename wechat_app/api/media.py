@@ -14,13 +14,13 @@ from ..models import Account, IncomingMedia, Material, MessageLog
 from ..services import media as media_service
 from ..services.access import accessible_accounts, can
 from . import filters
-from .serializers import AccountNameField
+from .serializers import AccountNameField, StrictModelSerializer, StrictSerializer
 from .views import AppViewSetMixin
 
 UPLOAD_KINDS = [k for k in Material.Kind.values if k != Material.Kind.NEWS]
 
 
-class MaterialSerializer(serializers.ModelSerializer):
+class MaterialSerializer(StrictModelSerializer):
     account = AccountNameField(read_only=True)
     # "type", as WeChat names it (batchget_material); the model's "kind" (menus have a "kind" too).
     type = serializers.ChoiceField(source="kind", choices=Material.Kind.choices, read_only=True)
@@ -36,7 +36,7 @@ class MaterialSerializer(serializers.ModelSerializer):
         return bool(obj.local_path)
 
 
-class MaterialUploadSerializer(serializers.Serializer):
+class MaterialUploadSerializer(StrictSerializer):
     """multipart/form-data: ``account`` (name), ``type``, ``file``, ``title`` / ``introduction`` (videos)."""
 
     account = AccountNameField(queryset=Account.objects.all())
@@ -51,7 +51,7 @@ class MaterialUploadSerializer(serializers.Serializer):
         return value
 
 
-class SyncSerializer(serializers.Serializer):
+class SyncSerializer(StrictSerializer):
     account = AccountNameField(queryset=Account.objects.all())
 
 
@@ -159,7 +159,7 @@ class MaterialViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
         return _file_response(material.local_path, material.content_type)
 
 
-class IncomingMediaSerializer(serializers.ModelSerializer):
+class IncomingMediaSerializer(StrictModelSerializer):
     account = AccountNameField(read_only=True)
 
     class Meta:

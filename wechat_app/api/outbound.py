@@ -54,7 +54,7 @@ from .schema import (
     extend_schema,
     extend_schema_view,
 )
-from .serializers import AccountNameField
+from .serializers import AccountNameField, StrictModelSerializer, StrictSerializer
 from .views import AppViewSetMixin
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -108,7 +108,7 @@ def ordered_range(given: dict, since: str, until: str) -> None:
 
 # ---- serializers: messages ------------------------------------------------------------------------------
 
-class OutboundMessageSerializer(serializers.ModelSerializer):
+class OutboundMessageSerializer(StrictModelSerializer):
     account = serializers.SlugRelatedField(slug_field="name", read_only=True)
     template_id = serializers.SerializerMethodField(help_text="The WeChat template id (template messages).")
     idempotency_key = serializers.SerializerMethodField(
@@ -148,7 +148,7 @@ def _text(**kwargs):
     return serializers.CharField(max_length=kwargs.pop("max_length", 1024), **kwargs)
 
 
-class _Content(serializers.Serializer):
+class _Content(StrictSerializer):
     """The content of one kind; unknown fields are refused (WeChat would refuse them)."""
 
     def to_internal_value(self, data):
@@ -238,7 +238,7 @@ CONTENT_SERIALIZERS = {
 assert set(CONTENT_SERIALIZERS) == set(CUSTOM_KINDS), "every kind the client sends has a typed content"
 
 
-class CustomMessageSerializer(serializers.Serializer):
+class CustomMessageSerializer(StrictSerializer):
     """A customer-service message: ``content`` holds the fields of its ``kind``."""
 
     account = AccountNameField(queryset=Account.objects.all(), help_text="The account's name.")
@@ -271,12 +271,12 @@ CUSTOM_MESSAGE_SCHEMA = PolymorphicProxySerializer(
     serializers={kind: _kind_serializer(kind) for kind in sorted(CUSTOM_KINDS)})
 
 
-class TemplateDataValue(serializers.Serializer):
+class TemplateDataValue(StrictSerializer):
     value = serializers.CharField()
     color = serializers.RegexField(r"^#[0-9A-Fa-f]{6}$", required=False, help_text="Such as #173177.")
 
 
-class TemplateMessageSerializer(serializers.Serializer):
+class TemplateMessageSerializer(StrictSerializer):
     """A template message, checked against the synced template's keywords."""
 
     account = AccountNameField(queryset=Account.objects.all(), help_text="The account's name.")
@@ -316,7 +316,7 @@ class TemplateMessageSerializer(serializers.Serializer):
 
 # ---- serializers: templates, jobs, campaigns, followers -------------------------------------------------
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(StrictModelSerializer):
     account = serializers.SlugRelatedField(slug_field="name", read_only=True)
 
     class Meta:
@@ -326,11 +326,11 @@ class TemplateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SyncRequestSerializer(serializers.Serializer):
+class SyncRequestSerializer(StrictSerializer):
     account = AccountNameField(queryset=Account.objects.all(), help_text="The account to sync.")
 
 
-class SyncJobSerializer(serializers.ModelSerializer):
+class SyncJobSerializer(StrictModelSerializer):
     account = serializers.SlugRelatedField(slug_field="name", read_only=True)
     url = serializers.SerializerMethodField(help_text="Where to poll this job.")
 
@@ -345,7 +345,7 @@ class SyncJobSerializer(serializers.ModelSerializer):
         return locate(obj) if locate else ""
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(StrictModelSerializer):
     """A campaign; written as a draft, validated as the admin's campaign form."""
 
     account = AccountNameField(queryset=Account.objects.all(), help_text="The account's name.")
@@ -444,7 +444,7 @@ class CampaignListSerializer(CampaignSerializer):
 
 
 
-class FollowerSerializer(serializers.ModelSerializer):
+class FollowerSerializer(StrictModelSerializer):
     account = serializers.SlugRelatedField(slug_field="name", read_only=True)
     nickname = serializers.SerializerMethodField(help_text="As WeChat gave it, if it did.")
 
@@ -458,7 +458,7 @@ class FollowerSerializer(serializers.ModelSerializer):
         return str((obj.raw or {}).get("nickname") or "")
 
 
-class CampaignProgressSerializer(serializers.Serializer):
+class CampaignProgressSerializer(StrictSerializer):
     queued = serializers.IntegerField()
     sending = serializers.IntegerField()
     sent = serializers.IntegerField()

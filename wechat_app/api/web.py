@@ -24,7 +24,7 @@ from ..services import qrcodes
 from ..services.access import accessible_accounts
 from . import filters
 from .menus import WeChatUnavailable, wechat_refusal
-from .serializers import AccountNameField
+from .serializers import AccountNameField, StrictModelSerializer
 from .views import AppViewSetMixin
 
 FIXED = ("account", "kind", "scene_id", "scene_str", "expire_seconds")
@@ -39,7 +39,7 @@ def _wechat_call(func, *args):
         raise wechat_refusal(err) from None
 
 
-class QRCodeSerializer(serializers.ModelSerializer):
+class QRCodeSerializer(StrictModelSerializer):
     account = AccountNameField(queryset=Account.objects.all())
     rule = serializers.PrimaryKeyRelatedField(queryset=Rule.objects.all(), required=False, allow_null=True)
     figures = serializers.SerializerMethodField()
@@ -129,7 +129,7 @@ class QRCodeViewSet(AppViewSetMixin, viewsets.ModelViewSet):
         return Response({"short_key": link.short_key, "short_link": link.pk})
 
 
-class ShortLinkSerializer(serializers.ModelSerializer):
+class ShortLinkSerializer(StrictModelSerializer):
     account = AccountNameField(queryset=Account.objects.all())
 
     class Meta:
