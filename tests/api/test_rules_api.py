@@ -323,7 +323,8 @@ def test_the_rule_test_permissions(client, account):
     user.user_permissions.add(Permission.objects.get(codename="view_rule"))
     AccountMembership.objects.create(user=user, account=account)
     resp = send(client, f"{API}/rules/test/", body)  # not granted: as if the account did not exist
-    assert resp.status_code == 400 and list(error_fields(resp)) == ["account"]
+    assert resp.status_code == 400 and error_fields(resp) == {
+        "account": ["No account named 'other' that you can access."]}
     AccountMembership.objects.create(user=user, account=other)
     resp = send(client, f"{API}/rules/test/", body)
     assert resp.status_code == 200 and resp.json()["rule"]["name"] == "secret"
