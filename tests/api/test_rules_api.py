@@ -10,6 +10,7 @@ import yaml
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
+from tests.api_errors import error_fields
 from tests.wechat_client import message_xml, wechat_signature
 from wechat_app.models import Account, AccountMembership, MessageLog, Rule
 from wechat_app.services import rules as rule_services
@@ -142,19 +143,19 @@ def test_errors_in_follow_ups_name_their_path_and_nothing_is_written(admin_clien
     bad["follow_ups"][1]["match_value"] = "(unclosed"
     resp = send(admin_client, f"{API}/rules/", bad)
     assert resp.status_code == 400
-    assert list(resp.json()) == ["follow_ups[1].match_value"]
+    assert list(error_fields(resp)) == ["follow_ups[1].match_value"]
 
     bad = json.loads(json.dumps(GAME))
     bad["follow_ups"][0]["follow_ups"][0]["pattern"] = "yes"  # webot's key name: not a field of the API
     resp = send(admin_client, f"{API}/rules/", bad)
     assert resp.status_code == 400
-    assert list(resp.json()) == ["follow_ups[0].follow_ups[0].pattern"]
-    assert "Unknown field" in resp.json()["follow_ups[0].follow_ups[0].pattern"][0]
+    assert list(error_fields(resp)) == ["follow_ups[0].follow_ups[0].pattern"]
+    assert "Unknown field" in error_fields(resp)["follow_ups[0].follow_ups[0].pattern"][0]
 
     bad = json.loads(json.dumps(GAME))
     bad["follow_ups"][0]["replies"] = [{"type": "news", "articles": []}]
     resp = send(admin_client, f"{API}/rules/", bad)
-    assert resp.status_code == 400 and "1 to 8 articles" in resp.json()["follow_ups[0].replies"][0]
+    assert resp.status_code == 400 and "1 to 8 articles" in error_fields(resp)["follow_ups[0].replies"][0]
     assert not Rule.objects.exists()
 
 
@@ -163,7 +164,7 @@ def test_a_failed_put_keeps_the_old_follow_ups(admin_client, account):
     doc = {**GAME, "follow_ups": [{"name": "a", "match_kind": "default", "replies": ["A"]},
                                   {"name": "a", "match_kind": "default", "replies": ["B"]}]}
     resp = send(admin_client, f"{API}/rules/{rule['id']}/", doc, "put")
-    assert resp.status_code == 400 and "used twice" in resp.json()["follow_ups[1].name"][0]
+    assert resp.status_code == 400 and "used twice" in error_fields(resp)["follow_ups[1].name"][0]
     assert Rule.objects.filter(parent_id=rule["id"]).count() == 2
 
 
@@ -171,7 +172,7 @@ def test_follow_up_names_must_be_free_in_the_account(admin_client, account):
     Rule.objects.create(account=account, name="taken", match_kind="exact", match_value="t", replies=["T"])
     doc = {**GAME, "follow_ups": [{"name": "taken", "match_kind": "default", "replies": ["A"]}]}
     resp = send(admin_client, f"{API}/rules/", doc)
-    assert resp.status_code == 400 and "already has a rule named 'taken'" in resp.json()["follow_ups[0].name"][0]
+    assert resp.status_code == 400 and "already has a rule named 'taken'" in error_fields(resp)["follow_ups[0].name"][0]
 
 
 def test_follow_ups_nest_at_most_rule_max_depth(admin_client, account, settings):
@@ -182,8 +183,8 @@ def test_follow_ups_nest_at_most_rule_max_depth(admin_client, account, settings)
     top = {"account": "shop", "name": "l1", "match_kind": "exact", "match_value": "1", "replies": ["1"]}
     resp = send(admin_client, f"{API}/rules/", {**top, "follow_ups": [deep]})
     assert resp.status_code == 400
-    assert list(resp.json()) == ["follow_ups[0].follow_ups[0].follow_ups[0]"]
-    assert "at most 3 levels" in resp.json()["follow_ups[0].follow_ups[0].follow_ups[0]"][0]
+    assert list(error_fields(resp)) == ["follow_ups[0].follow_ups[0].follow_ups[0]"]
+    assert "at most 3 levels" in error_fields(resp)["follow_ups[0].follow_ups[0].follow_ups[0]"][0]
     del deep["follow_ups"][0]["follow_ups"]
     resp = send(admin_client, f"{API}/rules/", {**top, "follow_ups": [deep]})
     assert resp.status_code == 201, resp.content
@@ -191,17 +192,17 @@ def test_follow_ups_nest_at_most_rule_max_depth(admin_client, account, settings)
 
 def test_unknown_fields_are_refused_everywhere(admin_client, account):
     resp = send(admin_client, f"{API}/rules/", {"account": "shop", "name": "x", "replies": ["X"], "patern": "x"})
-    assert resp.status_code == 400 and list(resp.json()) == ["patern"]
-    assert "match_value" in resp.json()["patern"][0]  # the message lists the fields there are
+    assert resp.status_code == 400 and list(error_fields(resp)) == ["patern"]
+    assert "match_value" in error_fields(resp)["patern"][0]  # the message lists the fields there are
     resp = send(admin_client, f"{API}/accounts/shop/", {"enabeld": False}, "patch")
-    assert resp.status_code == 400 and list(resp.json()) == ["enabeld"]
+    assert resp.status_code == 400 and list(error_fields(resp)) == ["enabeld"]
     resp = send(admin_client, f"{API}/accounts/shop/rules/import/", {"rules": "- name: a\n  reply: A\n",
                                                                     "dryrun": True})
-    assert resp.status_code == 400 and list(resp.json()) == ["dryrun"]
+    assert resp.status_code == 400 and list(error_fields(resp)) == ["dryrun"]
     resp = send(admin_client, f"{API}/menus/", {"account": "shop", "name": "m", "buttons": [], "colour": "red"})
-    assert resp.status_code == 400 and list(resp.json()) == ["colour"]
+    assert resp.status_code == 400 and list(error_fields(resp)) == ["colour"]
     resp = send(admin_client, f"{API}/rules/test/", {"account": "shop", "text": "hi", "msg": "x"})
-    assert resp.status_code == 400 and list(resp.json()) == ["msg"]
+    assert resp.status_code == 400 and list(error_fields(resp)) == ["msg"]
     assert not Rule.objects.exists()
 
 
@@ -308,7 +309,7 @@ def test_the_rule_test_reads_a_pending_conversation_and_leaves_it(admin_client, 
 ])
 def test_the_rule_test_validates_its_message(admin_client, account, body, field):
     resp = send(admin_client, f"{API}/rules/test/", body)
-    assert resp.status_code == 400 and field in resp.json(), resp.content
+    assert resp.status_code == 400 and field in error_fields(resp), resp.content
 
 
 def test_the_rule_test_permissions(client, account):
@@ -322,7 +323,8 @@ def test_the_rule_test_permissions(client, account):
     user.user_permissions.add(Permission.objects.get(codename="view_rule"))
     AccountMembership.objects.create(user=user, account=account)
     resp = send(client, f"{API}/rules/test/", body)  # not granted: as if the account did not exist
-    assert resp.status_code == 400 and list(resp.json()) == ["account"]
+    assert resp.status_code == 400 and error_fields(resp) == {
+        "account": ["No account named 'other' that you can access."]}
     AccountMembership.objects.create(user=user, account=other)
     resp = send(client, f"{API}/rules/test/", body)
     assert resp.status_code == 200 and resp.json()["rule"]["name"] == "secret"

@@ -102,6 +102,17 @@ def test_the_account_endpoints_have_examples(schema):
         "application/json"]["examples"]
 
 
+def test_the_rule_export_is_documented_as_the_list_it_answers(schema, admin_client):
+    from wechat_app.models import Account
+
+    Account.objects.create(name="shop", app_id="wx00000000000000shop", app_secret="S3cr3tValue0001", token="tok123")
+    content = schema["paths"]["/wechat/api/accounts/{name}/rules/export/"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/yaml", "application/json"}
+    assert all(answer["schema"]["type"] == "array" for answer in content.values())
+    resp = admin_client.get(f"{API}/accounts/shop/rules/export/", {"as": "json"})
+    assert resp.status_code == 200 and isinstance(json.loads(resp.content), list)
+
+
 def test_manage_py_spectacular_validates_clean_with_the_app_settings(tmp_path):
     from django.core.management import call_command
 

@@ -183,11 +183,15 @@ APP_SPECTACULAR_SETTINGS = {
     # Only the app's endpoints, whatever else the project serves with DRF.
     "PREPROCESSING_HOOKS": ["wechat_app.api.schema.only_app_endpoints"],
     # Several serializers have a "kind" (or "audience", "status") field with different choices: each
-    # set gets its own enum name (campaigns: the campaign and its list rows share theirs).
+    # set gets its own enum name (campaigns: the campaign and its list rows share theirs). The typed
+    # replies (``type``) and custom messages (``kind``) are one serializer per kind, whose tag field
+    # has one choice: each such one-value set is one enum named by its value.
     "ENUM_NAME_OVERRIDES": {"MenuKindEnum": "wechat_app.models.menus.MenuKind",
                             "QRCodeKindEnum": "wechat_app.models.web.QRCode.Kind",
                             "CampaignAudienceEnum": "wechat_app.models.outbound.Campaign.Audience",
-                            "CampaignStatusEnum": "wechat_app.models.outbound.Campaign.Status"},
+                            "CampaignStatusEnum": "wechat_app.models.outbound.Campaign.Status",
+                            **{f"{tag.capitalize()}TagEnum": [tag]
+                               for tag in ("text", "image", "voice", "video", "music", "news")}},
 }
 # What WECHAT_APP["API_SCHEMA_SETTINGS"] may change (the rest is how the app's pages work).
 OVERRIDABLE = {"TITLE", "DESCRIPTION", "VERSION", "SERVERS", "CONTACT", "LICENSE", "TOS", "EXTERNAL_DOCS",

@@ -162,6 +162,11 @@ class AccountNameField(serializers.SlugRelatedField):
     """An account by name; a value that cannot be a name (a NUL byte, which PostgreSQL refuses...)
     is not found without asking the database."""
 
+    default_error_messages = {
+        "does_not_exist": "No account named {value!r} that you can access.",
+        "invalid": "Name the account.",
+    }
+
     def __init__(self, **kwargs):
         super().__init__(slug_field="name", **kwargs)
 

@@ -54,6 +54,15 @@ ACCOUNT_EXAMPLES = [
 ]
 
 
+# What rules/export/ answers, in YAML or JSON: the rule-file dialect's list form (docs/rules.md).
+RULE_FILE_SCHEMA = {
+    "type": "array",
+    "description": "The account's rules, one object per top-level rule (its follow-ups nested), "
+                   "as `rules/import/` and `manage.py wechat_rules import` read them.",
+    "items": {"type": "object", "additionalProperties": True},
+}
+
+
 @extend_schema_view(
     list=extend_schema(parameters=[
         OpenApiParameter("enabled", bool),
@@ -101,7 +110,8 @@ class AccountViewSet(AppViewSetMixin, viewsets.ModelViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("as", str, enum=["yaml", "json"],
                                                 description="The file's format (default yaml).")],
-                   responses={(200, "application/yaml"): str, (200, "application/json"): dict})
+                   responses={(200, "application/yaml"): RULE_FILE_SCHEMA,
+                              (200, "application/json"): RULE_FILE_SCHEMA})
     @action(detail=True, methods=["get"], url_path="rules/export", required_permissions=[("view", Rule)])
     def export_rules(self, request, name=None):
         """The account's rules as a webot-dialect file: `?as=yaml` (default) or `?as=json`.
