@@ -158,6 +158,17 @@ class TagViewSet(AccountScopedViewSet, viewsets.ModelViewSet):
 
 
 # ---- mass messages ------------------------------------------------------------------------------------
+class MassQuotaSerializer(serializers.Serializer):
+    """An account's mass-send quota in its current period."""
+
+    account = serializers.CharField(help_text="The account's name.")
+    kind = serializers.CharField(help_text="subscription (1 mass send a day) or service (4 a month).")
+    limit = serializers.IntegerField()
+    period = serializers.CharField(help_text="day or month.")
+    used = serializers.IntegerField()
+    left = serializers.IntegerField()
+
+
 class MassMessageSerializer(StrictModelSerializer):
     account = AccountNameField(queryset=Account.objects.none())
     tag = serializers.PrimaryKeyRelatedField(queryset=Tag.objects.none(), required=False, allow_null=True,
@@ -254,7 +265,8 @@ class MassMessageViewSet(AccountScopedViewSet, mixins.CreateModelMixin, mixins.L
         article_idx = request.data.get("article_idx", 0)
         return self._answer(run(mass_service.delete_mass, mass, article_idx))
 
-    @action(detail=False, methods=["get"])
+    @extend_schema(responses=MassQuotaSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
     def quota(self, request):
         """Each of the user's accounts: its quota, used and left in the current day or month."""
         answer = []

@@ -37,7 +37,7 @@ class MaterialSerializer(StrictModelSerializer):
 
 
 class MaterialUploadSerializer(StrictSerializer):
-    """multipart/form-data: ``account`` (name), ``type``, ``file``, ``title`` / ``introduction`` (videos)."""
+    """multipart/form-data: `account` (name), `type`, `file`, `title` / `introduction` (videos)."""
 
     account = AccountNameField(queryset=Account.objects.all())
     type = serializers.ChoiceField(choices=Material.Kind.choices)

@@ -190,6 +190,7 @@ APP_SPECTACULAR_SETTINGS = {
                             "QRCodeKindEnum": "wechat_app.models.web.QRCode.Kind",
                             "CampaignAudienceEnum": "wechat_app.models.outbound.Campaign.Audience",
                             "CampaignStatusEnum": "wechat_app.models.outbound.Campaign.Status",
+                            "MaterialTypeEnum": "wechat_app.models.media.Material.Kind",
                             **{f"{tag.capitalize()}TagEnum": [tag]
                                for tag in ("text", "image", "voice", "video", "music", "news")}},
 }
