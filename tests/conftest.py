@@ -32,6 +32,18 @@ def _sandbox_allowed(request, monkeypatch):
 
 
 @pytest.fixture
+def eager_celery():
+    """Celery tasks run in-process for the test, also in CI's second pass, whose Redis broker has no
+    worker here. A test module makes it autouse with ``_eager_celery(eager_celery)``."""
+    from project.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def shipped_api_allow_list(settings):
     """The app's own default allow-list (WeChat's hosts only), without the project's sandbox opt-in."""
     settings.WECHAT_APP = {}

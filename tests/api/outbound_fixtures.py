@@ -17,14 +17,8 @@ TEMPLATE_CONTENT = "{{first.DATA}}\nOrder: {{order.DATA}}\n{{remark.DATA}}"
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
+def _eager_celery(eager_celery):
     """Tasks run in-process (also in the PostgreSQL + Redis pass, whose broker has no worker here)."""
-    from project.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -16,14 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the rules run in another
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
-    # The late reply is queued as a Celery task; run it in-process even when a broker is set.
-    from project.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _eager_celery(eager_celery):
+    """Tasks run in-process (CI's second pass configures a Redis broker with no worker here)."""
 
 
 @pytest.fixture

@@ -24,13 +24,8 @@ def followers(sandbox, account):
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
-    from project.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _eager_celery(eager_celery):
+    """Tasks run in-process (CI's second pass configures a Redis broker with no worker here)."""
 
 
 @pytest.fixture

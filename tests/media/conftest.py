@@ -51,14 +51,8 @@ def put_user_media(sandbox, data: bytes, kind: str = "image", filename: str = "p
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
+def _eager_celery(eager_celery):
     """Tasks run in-process (CI's Redis-broker pass would otherwise queue them for no worker)."""
-    from project.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

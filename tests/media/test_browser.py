@@ -101,3 +101,27 @@ def test_menu_media_id_button_picks_from_the_library(page, account):
     page.wait_for_selector(".messagelist .success")
     menu.refresh_from_db()
     assert menu.buttons[0]["media_id"] == "poster-media-id"
+
+
+def test_mass_message_media_ids_pick_from_the_library(page, account):
+    """The mass message form offers the chosen kind's materials; an image mass message collects
+    up to 8 ids, one per line."""
+    Material.objects.create(account=account, media_id="poster-media-id", kind="image", name="poster.png")
+    Material.objects.create(account=account, media_id="flyer-media-id", kind="image", name="flyer.png")
+    Material.objects.create(account=account, media_id="intro-voice-id", kind="voice", name="intro.mp3")
+    page.goto("/admin/wechat_app/massmessage/add/")
+    page.select_option("#id_account", str(account.pk))
+    page.select_option("#id_kind", "image")
+    picker = page.locator("#id_media_id + select.wx-material-picker")
+    page.wait_for_selector("#id_media_id + select.wx-material-picker option[value='flyer-media-id']",
+                           state="attached")
+    assert page.locator("#id_media_id + select.wx-material-picker option[value='intro-voice-id']").count() == 0
+    picker.select_option("poster-media-id")
+    picker.select_option("flyer-media-id")
+    assert page.input_value("#id_media_id").split("\n") == ["poster-media-id", "flyer-media-id"]
+    page.select_option("#id_kind", "voice")  # another kind: its own materials, and picking replaces
+    page.wait_for_selector("#id_media_id + select.wx-material-picker option[value='intro-voice-id']",
+                           state="attached")
+    picker.select_option("intro-voice-id")
+    assert page.input_value("#id_media_id") == "intro-voice-id"
+    shot(page, "media-08-mass-message-picker")

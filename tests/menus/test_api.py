@@ -28,14 +28,8 @@ BUTTONS = [
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
+def _eager_celery(eager_celery):
     """Publishing runs its task in-process (CI's second pass configures a Redis broker)."""
-    from project.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -154,7 +154,7 @@ class MassMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": [*OUTBOUND_MEDIA_CSS["all"], "wechat_app/css/audience.css"]}
-        js = ["wechat_app/js/mass.js"]
+        js = ["wechat_app/js/mass.js", "wechat_app/js/material-picker.js"]
 
     DRAFT_FIELDSETS = [
         (None, {"fields": ["account", "name"]}),  # the quota panel above says what mass send is for

@@ -159,7 +159,8 @@ class MassMessageForm(forms.ModelForm):
     media_id = forms.CharField(label=_("Media id"), required=False, max_length=128,
                                help_text=_("kind voice, mpvideo, mpnews: a permanent material's media id; "
                                            "image: one media id per line (up to 8)."),
-                               widget=forms.Textarea(attrs={"rows": 2}))
+                               # the library picker (material-picker.js) offers the chosen kind's materials
+                               widget=forms.Textarea(attrs={"rows": 2, "data-kind-from": "id_kind"}))
     card_id = forms.CharField(label=_("Card id"), required=False, max_length=64, help_text=_("kind wxcard."))
     openids = forms.CharField(label=_("Openids"), required=False,
                               widget=forms.Textarea(attrs={"rows": 5, "class": "vLargeTextField"}),

@@ -1,12 +1,16 @@
 /* Media id pickers: beside every media id input of the rule forms (image, voice, video replies,
-   music thumbs) and of the menu editor (media_id buttons), a select of the account's materials of
-   the right type, loaded from the library. Picking fills the input; typing a raw id keeps working. */
+   music thumbs), of the menu editor (media_id buttons) and of the mass message form, a select of
+   the account's materials of the right type, loaded from the library. Picking fills the input (in
+   the mass form's list of image ids, adds a line); typing a raw id keeps working. */
 (function () {
   "use strict";
   // The admin may be mounted anywhere: the choices sit beside this page's model in the admin.
   var at = location.pathname.indexOf("/wechat_app/");
   var CHOICES = (at === -1 ? "/admin" : location.pathname.slice(0, at)) + "/wechat_app/material/choices/";
-  var SELECTOR = "input.wx-reply-media_id, input.wx-reply-thumb_media_id, input[data-field='media_id']";
+  var SELECTOR = "input.wx-reply-media_id, input.wx-reply-thumb_media_id, input[data-field='media_id'], " +
+    "textarea[data-kind-from]";
+  // The mass message form: the material type each kind of mass message sends.
+  var MASS_KINDS = { image: "image", voice: "voice", mpvideo: "video", mpnews: "news" };
   var cache = {};
 
   function choicesUrl() {
@@ -19,7 +23,14 @@
     return null;
   }
 
+  function kindFrom(input) {
+    var from = input.getAttribute("data-kind-from");
+    var select = from && document.getElementById(from);
+    return select ? select.value : null;
+  }
+
   function kindsFor(input) {
+    if (input.hasAttribute("data-kind-from")) return MASS_KINDS[kindFrom(input)] || "image,voice,video,news";
     if (input.getAttribute("data-field") === "media_id") return "image,voice,video,news";
     if (input.classList.contains("wx-reply-thumb_media_id")) return "thumb,image";
     var card = input.closest(".wx-reply-card");
@@ -63,7 +74,12 @@
     select.setAttribute("aria-label", "Pick a media id from the material library");
     select.addEventListener("change", function () {
       if (!select.value) return;
-      input.value = select.value;
+      var lines = input.value.split("\n").map(function (s) { return s.trim(); }).filter(Boolean);
+      if (input.tagName === "TEXTAREA" && kindFrom(input) === "image" && lines.indexOf(select.value) === -1) {
+        input.value = lines.concat([select.value]).join("\n");  // an image mass message: up to 8 ids
+      } else {
+        input.value = select.value;
+      }
       input.dispatchEvent(new Event("input", { bubbles: true }));
       input.dispatchEvent(new Event("change", { bubbles: true }));
     });
@@ -72,6 +88,10 @@
     var card = input.closest(".wx-reply-card");
     var type = card && card.querySelector(".wx-reply-type");
     if (type) type.addEventListener("change", function () { fill(input, select); });
+    var from = input.getAttribute("data-kind-from");
+    if (from && document.getElementById(from)) {
+      document.getElementById(from).addEventListener("change", function () { fill(input, select); });
+    }
   }
 
   function scan(root) {
