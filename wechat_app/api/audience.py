@@ -52,9 +52,9 @@ class AccountScopedViewSet(AppViewSetMixin):
     def get_queryset(self):
         qs = self.model.objects.filter(account__in=accessible_accounts(self.request.user)).select_related("account")
         if self.action == "list":
-            given = filters.clean_filters(self.request.query_params, {"account": filters.text})
+            given = filters.clean_filters(self.request.query_params, {"account": filters.account(self.request.user)})
             if "account" in given:
-                qs = qs.filter(account__name=given["account"])
+                qs = qs.filter(account=given["account"])
         return qs
 
     def get_serializer(self, *args, **kwargs):

@@ -88,9 +88,9 @@ class MaterialViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
-            "account": filters.text, "type": filters.choice(Material.Kind.values), "search": filters.text})
+            "account": filters.account(self.request.user), "type": filters.choice(Material.Kind.values), "search": filters.text})
         if "account" in given:
-            qs = qs.filter(account__name=given["account"])
+            qs = qs.filter(account=given["account"])
         if "type" in given:
             qs = qs.filter(kind=given["type"])
         if "search" in given:

@@ -85,18 +85,6 @@ def invalid_example(name: str, fields: dict) -> OpenApiExample:
 
 # ---- filters ------------------------------------------------------------------------------------------
 
-def account_filter(user):
-    """The ``account`` filter: the name of one of the user's accounts; any other name (one that
-    does not exist, or belongs to an account the user cannot see) is refused alike."""
-    def parse(raw: str) -> Account:
-        account = accessible_accounts(user).filter(name=filters.text(raw)).first()
-        if account is None:
-            raise ValueError(f"No account named {raw[:64]!r}.")
-        return account
-
-    return parse
-
-
 def moment_filter(raw: str):
     return filters.moment(raw)
 
@@ -692,7 +680,7 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
             return qs
         user = self.request.user
         given = filters.clean_filters(self.request.query_params, {
-            "account": account_filter(user), "to_user": filters.text,
+            "account": filters.account(user), "to_user": filters.text,
             "kind": filters.choice(OutboundMessage.Kind.values), "status": filters.choice(OutboundMessage.Status.values),
             "campaign": filters.identifier, "template_id": filters.text, "since": moment_filter, "until": moment_filter,
         })
@@ -846,7 +834,7 @@ class TemplateViewSet(SyncMixin, AccountScopedMixin, viewsets.ReadOnlyModelViewS
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
-            "account": account_filter(self.request.user), "active": filters.boolean, "search": filters.text})
+            "account": filters.account(self.request.user), "active": filters.boolean, "search": filters.text})
         if "account" in given:
             qs = qs.filter(account=given["account"])
         if "active" in given:
@@ -930,7 +918,7 @@ class CampaignViewSet(AccountScopedMixin, viewsets.ModelViewSet):
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
-            "account": account_filter(self.request.user), "status": filters.choice(Campaign.Status.values)})
+            "account": filters.account(self.request.user), "status": filters.choice(Campaign.Status.values)})
         if "account" in given:
             qs = qs.filter(account=given["account"])
         if "status" in given:
@@ -1027,7 +1015,7 @@ class FollowerViewSet(SyncMixin, AccountScopedMixin, viewsets.ReadOnlyModelViewS
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
-            "account": account_filter(self.request.user), "subscribed": filters.boolean, "tag": _tag_filter,
+            "account": filters.account(self.request.user), "subscribed": filters.boolean, "tag": _tag_filter,
             "subscribed_since": moment_filter, "subscribed_until": moment_filter, "search": filters.text})
         ordered_range(given, "subscribed_since", "subscribed_until")
         if "account" in given:

@@ -89,9 +89,9 @@ class QRCodeViewSet(AppViewSetMixin, viewsets.ModelViewSet):
         if self.action != "list":
             return qs
         given = filters.clean_filters(self.request.query_params, {
-            "account": filters.text, "kind": filters.choice(QRCode.Kind.values)})
+            "account": filters.account(self.request.user), "kind": filters.choice(QRCode.Kind.values)})
         if "account" in given:
-            qs = qs.filter(account__name=given["account"])
+            qs = qs.filter(account=given["account"])
         if "kind" in given:
             qs = qs.filter(kind=given["kind"])
         return qs
@@ -163,9 +163,9 @@ class ShortLinkViewSet(AppViewSetMixin, mixins.CreateModelMixin, mixins.ListMode
     def filter_queryset(self, qs):
         if self.action != "list":
             return qs
-        given = filters.clean_filters(self.request.query_params, {"account": filters.text})
+        given = filters.clean_filters(self.request.query_params, {"account": filters.account(self.request.user)})
         if "account" in given:
-            qs = qs.filter(account__name=given["account"])
+            qs = qs.filter(account=given["account"])
         return qs
 
     def get_serializer(self, *args, **kwargs):
