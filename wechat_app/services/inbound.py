@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, OperationalError, connections, transaction
 from django.db.models import F
 
 from .. import protocol
@@ -426,7 +426,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         log, reply_xml = _save_log(log)
     if late is not None:
         late.add_done_callback(lambda future: _late_pool().submit(
-            _in_thread, _finish_late, future, account, message, log.pk, started))
+            _in_thread, _finish_late_logged, future, account, message, log.pk, started))
         return reply_xml
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
                            rule_name=log.rule_name or None, log=log)
@@ -487,6 +487,28 @@ def _run_within_budget(account: Account, message: Message, prefetched):
         raise _LateReply(future) from None
 
 
+def _finish_late_logged(*args) -> None:
+    # Nobody reads this pool future's result: an error must at least reach the log.
+    try:
+        _finish_late(*args)
+    except Exception:
+        logger.exception("Finishing a late reply failed (log row %s)", args[3])
+
+
+def _update_with_retries(log_id: int, fields: dict, attempts: int = 5) -> None:
+    # A locked database (SQLite under concurrent writers, a PostgreSQL failover) is transient: the
+    # reply has gone out already, so its log row is worth a few tries.
+    for attempt in range(attempts):
+        try:
+            MessageLog.objects.filter(pk=log_id).update(**fields)
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            connections.close_all()
+            time.sleep(0.1 * 2 ** attempt)
+
+
 def _finish_late(future, account: Account, message: Message, log_id: int, started: float) -> None:
     """The deferred rules finished: send their reply as a customer-service message, update the log."""
     from .outbound import send_reply_later
@@ -523,7 +545,7 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
             logger.exception("The error reply for %s on account %r could not be queued", message.dedupe_key,
                              account.name)
             reply = None
-    MessageLog.objects.filter(pk=log_id).update(**fields)
+    _update_with_retries(log_id, fields)
     log = MessageLog.objects.filter(pk=log_id).first()
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
                            rule_name=fields.get("rule_name") or None, log=log)
