@@ -90,7 +90,17 @@ def reply_text_validator(value):
 
 
 class Account(models.Model):
-    """One WeChat Official Account served by this installation."""
+    """One account served by this installation: an Official Account, a WeCom app or an iLink bot.
+
+    ``channel`` says which; what differs between them (how messages arrive, how replies and files
+    are sent, typing) lives behind ``wechat_app.channels`` so that the engine, the log, the admin,
+    the REST API and the agent delivery work on every kind alike.
+    """
+
+    class Channel(models.TextChoices):
+        OFFICIAL_ACCOUNT = "mp", _("Official Account (公众号)")
+        WECOM = "wecom", _("WeCom app (企业微信应用)")
+        ILINK = "ilink", _("Personal WeChat bot (iLink)")
 
     class EncryptMode(models.TextChoices):
         PLAIN = "plain", _("Plain text")
@@ -104,6 +114,9 @@ class Account(models.Model):
 
     name = models.CharField(_("name"), max_length=64, unique=True, validators=[name_validator],
                             help_text=_("Used in the callback URL: /wechat/callback/{name}/"))
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices,
+                               default=Channel.OFFICIAL_ACCOUNT,
+                               help_text=_("What kind of account this is; it cannot change once created."))
     app_id = models.CharField(_("app id"), max_length=64, validators=[app_id_validator])
     app_secret = models.CharField(_("app secret"), max_length=128)
     token = models.CharField(_("token"), max_length=32, validators=[token_validator])
