@@ -73,6 +73,9 @@ def test_mass_messages(admin_client, sandbox, account, followers, django_capture
     assert admin_client.delete(API + f"mass-messages/{second['id']}/").status_code == 204
     assert list(MassMessage.objects.values_list("pk", flat=True)) == [mass["id"]]
     assert admin_client.get(API + "mass-messages/?status=bogus").status_code == 400
+    (listed,) = admin_client.get(API + "mass-messages/").json()["results"]
+    assert listed["openid_count"] == 3 and "openids" not in listed  # the list stays small
+    assert admin_client.get(API + f"mass-messages/{mass['id']}/").json()["openids"] == followers[:3]
 
 
 def test_kf_accounts(admin_client, sandbox, account):

@@ -191,16 +191,32 @@ class MassMessageSerializer(StrictModelSerializer):
                             "queued_at", "sent_at", "reported_at"]
 
 
+class MassMessageListSerializer(MassMessageSerializer):
+    """A mass message in a list: the number of openids instead of up to 10,000 of them."""
+
+    openid_count = serializers.SerializerMethodField(help_text="How many openids an openid-list audience holds.")
+
+    class Meta(MassMessageSerializer.Meta):
+        fields = [name if name != "openids" else "openid_count" for name in MassMessageSerializer.Meta.fields]
+
+    def get_openid_count(self, mass) -> int:
+        return len(mass.openids or [])
+
+
 class MassMessageViewSet(AccountScopedViewSet, mixins.CreateModelMixin, mixins.ListModelMixin,
                          mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Mass messages (群发). ``POST /mass-messages/`` saves a draft (validated as WeChat would);
     ``POST {id}/send/`` sends it (refused beyond the account's quota: 1 a day for subscription
     accounts, 4 a month for service accounts); ``{id}/preview/`` ``{"openid"}`` sends it to one
     follower; ``{id}/refresh/`` asks WeChat for its status; ``{id}/delete-remote/`` deletes a sent
-    mpnews or mpvideo on WeChat. ``DELETE`` removes drafts only. Filters: ``account``, ``status``."""
+    mpnews or mpvideo on WeChat. ``DELETE`` removes drafts only. Filters: ``account``, ``status``.
+    The list shows ``openid_count``; a mass message's own page shows its ``openids``."""
 
     serializer_class = MassMessageSerializer
     model = MassMessage
+
+    def get_serializer_class(self):
+        return MassMessageListSerializer if self.action == "list" else MassMessageSerializer
 
     def get_queryset(self):
         qs = super().get_queryset().select_related("tag", "created_by")
