@@ -141,3 +141,23 @@ def test_media_limits_in_the_sandbox(sandbox, wecom_account):
     assert caught.value.errcode == 40007
     image = client.media.upload("image", ("a.png", b"\x89PNG\r\n\x1a\n...."))
     assert client.media.get(image["media_id"]).content_type == "image/png"
+
+
+def test_wechat_push_sends_app_messages(sandbox, wecom_account, directory, django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("wechat_push", "markdown", "**Build** passed", "--account", "hr", "--to", "zhangsan|ghost",
+                     "--party", "2", stdout=out)
+    message = OutboundMessage.objects.get()
+    assert message.status == "sent" and message.invalid_user == "ghost"
+    assert "WeCom app message to zhangsan|ghost party:2" in out.getvalue()
+    assert sorted(sent(sandbox)[0]["reached"]) == ["dev1", "dev2", "zhangsan"]
+    with pytest.raises(CommandError, match="no recipient"):
+        call_command("wechat_push", "text", "hi", "--account", "hr")
+    with pytest.raises(CommandError, match="WeCom app sends"):
+        call_command("wechat_push", "template", "tpl", "--account", "hr", "--to", "zhangsan")

@@ -9,6 +9,8 @@ from wechat_app.models import Account, MessageLog
 from wechat_app.services.rules import import_rules
 from wechat_app.signals import wecom_contact_changed
 
+from wechat_app.sandbox.testing import sandbox  # noqa: F401  (pytest fixture)
+
 from .conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
 from .wecom_client import WeComServer, wecom_xml
 
@@ -131,3 +133,30 @@ def test_change_contact_signal_fires_once_per_delivery(wecom, engine):
         wecom_contact_changed.disconnect(receiver)
     assert seen == [("hr", "create_user", "u1"), ("hr", "delete_user", "u2")]
     assert MessageLog.objects.filter(event="change_contact").count() == 2
+
+
+# --- the sandbox pushes to the app as WeCom does ----------------------------------------------------
+def test_sandbox_verifies_the_url_and_pushes_encrypted_callbacks(sandbox, live_server, account):
+    import_rules(account, RULES)
+    app = sandbox.state.add_corp_app(CORP_ID, SECRET, AGENT_ID, token=TOKEN, encoding_aes_key=AES_KEY,
+                                     callback_url=f"{live_server.url}/wechat/callback/hr/")
+    assert wecom_verify(sandbox, app)["ok"]
+    pushed = sandbox.push_wecom(app.owner, "zhangsan", {"Content": "hello"}, msg_type="text")
+    assert pushed["status"] == 200 and "<Content><![CDATA[Hello from the app]]></Content>" in pushed["reply"]
+    menu = sandbox.push_wecom(app.owner, "zhangsan", {"Event": "click", "EventKey": "MENU_1"})
+    assert "<Title><![CDATA[A]]></Title>" in menu["reply"]
+    change = sandbox.push_wecom(app.owner, "sys", {"Event": "change_contact", "ChangeType": "update_tag",
+                                                   "TagId": 1, "AddUserItems": "zhangsan"})
+    assert change["status"] == 200 and change["body"] == "success"
+    assert MessageLog.objects.filter(event="change_contact").get().message["param"]["tag_id"] == "1"
+    # a key the app does not have: the callback refuses the push
+    account.token = "othertoken1"
+    account.save()
+    refused = sandbox.push_wecom(app.owner, "zhangsan", {"Content": "x"}, msg_type="text")
+    assert refused["status"] == 403
+
+
+def wecom_verify(sandbox, app):
+    from wechat_app.sandbox.wecom import verify_wecom_url
+
+    return verify_wecom_url(sandbox.state, app.owner)

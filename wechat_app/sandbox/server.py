@@ -630,6 +630,17 @@ def _wecom_users(server, query, body):
     return {"added": server.state.wecom.add_users(str(body["corp_id"]), body["users"], int(body.get("department", 1)))}
 
 
+@admin("POST", "/wecom/push")
+def _wecom_push(server, query, body):
+    return wecom.push_wecom(server.state, str(body["owner"]), str(body.get("userid", "")), body.get("event"),
+                            body.get("xml"), str(body.get("msg_type", "event")))
+
+
+@admin("POST", "/wecom/verify")
+def _wecom_verify(server, query, body):
+    return wecom.verify_wecom_url(server.state, str(body["owner"]))
+
+
 @admin("GET", "/wecom/messages")
 def _wecom_messages(server, query, body):
     return {"messages": server.state.wecom.list_messages(query.get("owner"), query.get("touser"))}
@@ -719,6 +730,11 @@ class SandboxServer:
 
     def push_event(self, app_id: str, openid: str, fields: dict[str, Any] | None = None, xml: str | None = None):
         return push_event(self.state, app_id, openid, fields, xml)
+
+    def push_wecom(self, owner: str, userid: str, fields: dict[str, Any] | None = None, xml: str | None = None,
+                   msg_type: str = "event"):
+        """Push a message or event to a WeCom app (``owner``: "corp id/agent id"), see sandbox/wecom.py."""
+        return wecom.push_wecom(self.state, owner, userid, fields, xml, msg_type)
 
     def __enter__(self) -> SandboxServer:
         return self.start()
