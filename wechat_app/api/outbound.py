@@ -304,8 +304,8 @@ class TemplateMessageSerializer(StrictSerializer):
 
 
 class WeComAppMessageSerializer(StrictSerializer):
-    """An app message of a WeCom app (docs/wecom.md): ``content`` holds the fields of ``msgtype``;
-    recipients are members (userids, or ``["@all"]``), departments and tags (ids)."""
+    """An app message of a WeCom app (docs/wecom.md): `content` holds the fields of `msgtype`;
+    recipients are members (userids, or `["@all"]`), departments and tags (ids)."""
 
     account = AccountNameField(queryset=Account.objects.all(), help_text="The WeCom app's account name.")
     msgtype = serializers.ChoiceField(choices=list(WECOM_MESSAGE_TYPES))
@@ -826,14 +826,18 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
                         "text": {"content": "Meeting at 3 in room 2"}},
             "status": "sent", "attempts": 1, "errcode": 0, "wecom_msgid": "XhkFZaH8bTqAvMiXI3VJ",
             "invalid_user": "ghost", "sent_at": "2026-05-01T08:00:01+08:00"}),
+            OpenApiExample("Queued", response_only=True, status_codes=["202"], value={
+                **MESSAGE_EXAMPLE, "account": "hr", "kind": "wecom_app", "to_user": "zhangsan party:2",
+                "payload": {"touser": "zhangsan", "toparty": "2", "msgtype": "text", "agentid": 1000002,
+                            "text": {"content": "Meeting at 3 in room 2"}}}),
             invalid_example("Not a WeCom app", {"account": ["'shop' is not a WeCom app."]}),
             invalid_example("No recipient", {"touser": ["no recipient: give touser, toparty or totag"]})])
     @action(detail=False, methods=["post"], required_permissions=[("add", OutboundMessage)],
             serializer_class=WeComAppMessageSerializer)
     def wecom(self, request):
         """Send an app message of a WeCom app (text, image, voice, video, file, textcard, news, mpnews,
-        markdown) to members, departments and tags. WeCom's answer is on the message: ``wecom_msgid``,
-        and the recipients it could not reach in ``invalid_user`` / ``invalid_party`` / ``invalid_tag``
+        markdown) to members, departments and tags. WeCom's answer is on the message: `wecom_msgid`,
+        and the recipients it could not reach in `invalid_user` / `invalid_party` / `invalid_tag`
         (when it reached none, the message fails with errcode 81013)."""
         from ..services import wecom as wecom_services
 
