@@ -129,3 +129,18 @@ def test_admin_creates_and_shows_a_wecom_app(admin_client):
     change = {**data, "channel": "mp", "app_secret": "", "token": "", "encoding_aes_key": ""}
     assert admin_client.post(f"/admin/wechat_app/account/{account.pk}/change/", change).status_code == 302
     assert Account.objects.get(pk=account.pk).channel == "wecom"
+
+
+def test_accounts_api_creates_a_wecom_app(api):
+    body = {"name": "ops", "channel": "wecom", "app_id": CORP_ID, "agent_id": AGENT_ID, "app_secret": SECRET,
+            "token": TOKEN, "encoding_aes_key": AES_KEY}
+    missing = post(api, "/wechat/api/accounts/", {**body, "agent_id": None})
+    assert missing.status_code == 400 and "agent_id" in error_fields(missing)
+    created = post(api, "/wechat/api/accounts/", body)
+    assert created.status_code == 201, created.content
+    data = created.json()
+    assert (data["channel"], data["agent_id"], data["encrypt_mode"]) == ("wecom", AGENT_ID, "safe")
+    assert SECRET not in created.content.decode() and AES_KEY not in created.content.decode()
+    changed = api.patch("/wechat/api/accounts/ops/", json.dumps({"channel": "mp"}), content_type="application/json")
+    assert changed.status_code == 400 and "channel" in error_fields(changed)
+    assert Account.objects.get(name="ops").channel == "wecom"

@@ -186,6 +186,8 @@ class Account(models.Model):
         return f"<Account {self.name!r} app_id={self.app_id!r} mode={self.encrypt_mode}>"
 
     def save(self, *args, **kwargs):
+        if self.channel == self.Channel.WECOM:  # WeCom always encrypts, whatever way the row was written
+            self.encrypt_mode = self.EncryptMode.SAFE
         # ``rules_revision`` only ever moves by F() updates; an instance loaded before a rule
         # change must not write its older value back (a revision seen twice could hide a change).
         if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
