@@ -167,3 +167,29 @@ def test_official_accounts_have_no_agent_id():
     with pytest.raises(ValidationError) as caught:
         account.full_clean()
     assert "agent_id" in caught.value.message_dict
+
+
+def _redis_cache():
+    from django.conf import settings
+
+    return "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+@pytest.mark.skipif(not _redis_cache(), reason="cross-process single-flight needs a shared (Redis) cache")
+def test_cold_token_across_processes_makes_one_gettoken(sandbox, corp_app):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sandbox.state.add_fault("/cgi-bin/gettoken", "latency", seconds=0.3)
+    start_at = time.time() + 1.5
+    worker = Path(__file__).with_name("token_worker.py")
+    procs = [subprocess.Popen([sys.executable, str(worker), sandbox.url, CORP_ID, SECRET, str(AGENT_ID), "10",
+                               str(start_at)], stdout=subprocess.PIPE, env=dict(os.environ),
+                              cwd=Path(__file__).parents[2]) for _ in range(3)]
+    outputs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    values = {v for out in outputs for v in out["tokens"]}
+    assert sum(len(out["tokens"]) for out in outputs) == 30 and len(values) == 1
+    assert len(gettoken_calls(sandbox)) == 1
