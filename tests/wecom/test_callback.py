@@ -160,3 +160,16 @@ def wecom_verify(sandbox, app):
     from wechat_app.sandbox.wecom import verify_wecom_url
 
     return verify_wecom_url(sandbox.state, app.owner)
+
+
+def test_wechat_send_talks_to_a_wecom_app(account):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    import_rules(account, RULES)
+    out = StringIO()
+    call_command("wechat_send", "verify", "--account", "hr", stdout=out)
+    assert "the URL check passes" in out.getvalue()
+    call_command("wechat_send", "text", "hello", "--account", "hr", "--user", "zhangsan", stdout=out)
+    assert "[text] Hello from the app" in out.getvalue()
