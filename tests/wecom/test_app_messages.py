@@ -161,3 +161,24 @@ def test_wechat_push_sends_app_messages(sandbox, wecom_account, directory, djang
         call_command("wechat_push", "text", "hi", "--account", "hr")
     with pytest.raises(CommandError, match="WeCom app sends"):
         call_command("wechat_push", "template", "tpl", "--account", "hr", "--to", "zhangsan")
+
+
+def test_wechat_account_adds_a_wecom_app(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("wechat_account", "add", "hr2", "--channel", "wecom", "--app-id", CORP_ID, "--agent-id", "1000005",
+                 "--app-secret", "s3cret-app", "--generate-token", "--generate-aes-key", stdout=out)
+    account = Account.objects.get(name="hr2")
+    assert (account.channel, account.agent_id, account.encrypt_mode) == ("wecom", 1000005, "safe")
+    with pytest.raises(CommandError, match="agent_id"):
+        call_command("wechat_account", "add", "hr3", "--channel", "wecom", "--app-id", CORP_ID,
+                     "--app-secret", "s", "--generate-token", "--generate-aes-key")
+    with pytest.raises(CommandError, match="not a WeCom corp id"):
+        call_command("wechat_account", "add", "hr4", "--channel", "wecom", "--app-id", "ww-bad!", "--agent-id", "1",
+                     "--app-secret", "s", "--generate-token", "--generate-aes-key")
+    call_command("wechat_account", "list", stdout=out)
+    assert "wecom" in out.getvalue() and "1000005" in out.getvalue()
