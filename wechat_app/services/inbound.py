@@ -75,8 +75,8 @@ security_logger = logging.getLogger("django.security.wechat_app")
 SUCCESS = b"success"  # WeChat's "received, no reply"
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
-_POLL_INTERVALS = (0.01, 0.02, 0.05, 0.1)
-WECOM = Account.Channel.WECOM.value  # a WeCom app's callback differs from an Official Account's (docs/wecom.md)  # back-off of a retry waiting for the first answer
+_POLL_INTERVALS = (0.01, 0.02, 0.05, 0.1)  # back-off of a retry waiting for the first answer
+WECOM = Account.Channel.WECOM.value  # a WeCom app's callback differs from an Official Account's (docs/wecom.md)
 
 
 # --- refusals ---------------------------------------------------------------------------------
