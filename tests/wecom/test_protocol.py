@@ -134,3 +134,10 @@ def test_changes_in_one_second_are_distinct_deliveries():
     again = parse_wecom_message(wecom_xml("event", user="sys", create_time=1700000000, Event="change_contact",
                                           ChangeType="create_user", UserID="u1"))
     assert one.dedupe_key != two.dedupe_key and one.dedupe_key == again.dedupe_key
+
+
+def test_directory_changes_and_job_results_are_not_user_activity():
+    change = parse_wecom_message(wecom_xml("event", user="sys", Event="change_contact", ChangeType="delete_user",
+                                           UserID="u1"))
+    entered = parse_wecom_message(wecom_xml("event", Event="enter_agent", EventKey=""))
+    assert change.is_system_event and not entered.is_system_event

@@ -61,6 +61,7 @@ SYSTEM_EVENTS = frozenset({
     "card_pass_check", "card_not_pass_check", "card_sku_remind",  # card reviews and stock alerts
     "poi_check_notify",  # store review
     "kf_create_session", "kf_close_session", "kf_switch_session",  # customer-service agents' sessions
+    "change_contact", "batch_job_result",  # WeCom: the corp's directory changed, a batch job finished
 })
 
 
