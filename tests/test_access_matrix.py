@@ -108,6 +108,8 @@ TABLE = {
     "outbound.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "outbound.send":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "outbound.resend":     (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    # WeCom app messages (issue 16): alpha made a WeCom app for the action; sending needs add_outboundmessage.
+    "outbound.wecom_send": (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "template.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "template.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "template.sync":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
@@ -596,6 +598,27 @@ def admin_outbound_send(c, w):
     return admin_answer(resp), sent
 
 
+def as_wecom_app(account):
+    """Make ``account`` a WeCom app (the app-message actions need one)."""
+    Account.objects.filter(pk=account.pk).update(channel="wecom", app_id="ww0123456789abcdef", agent_id=1000002,
+                                                 encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+                                                 encrypt_mode="safe")
+
+
+def wecom_sent(w):
+    from wechat_app.models import OutboundMessage
+
+    return OutboundMessage.objects.filter(account=w.a, kind="wecom_app", payload__text__content="An app message").exists()
+
+
+def admin_outbound_wecom_send(c, w):
+    as_wecom_app(w.a)
+    resp = c.post("/admin/wechat_app/outboundmessage/wecom-send/", {
+        "account": w.a.pk, "msgtype": "text", "text": "An app message", "touser": "user-alpha", "key": "w" * 32})
+    form_errors = (lambda r: r.context["form"].errors if r.context and "form" in r.context else {})
+    return admin_answer(resp, form_errors=form_errors), wecom_sent(w)
+
+
 def admin_outbound_resend(c, w):
     from django.contrib.admin import helpers
 
@@ -985,6 +1008,13 @@ def api_outbound_send(c, w):
         "account": "alpha", "to_user": "user-alpha", "kind": "text", "content": {"content": "An API message"}})
     sent = OutboundMessage.objects.filter(account=w.a, payload__content="An API message").exists()
     return api_answer(resp, hidden_field="account"), sent
+
+
+def api_outbound_wecom_send(c, w):
+    as_wecom_app(w.a)
+    resp = _send(c, "post", f"{API}/outbound-messages/wecom/", {
+        "account": "alpha", "msgtype": "text", "content": {"content": "An app message"}, "touser": ["user-alpha"]})
+    return api_answer(resp, hidden_field="account"), wecom_sent(w)
 
 
 def api_outbound_resend(c, w):

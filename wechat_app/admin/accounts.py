@@ -56,7 +56,7 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ["name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
+        fields = ["name", "channel", "app_id", "agent_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
                   "api_base_url", "enabled", "kind", "no_match_reply", "error_reply", "js_domains"]
         widgets = {name: SecretInput() for name in SECRET_FIELDS}
         formfield_callback = _https_url_formfield  # the admin's formfield_overrides does the same
@@ -80,6 +80,17 @@ class AccountForm(forms.ModelForm):
                 field.widget.attrs["placeholder"] = _("not set")
         if "kind" in self.fields:  # not posted (older clients, scripts): the stored or default type stays
             self.fields["kind"].required = False
+        if "channel" in self.fields:  # not posted: an Official Account (the kind cannot change later)
+            self.fields["channel"].required = False
+        if self.instance.pk and self.instance.channel == Account.Channel.WECOM:
+            if "app_id" in self.fields:
+                self.fields["app_id"].label = _("Corp ID")
+                self.fields["app_id"].help_text = _("The corp's CorpID (ww...), from the WeCom admin console "
+                                                    "(我的企业 › 企业信息).")
+            if "app_secret" in self.fields:
+                self.fields["app_secret"].label = _("App secret (the app's Secret)")
+            if "agent_id" in self.fields:
+                self.fields["agent_id"].required = True
         if "token" in self.fields:
             self.fields["token"].help_text = _("3 to 32 letters or digits; the same token goes into the WeChat "
                                                "console.")
@@ -96,6 +107,11 @@ class AccountForm(forms.ModelForm):
 
     def clean_app_secret(self):
         return self._clean_secret("app_secret")
+
+    def clean_channel(self):
+        if self.instance.pk:  # fixed once created
+            return self.instance.channel
+        return self.cleaned_data.get("channel") or Account.Channel.OFFICIAL_ACCOUNT
 
     def clean_kind(self):
         return self.cleaned_data.get("kind") or self.instance.kind or Account.Kind.SERVICE
@@ -187,8 +203,8 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [MembershipInline]
     change_form_template = "admin/wechat_app/account/change_form.html"
-    list_display = ["name", "app_id", "mode_display", "enabled", "rule_count", "tools"]
-    list_filter = ["enabled", "encrypt_mode"]
+    list_display = ["name", "channel", "app_id", "mode_display", "enabled", "rule_count", "tools"]
+    list_filter = ["channel", "enabled", "encrypt_mode"]
     search_fields = ["name", "app_id"]
     actions = ["check_accounts"]
     fieldsets = [
@@ -217,16 +233,37 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
             shown.update(app_secret="app_secret_shown", token="token_shown", encoding_aes_key="aes_key_shown")
         return shown
 
+    # A WeCom app: its corp id and agent id; always encrypted and without a mass-send quota, so
+    # neither the mode nor the account type is asked.
+    wecom_fieldsets = [
+        (None, {"fields": ["name", "channel", ("app_id", "agent_id"), "enabled"]}),
+        (_("Secrets (write-only: stored values are never shown)"),
+         {"fields": ["app_secret", "token", "encoding_aes_key"]}),
+        (_("Callback and API"), {"fields": ["api_base_url"]}),
+        (_("Error replies"), {"fields": ["no_match_reply", "error_reply"]}),
+    ]
+    add_fieldsets = [
+        (None, {"fields": ["name", "channel", ("app_id", "agent_id"), "enabled", "kind"]}),
+        *fieldsets[1:],
+    ]
+
     def get_fieldsets(self, request, obj=None):
         shown = self._shown_fields(request, obj)
+        if obj is None:
+            fieldsets = self.add_fieldsets
+        elif obj.channel == Account.Channel.WECOM:
+            fieldsets = self.wecom_fieldsets
+        else:
+            fieldsets = self.fieldsets
 
         def swap(fields):
             return [swap(f) if isinstance(f, (list, tuple)) else shown.get(f, f) for f in fields]
 
-        return [(title, {**options, "fields": swap(options["fields"])}) for title, options in self.fieldsets]
+        return [(title, {**options, "fields": swap(options["fields"])}) for title, options in fieldsets]
 
     def get_readonly_fields(self, request, obj=None):
-        return tuple(self._shown_fields(request, obj).values())
+        shown = tuple(self._shown_fields(request, obj).values())
+        return shown + ("channel",) if obj is not None else shown
 
     @admin.display(description=_("app secret"))
     def app_secret_shown(self, account):
@@ -319,6 +356,7 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
             "aes_key_masked": mask_secret(account.encoding_aes_key),
             "mode": CONSOLE_MODE_LABELS.get(account.encrypt_mode, account.encrypt_mode),
             "mode_value": account.encrypt_mode,
+            "wecom": account.channel == Account.Channel.WECOM,  # always encrypted: no mode to choose
         }
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -76,6 +76,15 @@ class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                                     ("msgid", "delivery_status"), ("created_at", "sent_at")]}),
         (_("Identity"), {"fields": ["idempotency_key"], "classes": ["collapse"]}),
     ]
+    # WeCom app messages: WeCom's msgid and whom it could not reach instead of the template fields.
+    wecom_fieldsets = [
+        (None, {"fields": [("account", "kind"), "to_user", "payload"]}),
+        (_("Delivery"), {"fields": [("status", "attempts", "next_attempt_at"), ("errcode", "errmsg"),
+                                    "wecom_msgid", ("invalid_user", "invalid_party", "invalid_tag"),
+                                    ("created_at", "sent_at")]}),
+        (_("Identity"), {"fields": ["idempotency_key"], "classes": ["collapse"]}),
+    ]
+    change_list_template = "admin/wechat_app/outbound/message_change_list.html"
     readonly_fields = [f.name for f in OutboundMessage._meta.fields if f.name not in ("lease_until", "claim")]
     actions = ["resend"]
     date_hierarchy = "created_at"
@@ -95,6 +104,58 @@ class OutboundMessageAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def has_resend_permission(self, request):
         return can_in_some_account(request.user, "change", self.model)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.kind == OutboundMessage.Kind.WECOM_APP:
+            return self.wecom_fieldsets
+        return super().get_fieldsets(request, obj)
+
+    # --- WeCom app messages: composed here, queued through services.wecom ---------------------------
+    def wecom_accounts(self, request):
+        """The WeCom apps the user may send from (add permission on their account)."""
+        from ..models import Account
+
+        if not can_in_some_account(request.user, "add", self.model):
+            return Account.objects.none()
+        return allowed_accounts(request.user).filter(channel="wecom")
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        send = path("wecom-send/", self.admin_site.admin_view(self.wecom_send_view), name="%s_%s_wecom_send" % info)
+        return [send] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}),
+                         "wecom_send_url": reverse("admin:wechat_app_outboundmessage_wecom_send")
+                         if self.wecom_accounts(request).exists() else ""}
+        return super().changelist_view(request, extra_context)
+
+    def wecom_send_view(self, request):
+        """Compose an app message of a WeCom app (needs add permission on a WeCom app's account)."""
+        from django.template.response import TemplateResponse
+
+        from ..services import wecom
+        from .outbound_forms import WeComAppMessageForm
+
+        accounts = self.wecom_accounts(request)
+        if not can_in_some_account(request.user, "add", self.model):
+            raise PermissionDenied
+        form = WeComAppMessageForm(request.POST or None, accounts=accounts)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                message = wecom.queue_app_message(
+                    data["account"], data["msgtype"], data["message_content"], touser=data["touser"],
+                    toparty=data["toparty"], totag=data["totag"], safe=data["safe"],
+                    idempotency_key=f"admin:{data['key']}")
+            except ValidationError as err:
+                form.add_error(None, err)
+            else:
+                self.message_user(request, _("App message #%(id)s queued.") % {"id": message.pk}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:wechat_app_outboundmessage_change", args=[message.pk]))
+        context = {**self.admin_site.each_context(request), "title": _("Send a WeCom app message"), "form": form,
+                   "opts": self.opts, "has_accounts": accounts.exists()}
+        return TemplateResponse(request, "admin/wechat_app/outbound/wecom_send.html", context)
 
     @admin.display(description=_("queued at"), ordering="created_at")
     def queued(self, obj):

@@ -244,3 +244,54 @@ class ReplyForm(forms.Form):
         if not re.fullmatch(r"[0-9a-f]{32}", key):
             raise ValidationError(_("Reload the page and try again."))
         return key
+
+
+class WeComAppMessageForm(forms.Form):
+    """An app message of a WeCom app (admin): text and markdown take the text; the other types
+    their fields as JSON ({"media_id": "..."}, {"title": ..., "description": ..., "url": ...},
+    {"articles": [...]}). Recipients are ids separated by "|", commas or spaces; ``@all`` for
+    everyone the app can see. ``key`` makes a double submit queue one message."""
+
+    account = forms.ModelChoiceField(label=_("WeCom app"), queryset=None)
+    msgtype = forms.ChoiceField(label=_("type"), choices=[])
+    text = forms.CharField(label=_("text"), widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                           help_text=_("Text and markdown messages (at most 2048 bytes)."))
+    content = forms.JSONField(label=_("content (JSON)"), required=False,
+                              widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField"}),
+                              help_text=_('Other types: {"media_id": "..."} (image, voice, video, file), '
+                                          '{"title": "...", "description": "...", "url": "https://..."} '
+                                          '(textcard), {"articles": [{"title": "...", "url": "..."}]} (news, mpnews).'))
+    touser = forms.CharField(label=_("members (userid)"), required=False, max_length=20000,
+                             help_text=_("Up to 1000 userids, or @all."))
+    toparty = forms.CharField(label=_("departments (id)"), required=False, max_length=2000)
+    totag = forms.CharField(label=_("tags (id)"), required=False, max_length=2000)
+    safe = forms.BooleanField(label=_("confidential (safe)"), required=False,
+                              help_text=_("No forwarding, watermarked (not for news or markdown)."))
+    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, accounts=None, **kwargs):
+        from ..client.wecom import MESSAGE_TYPES
+
+        kwargs.setdefault("initial", {}).setdefault("key", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts
+        self.fields["msgtype"].choices = [(t, t) for t in MESSAGE_TYPES]
+
+    @staticmethod
+    def _ids(value: str) -> list[str]:
+        return [v for v in re.split(r"[|,\s]+", value or "") if v]
+
+    def clean(self):
+        data = super().clean()
+        msgtype = data.get("msgtype")
+        if msgtype in ("text", "markdown"):
+            if not data.get("text"):
+                self.add_error("text", _("A %(type)s message needs its text.") % {"type": msgtype})
+            data["message_content"] = {"content": data.get("text", "")}
+        elif msgtype:
+            if not isinstance(data.get("content"), dict):
+                self.add_error("content", _("The content of a %(type)s message is a JSON object.") % {"type": msgtype})
+            data["message_content"] = data.get("content")
+        for name in ("touser", "toparty", "totag"):
+            data[name] = self._ids(data.get(name, ""))
+        return data

@@ -37,7 +37,8 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
 from ..admin.outbound_forms import OPENID_RE, CampaignForm
-from ..client import WeChatAPIError
+from ..client import WeChatAPIError, WeChatPayloadError, app_message
+from ..client.wecom import MESSAGE_TYPES as WECOM_MESSAGE_TYPES
 from ..client.messages import CUSTOM_KINDS, MAX_TEXT_BYTES
 from ..models import Account, Campaign, Follower, OutboundMessage, SyncJob, Template
 from ..services import outbound as outbound_services
@@ -105,8 +106,8 @@ class OutboundMessageSerializer(StrictModelSerializer):
     class Meta:
         model = OutboundMessage
         fields = ["id", "account", "kind", "to_user", "payload", "template_id", "campaign", "status", "attempts",
-                  "errcode", "errmsg", "msgid", "delivery_status", "next_attempt_at", "idempotency_key",
-                  "created_at", "updated_at", "sent_at"]
+                  "errcode", "errmsg", "msgid", "delivery_status", "wecom_msgid", "invalid_user", "invalid_party",
+                  "invalid_tag", "next_attempt_at", "idempotency_key", "created_at", "updated_at", "sent_at"]
         read_only_fields = fields
 
     def get_template_id(self, obj) -> str | None:
@@ -302,6 +303,54 @@ class TemplateMessageSerializer(StrictSerializer):
         return attrs
 
 
+class WeComAppMessageSerializer(StrictSerializer):
+    """An app message of a WeCom app (docs/wecom.md): `content` holds the fields of `msgtype`;
+    recipients are members (userids, or `["@all"]`), departments and tags (ids)."""
+
+    account = AccountNameField(queryset=Account.objects.all(), help_text="The WeCom app's account name.")
+    msgtype = serializers.ChoiceField(choices=list(WECOM_MESSAGE_TYPES))
+    content = serializers.DictField(help_text="The fields of the type (see the examples).")
+    touser = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=1000,
+                                   help_text='Userids (at most 1000), or ["@all"].')
+    toparty = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100,
+                                    help_text="Department ids (at most 100).")
+    totag = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100,
+                                  help_text="Tag ids (at most 100).")
+    safe = serializers.BooleanField(default=False, help_text="Confidential: no forwarding, watermarked.")
+    enable_duplicate_check = serializers.BooleanField(
+        default=False, help_text="WeCom drops the same content sent again within duplicate_check_interval.")
+    duplicate_check_interval = serializers.IntegerField(min_value=1, max_value=14400, required=False,
+                                                        help_text="Seconds (WeCom's default: 1800).")
+
+    def validate(self, attrs):
+        account = attrs["account"]
+        if account.channel != Account.Channel.WECOM:
+            raise ValidationError({"account": [f"{account.name!r} is not a WeCom app."]})
+        options = {"enable_duplicate_check": attrs["enable_duplicate_check"]}
+        if "duplicate_check_interval" in attrs:
+            options["duplicate_check_interval"] = attrs["duplicate_check_interval"]
+        try:
+            app_message(account.agent_id, attrs["msgtype"], attrs["content"], touser=attrs.get("touser"),
+                        toparty=attrs.get("toparty"), totag=attrs.get("totag"), safe=attrs["safe"], **options)
+        except WeChatPayloadError as err:
+            field = "touser" if ("recipient" in err.errmsg or "@all" in err.errmsg
+                                 or err.errmsg.startswith(("touser", "toparty", "totag"))) else "content"
+            raise ValidationError({field: [err.errmsg]}) from err
+        attrs["options"] = options
+        return attrs
+
+
+WECOM_EXAMPLES = {
+    "text": {"content": "Meeting at 3 in room 2"},
+    "markdown": {"content": "**Build** passed\n> [details](https://ci.example.com/1)"},
+    "file": {"media_id": "MEDIA_ID"},
+    "textcard": {"title": "Leave approved", "description": "<div class=\"gray\">3 days</div>",
+                 "url": "https://example.com/leave/7", "btntxt": "Details"},
+    "news": {"articles": [{"title": "Q3 results", "description": "Up 12%", "url": "https://example.com/q3",
+                           "picurl": "https://example.com/q3.png"}]},
+}
+
+
 # ---- serializers: templates, jobs, campaigns, followers -------------------------------------------------
 
 class TemplateSerializer(StrictModelSerializer):
@@ -472,7 +521,8 @@ def campaign_progress(campaign: Campaign) -> dict:
 MESSAGE_EXAMPLE = {
     "id": 42, "account": "shop", "kind": "text", "to_user": "oUser123", "payload": {"content": "Your parcel left."},
     "template_id": None, "campaign": None, "status": "queued", "attempts": 0, "errcode": None, "errmsg": "",
-    "msgid": None, "delivery_status": "", "next_attempt_at": None, "idempotency_key": "order-1001-shipped",
+    "msgid": None, "delivery_status": "", "wecom_msgid": "", "invalid_user": "", "invalid_party": "", "invalid_tag": "",
+    "next_attempt_at": None, "idempotency_key": "order-1001-shipped",
     "created_at": "2026-05-01T08:00:00+08:00", "updated_at": "2026-05-01T08:00:00+08:00", "sent_at": None,
 }
 TEMPLATE_MESSAGE_EXAMPLE = {
@@ -764,6 +814,36 @@ class OutboundMessageViewSet(AccountScopedMixin, mixins.ListModelMixin, mixins.R
         return self._send(request, TemplateMessageSerializer, lambda data, **kw: outbound_services.queue_template(
             data["account"], data["to_user"], data["template_id"], data["data"], url=data.get("url") or None,
             miniprogram=data.get("miniprogram"), **kw))
+
+    @extend_schema(
+        request=WeComAppMessageSerializer, parameters=[IDEMPOTENCY_PARAMETER], responses=SEND_RESPONSES,
+        examples=[OpenApiExample(msgtype, request_only=True, value={
+            "account": "hr", "msgtype": msgtype, "content": content, "touser": ["zhangsan", "lisi"], "toparty": [2]})
+            for msgtype, content in WECOM_EXAMPLES.items()]
+        + [OpenApiExample("Sent", response_only=True, status_codes=["201"], value={
+            **MESSAGE_EXAMPLE, "account": "hr", "kind": "wecom_app", "to_user": "zhangsan|ghost party:2",
+            "payload": {"touser": "zhangsan|ghost", "toparty": "2", "msgtype": "text", "agentid": 1000002,
+                        "text": {"content": "Meeting at 3 in room 2"}},
+            "status": "sent", "attempts": 1, "errcode": 0, "wecom_msgid": "XhkFZaH8bTqAvMiXI3VJ",
+            "invalid_user": "ghost", "sent_at": "2026-05-01T08:00:01+08:00"}),
+            OpenApiExample("Queued", response_only=True, status_codes=["202"], value={
+                **MESSAGE_EXAMPLE, "account": "hr", "kind": "wecom_app", "to_user": "zhangsan party:2",
+                "payload": {"touser": "zhangsan", "toparty": "2", "msgtype": "text", "agentid": 1000002,
+                            "text": {"content": "Meeting at 3 in room 2"}}}),
+            invalid_example("Not a WeCom app", {"account": ["'shop' is not a WeCom app."]}),
+            invalid_example("No recipient", {"touser": ["no recipient: give touser, toparty or totag"]})])
+    @action(detail=False, methods=["post"], required_permissions=[("add", OutboundMessage)],
+            serializer_class=WeComAppMessageSerializer)
+    def wecom(self, request):
+        """Send an app message of a WeCom app (text, image, voice, video, file, textcard, news, mpnews,
+        markdown) to members, departments and tags. WeCom's answer is on the message: `wecom_msgid`,
+        and the recipients it could not reach in `invalid_user` / `invalid_party` / `invalid_tag`
+        (when it reached none, the message fails with errcode 81013)."""
+        from ..services import wecom as wecom_services
+
+        return self._send(request, WeComAppMessageSerializer, lambda data, **kw: wecom_services.queue_app_message(
+            data["account"], data["msgtype"], data["content"], touser=data.get("touser"),
+            toparty=data.get("toparty"), totag=data.get("totag"), safe=data["safe"], **data["options"], **kw))
 
     @extend_schema(request=None, responses={
         202: OutboundMessageSerializer, 201: OutboundMessageSerializer,

@@ -107,7 +107,8 @@ class AccountSerializer(StrictModelSerializer):
     class Meta:
         model = Account
         fields = [
-            "id", "name", "app_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode", "api_base_url",
+            "id", "name", "channel", "app_id", "agent_id", "app_secret", "token", "encoding_aes_key", "encrypt_mode",
+            "api_base_url",
             "enabled", "account_type", "no_match_reply", "error_reply", "js_domains", "app_secret_set",
             "encoding_aes_key_set", "callback_path", "created_at", "updated_at",
         ]
@@ -131,6 +132,8 @@ class AccountSerializer(StrictModelSerializer):
 
     def validate(self, attrs):
         self._check_credentials_permission(attrs)
+        if self.instance is not None and "channel" in attrs and attrs["channel"] != self.instance.channel:
+            raise serializers.ValidationError({"channel": ["An account's kind cannot change once created."]})
         # Run the model's own validation (AES key format, mode needs a key, API base URL allowed,
         # app id free at that host...) so that the API and the admin judge an account the same way.
         instance = self.instance or Account()
@@ -140,6 +143,8 @@ class AccountSerializer(StrictModelSerializer):
             instance.full_clean(validate_unique=False)
         except DjangoValidationError as err:
             raise serializers.ValidationError(serializers.as_serializer_error(err)) from err
+        if instance.channel == Account.Channel.WECOM:
+            attrs["encrypt_mode"] = instance.encrypt_mode  # always safe (Account.clean)
         return attrs
 
     def _check_credentials_permission(self, attrs):

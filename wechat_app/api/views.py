@@ -39,7 +39,7 @@ from .serializers import (
 MAX_PAGE_SIZE = 500  # the message log's cursor pages
 
 ACCOUNT_EXAMPLE = {
-    "id": 1, "name": "shop", "app_id": "wx1234567890abcdef", "encrypt_mode": "safe",
+    "id": 1, "name": "shop", "channel": "mp", "app_id": "wx1234567890abcdef", "agent_id": None, "encrypt_mode": "safe",
     "api_base_url": "", "enabled": True, "no_match_reply": "", "error_reply": "", "app_secret_set": True,
     "encoding_aes_key_set": True, "callback_path": "/wechat/callback/shop/",
     "created_at": "2026-05-01T08:00:00Z", "updated_at": "2026-05-01T08:00:00Z",
@@ -51,6 +51,10 @@ ACCOUNT_CREATE_EXAMPLE = {
 ACCOUNT_EXAMPLES = [
     OpenApiExample("An account", value=ACCOUNT_EXAMPLE, response_only=True),
     OpenApiExample("A new account in safe mode", value=ACCOUNT_CREATE_EXAMPLE, request_only=True),
+    OpenApiExample("A new WeCom app", request_only=True, value={
+        "name": "hr", "channel": "wecom", "app_id": "ww1234567890abcdef", "agent_id": 1000002,
+        "app_secret": "the app's Secret", "token": "MyToken123",
+        "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}),
 ]
 
 

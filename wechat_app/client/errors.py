@@ -45,7 +45,7 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # Retry later with backoff: WeChat's own transient failure.
 TRANSIENT_ERRORS = frozenset({-1})
 # Retry when the quota comes back (may be long): never fail a message for these.
-QUOTA_ERRORS = frozenset({45009, 45011, 45047})
+QUOTA_ERRORS = frozenset({45009, 45011, 45047, 45033})  # 45033: WeCom's concurrent-calls limit
 # The request will never succeed as it is: fail at once with the reason.
 PERMANENT_ERRORS = frozenset({40003, 40008, 40013, 40037, 40125, 43004, 43019, 45015, 47001, 48001})
 

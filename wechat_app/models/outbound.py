@@ -123,6 +123,7 @@ class OutboundMessage(models.Model):
         WXCARD = "wxcard", _("Card (wxcard)")
         MINIPROGRAMPAGE = "miniprogrampage", _("Mini program page")
         TEMPLATE = "template", _("Template message")
+        WECOM_APP = "wecom_app", _("WeCom app message")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -138,6 +139,8 @@ class OutboundMessage(models.Model):
     template = models.ForeignKey(Template, on_delete=models.SET_NULL, null=True, blank=True,
                                  related_name="messages", verbose_name=_("template"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # WeCom app messages: the recipients in short ("zhangsan|lisi", "@all", "party:2", "tag:1"; all
+    # of them are in the payload's touser / toparty / totag).
     to_user = models.CharField(_("to (openid)"), max_length=128, db_index=True)
     payload = models.JSONField(_("content"), default=dict,
                                help_text=_("Customer-service: the fields of the kind. Template: template_id, "
@@ -152,6 +155,12 @@ class OutboundMessage(models.Model):
     errcode = models.IntegerField(_("errcode"), null=True, blank=True)
     errmsg = models.TextField(_("errmsg"), blank=True)
     msgid = models.BigIntegerField(_("WeChat msgid"), null=True, blank=True)
+    # WeCom app messages (kind wecom_app): WeCom's msgid (text) and the recipients it could not
+    # reach ("a|b", as WeCom answers them: unknown, outside the app's visible range...).
+    wecom_msgid = models.CharField(_("WeCom msgid"), max_length=128, blank=True)
+    invalid_user = models.TextField(_("unreached members"), blank=True)
+    invalid_party = models.TextField(_("unreached departments"), blank=True)
+    invalid_tag = models.TextField(_("unreached tags"), blank=True)
     delivery_status = models.CharField(_("delivery report"), max_length=64, blank=True,
                                        help_text=_("TEMPLATESENDJOBFINISH status: success, failed:user block, "
                                                    "failed: system failed."))

@@ -61,6 +61,7 @@ SYSTEM_EVENTS = frozenset({
     "card_pass_check", "card_not_pass_check", "card_sku_remind",  # card reviews and stock alerts
     "poi_check_notify",  # store review
     "kf_create_session", "kf_close_session", "kf_switch_session",  # customer-service agents' sessions
+    "change_contact", "batch_job_result",  # WeCom: the corp's directory changed, a batch job finished
 })
 
 
@@ -162,7 +163,11 @@ class Message:
         """
         if self.id and not self.is_event:
             return f"msg:{self.id}"
-        return f"evt:{self.uid}:{self.create_time}:{self.event or ''}:{self.event_key or ''}"
+        key = f"evt:{self.uid}:{self.create_time}:{self.event or ''}:{self.event_key or ''}"
+        # Events that carry no key but must not be confused (WeCom's change_contact from "sys"):
+        # their parser puts what tells them apart in param["identity"].
+        identity = self.param.get("identity")
+        return f"{key}:{identity}" if identity else key
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable form (for logs and the REST API)."""

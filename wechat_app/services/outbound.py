@@ -145,6 +145,10 @@ def send_reply_later(account, openid: str, reply, *, idempotency_key: str | None
     ``idempotency_key`` (for example the inbound message's dedupe key) keeps WeChat's retries
     of the same inbound message from sending the late reply twice.
     """
+    if account.channel == "wecom":  # a WeCom app answers with app messages
+        from .wecom import send_reply_later as send_app_reply
+
+        return send_app_reply(account, openid, reply, idempotency_key=idempotency_key)
     parts = reply_to_custom(reply)
     return [queue_custom(account, openid, kind, content,
                          idempotency_key=f"{idempotency_key}:{i}" if idempotency_key else None)
@@ -197,6 +201,8 @@ def _finish(message_id: int, claim_id: str, **fields) -> int:
 
 def _attempt(client, message: OutboundMessage) -> tuple[Outcome, dict]:
     """Send ``message`` once; return the outcome and the fields to record."""
+    if message.kind == OutboundMessage.Kind.WECOM_APP:
+        return _attempt_app_message(client, message)
     try:
         if message.kind == OutboundMessage.Kind.TEMPLATE:
             # client_msg_id: WeChat drops a second send of the same key (lost answers, crashes).
@@ -214,6 +220,28 @@ def _attempt(client, message: OutboundMessage) -> tuple[Outcome, dict]:
         return _failure(message, WeChatAPIError(None, f"{type(err).__name__}: {err}", "deliver"))
     return Outcome(Status.SENT), {"status": Status.SENT, "msgid": msgid, "sent_at": timezone.now(),
                                   "errcode": 0, "errmsg": ""}
+
+
+def _unreached(answer: dict | None) -> dict:
+    """WeCom's invaliduser / invalidparty / invalidtag, as the message's fields."""
+    answer = answer or {}
+    return {"invalid_user": str(answer.get("invaliduser") or ""), "invalid_party": str(answer.get("invalidparty") or ""),
+            "invalid_tag": str(answer.get("invalidtag") or "")}
+
+
+def _attempt_app_message(client, message: OutboundMessage) -> tuple[Outcome, dict]:
+    """Send a WeCom app message once; record WeCom's msgid and whom it could not reach."""
+    try:
+        answer = client.message.send_body(message.payload)
+    except WeChatAPIError as err:
+        outcome, fields = _failure(message, err)
+        fields.update(_unreached(err.payload))  # 81013: no one was reachable, and who they were
+        return outcome, fields
+    except Exception as err:  # a bug or an unexpected answer: keep the message, retry later
+        logger.exception("delivery of outbound message %s crashed", message.pk)
+        return _failure(message, WeChatAPIError(None, f"{type(err).__name__}: {err}", "deliver"))
+    return Outcome(Status.SENT), {"status": Status.SENT, "sent_at": timezone.now(), "errcode": 0, "errmsg": "",
+                                  "wecom_msgid": str(answer.get("msgid") or "")[:128], **_unreached(answer)}
 
 
 def _failure(message: OutboundMessage, err: WeChatAPIError) -> tuple[Outcome, dict]:
@@ -275,7 +303,8 @@ def resend(message: OutboundMessage) -> OutboundMessage:
         raise ValidationError(f"Only failed or cancelled messages can be resent (this one is {message.status}).")
     with transaction.atomic():
         OutboundMessage.objects.filter(pk=message.pk).update(status=Status.QUEUED, attempts=0, errcode=None,
-                                                             errmsg="", next_attempt_at=None)
+                                                             errmsg="", next_attempt_at=None, invalid_user="",
+                                                             invalid_party="", invalid_tag="")
         enqueue("deliver_message", message.pk)
     message.refresh_from_db()
     return message

@@ -11,6 +11,11 @@ an option given without a value (``update shop --app-secret``) does the same::
 
     WECHAT_APP_SECRET=... manage.py wechat_account add shop --app-id wx... --generate-token
     manage.py wechat_account update shop --app-secret          # asks: App secret:
+
+A WeCom app (docs/wecom.md) is added with ``--channel wecom``, its corp id as ``--app-id`` and
+its ``--agent-id``; it always encrypts, so it needs a token and an EncodingAESKey::
+
+    manage.py wechat_account add hr --channel wecom --app-id ww... --agent-id 1000002 --generate-token --generate-aes-key
 """
 import getpass
 import os
@@ -22,7 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from ...models import Account, MessageLog, Rule
-from ...models.accounts import mask_secret
+from ...models.accounts import WECOM_CORP_ID_RE, mask_secret
 from ...protocol.crypto import new_aes_key
 from ...protocol.signature import new_token
 
@@ -53,7 +58,9 @@ class Command(BaseCommand):
         def credential_options(sub, required):
             asked = ("; without a value: from {env} or asked" if not required
                      else "; if omitted: from {env}, else asked")
-            sub.add_argument("--app-id", required=required, help="The account's AppID (wx and 16 hex digits).")
+            sub.add_argument("--app-id", required=required,
+                             help="The account's AppID (wx and 16 hex digits); a WeCom app's corp id (ww...).")
+            sub.add_argument("--agent-id", type=int, help="WeCom apps: the app's AgentId.")
             sub.add_argument("--app-secret", nargs="?", const=ASK, metavar="SECRET",
                              help="The account's AppSecret" + asked.format(env="WECHAT_APP_SECRET") + ".")
             token = sub.add_mutually_exclusive_group()
@@ -74,6 +81,8 @@ class Command(BaseCommand):
         add.add_argument("name", help="Unique name, used in the callback URL /wechat/callback/<name>/.")
         credential_options(add, required=True)
         add.add_argument("--disabled", action="store_true", help="Create the account disabled.")
+        add.add_argument("--channel", choices=["mp", "wecom"], default="mp",
+                         help="mp: an Official Account (default); wecom: a WeCom app.")
 
         actions.add_parser("list", help="List accounts (secrets masked).")
 
@@ -93,7 +102,7 @@ class Command(BaseCommand):
 
     # --- actions -------------------------------------------------------------------------------
     def handle_add(self, name, **options):
-        account = Account(name=name, enabled=not options["disabled"])
+        account = Account(name=name, enabled=not options["disabled"], channel=options.get("channel") or "mp")
         generated = self._apply(account, options, adding=True)
         if not account.encrypt_mode:
             account.encrypt_mode = Account.EncryptMode.PLAIN
@@ -118,8 +127,8 @@ class Command(BaseCommand):
             self.stdout.write("No accounts. Add one with: manage.py wechat_account add NAME --app-id ... "
                               "--app-secret ... --token ...")
             return
-        header = ("NAME", "APP ID", "MODE", "ENABLED", "SECRET", "TOKEN", "AES KEY", "API BASE URL")
-        rows = [(a.name, a.app_id, a.encrypt_mode, "yes" if a.enabled else "no", mask_secret(a.app_secret),
+        header = ("NAME", "KIND", "APP ID", "AGENT", "MODE", "ENABLED", "SECRET", "TOKEN", "AES KEY", "API BASE URL")
+        rows = [(a.name, a.channel, a.app_id, a.agent_id or "-", a.encrypt_mode, "yes" if a.enabled else "no", mask_secret(a.app_secret),
                  mask_secret(a.token), mask_secret(a.encoding_aes_key) or "-", a.effective_api_base_url)
                 for a in accounts]
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
@@ -151,11 +160,17 @@ class Command(BaseCommand):
         app_id = options.get("app_id")
         if app_id is not None:
             app_id = app_id.strip()
-            if not APP_ID_RE.match(app_id):
+            if account.channel == Account.Channel.WECOM:
+                if not re.fullmatch(WECOM_CORP_ID_RE, app_id):
+                    raise CommandError(f"Invalid account: app_id: {app_id!r} is not a WeCom corp id (ww..., see "
+                                       "我的企业 › 企业信息 in the WeCom admin console). Nothing was saved.")
+            elif not APP_ID_RE.match(app_id):
                 raise CommandError(f"Invalid account: app_id: {app_id!r} is not an Official Account AppID ('wx' and "
                                    "16 hexadecimal digits, see 开发 → 基本配置 in the WeChat console). "
                                    "Nothing was saved.")
             account.app_id = app_id
+        if options.get("agent_id") is not None:
+            account.agent_id = options["agent_id"]
         for option, field in (("encrypt_mode", "encrypt_mode"), ("api_base_url", "api_base_url")):
             if options.get(option) is not None:
                 setattr(account, field, options[option].strip())

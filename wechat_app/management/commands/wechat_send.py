@@ -88,6 +88,13 @@ class Command(BaseCommand):
         echostr = (options["message_args"] or [str(secrets.randbelow(10**18))])[0]
         params, _ = sign_request("", account.token)
         params["echostr"] = echostr
+        if account.channel == Account.Channel.WECOM:
+            # WeCom's check: echostr encrypted, signed with msg_signature; the answer is the plaintext.
+            from ...protocol import make_signature
+
+            encrypted = account.crypto.encrypt(echostr)
+            params = {"timestamp": params["timestamp"], "nonce": params["nonce"], "echostr": encrypted,
+                      "msg_signature": make_signature(account.token, params["timestamp"], params["nonce"], encrypted)}
         path = options["path"].format(name=account.name)
         if options["url"]:
             import requests
