@@ -247,6 +247,7 @@ class SandboxState:
 
             self.mass = MassState()
             self.web = WebState()
+            self.wecom_contacts = {}  # corp id -> ContactBook (sandbox/wecom_contacts.py)
             self.config = {
                 "token_ttl": 7200,          # seconds a token lives
                 "stable_renew_window": 300,  # normal-mode stable_token renews in the last 5 minutes
