@@ -19,10 +19,12 @@ import re
 from typing import Any, Callable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from ..client import WeChatAPIError
+from ..client import WeChatAPIError, WeChatTransportError
 from ..models import WeComContactEvent, WeComDepartment, WeComMember, WeComTag, WeComTagMember
 from ..models.wecom import DEPARTMENT_NAME_MAX, MEMBER_NAME_MAX, ROOT_DEPARTMENT_ID, TAG_NAME_MAX, USERID_MAX
 from .tokens import get_client
@@ -76,10 +78,18 @@ def contacts(account):
     return get_client(account).contacts
 
 
+def refused(err: WeChatAPIError) -> bool:
+    """Whether WeCom answered no (a ValidationError for people), rather than could not be reached
+    or was busy (left to the caller: the API answers 502)."""
+    return not (isinstance(err, WeChatTransportError) or err.is_transient)
+
+
 def _call(func, *args, field: str | None = None, **kwargs):
     try:
         return func(*args, **kwargs)
     except WeChatAPIError as err:
+        if not refused(err):
+            raise
         raise ValidationError({field: explain(err)} if field else explain(err)) from err
 
 
@@ -352,6 +362,16 @@ def ancestors(account, department_id: int) -> list[int]:
     return found
 
 
+def members_in_department(queryset, department_id: int):
+    """Members whose ``departments`` hold ``department_id`` (JSON containment on PostgreSQL; on
+    other databases a match on the JSON text, as ``audience.followers_with_tag``)."""
+    department_id = int(department_id)
+    if connection.vendor == "postgresql":
+        return queryset.filter(departments__contains=[department_id])
+    return queryset.annotate(_departments_text=Cast("departments", TextField())).filter(
+        _departments_text__regex=rf"[\[,\s]{department_id}[\],]")
+
+
 def department_tree(account) -> list[dict[str, Any]]:
     """``[{"department", "depth", "members"}]`` in tree order (parents first, siblings by order)."""
     departments = list(WeComDepartment.objects.filter(account=account).order_by("-order", "department_id"))
@@ -412,6 +432,8 @@ def delete_member(member: WeComMember) -> None:
     try:
         contacts(member.account).user.delete(member.userid)
     except WeChatAPIError as err:
+        if not refused(err):
+            raise
         if err.errcode != 60111:  # gone on WeCom already: forget it here too
             raise ValidationError(explain(err)) from err
     WeComTagMember.objects.filter(tag__account=member.account, userid=member.userid).delete()
@@ -439,6 +461,8 @@ def delete_tag(tag: WeComTag) -> None:
     try:
         contacts(tag.account).tag.delete(tag.tag_id)
     except WeChatAPIError as err:
+        if not refused(err):
+            raise
         if err.errcode != 40068:
             raise ValidationError(explain(err)) from err
     tag.delete()
@@ -483,6 +507,8 @@ def change_tag_members(tag: WeComTag, userids=None, party_ids=None, *, add: bool
         try:
             answer = call(tag.tag_id, batch, parties)
         except WeChatAPIError as err:
+            if not refused(err):
+                raise
             if err.errcode != 40070:  # 40070: none of this batch exists on WeCom
                 raise ValidationError(explain(err)) from err
             answer = {"invalid_users": list(batch), "invalid_parties": list(parties)}
