@@ -136,9 +136,9 @@ WECHAT_APP = {
 # run time), so it allows plain http to loopback on any port besides WeChat's hosts. A production
 # deployment sets WECHAT_SANDBOX=false: account API URLs are then WeChat's hosts only.
 if env.bool("WECHAT_SANDBOX", default=True):
-    from wechat_app.client.hosts import LOOPBACK_SANDBOX_BASE_URLS, WECHAT_API_BASE_URLS
+    from wechat_app.client.hosts import LOOPBACK_SANDBOX_BASE_URLS, WECHAT_API_BASE_URLS, WECOM_API_BASE_URLS
 
-    WECHAT_APP["ALLOWED_API_BASE_URLS"] = [*WECHAT_API_BASE_URLS, *LOOPBACK_SANDBOX_BASE_URLS]
+    WECHAT_APP["ALLOWED_API_BASE_URLS"] = [*WECHAT_API_BASE_URLS, *WECOM_API_BASE_URLS, *LOOPBACK_SANDBOX_BASE_URLS]
 
 LOGGING = {
     "version": 1,

@@ -22,9 +22,10 @@ def _sandbox_allowed(request, monkeypatch):
         yield
         return
     from wechat_app import conf
-    from wechat_app.client.hosts import LOOPBACK_SANDBOX_BASE_URLS, WECHAT_API_BASE_URLS
+    from wechat_app.client.hosts import LOOPBACK_SANDBOX_BASE_URLS, WECHAT_API_BASE_URLS, WECOM_API_BASE_URLS
 
-    monkeypatch.setitem(conf.DEFAULTS, "ALLOWED_API_BASE_URLS", [*WECHAT_API_BASE_URLS, *LOOPBACK_SANDBOX_BASE_URLS])
+    monkeypatch.setitem(conf.DEFAULTS, "ALLOWED_API_BASE_URLS",
+                        [*WECHAT_API_BASE_URLS, *WECOM_API_BASE_URLS, *LOOPBACK_SANDBOX_BASE_URLS])
     conf.app_settings.reload()
     yield
     monkeypatch.undo()

@@ -6,12 +6,12 @@ from wechat_app.client.hosts import WECHAT_API_BASE_URLS, base_url_allowed, pars
 SANDBOX = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
 
-def test_the_shipped_default_is_wechats_hosts(shipped_api_allow_list):
+def test_the_shipped_default_is_wechats_and_wecoms_hosts(shipped_api_allow_list):
     from wechat_app.conf import app_settings
 
     assert list(app_settings.ALLOWED_API_BASE_URLS) == [
         "https://api.weixin.qq.com", "https://api2.weixin.qq.com", "https://sh.api.weixin.qq.com",
-        "https://sz.api.weixin.qq.com", "https://hk.api.weixin.qq.com"]
+        "https://sz.api.weixin.qq.com", "https://hk.api.weixin.qq.com", "https://qyapi.weixin.qq.com"]
 
 
 @pytest.mark.parametrize("url", [

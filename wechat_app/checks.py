@@ -46,6 +46,8 @@ RULES = {
     "MAX_BODY_SIZE": ("E003", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
     "API_BASE_URL": ("E010", lambda v: isinstance(v, str) and v.startswith(("http://", "https://")),
                      "an http(s) URL"),
+    "WECOM_API_BASE_URL": ("E010", lambda v: isinstance(v, str) and v.startswith(("http://", "https://")),
+                           "an http(s) URL"),
     "API_TIMEOUT": ("E011", lambda v: _timeout(v) is not None,
                     "a positive number of seconds or a (connect, read) pair of them"),
     "USE_STABLE_TOKEN": ("E012", lambda v: isinstance(v, bool), "True or False"),

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from .client.hosts import WECHAT_API_BASE_URLS
+from .client.hosts import WECHAT_API_BASE_URLS, WECOM_API_BASE_URLS
 
 SETTINGS_NAME = "WECHAT_APP"
 
@@ -101,13 +101,15 @@ DEFAULTS = {
     # Default base URL of the WeChat API for accounts that leave theirs empty. Set by the
     # installer, so it is always allowed.
     "API_BASE_URL": "https://api.weixin.qq.com",
+    # The same for WeCom apps (docs/wecom.md): WeCom's API host, also always allowed.
+    "WECOM_API_BASE_URL": "https://qyapi.weixin.qq.com",
     # The API base URLs an account may use (the app secret and tokens are sent there): entries
     # ``scheme://host[:port][/path]``; ``*`` as the port allows any port of that host. Default:
-    # WeChat's hosts (api, api2 and the regional sh/sz/hk). To work with the sandbox, add its URL,
-    # or ``"http://127.0.0.1:*"`` (loopback, any port) where the sandbox runs on changing ports.
+    # WeChat's hosts (api, api2 and the regional sh/sz/hk) and WeCom's (qyapi). To work with the
+    # sandbox, add its URL, or ``"http://127.0.0.1:*"`` (loopback, any port) where the sandbox runs on changing ports.
     # Only superusers (or holders of wechat_app.change_account_credentials) edit an account's URL;
     # the client refuses a URL outside this list whatever way it was stored.
-    "ALLOWED_API_BASE_URLS": list(WECHAT_API_BASE_URLS),
+    "ALLOWED_API_BASE_URLS": [*WECHAT_API_BASE_URLS, *WECOM_API_BASE_URLS],
     # Timeout of API calls in seconds: (connect, read).
     "API_TIMEOUT": (3.05, 10),
     # Use /cgi-bin/stable_token (does not invalidate tokens held by other systems) rather than

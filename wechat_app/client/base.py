@@ -32,7 +32,7 @@ USER_AGENT = "django-wechat-app/0.1"
 
 # WeChat takes secrets in query strings (access_token everywhere; the app secret and OAuth
 # tokens on /sns): urllib3's DEBUG log of each request line must not write them out.
-_SECRET_QUERY_RE = re.compile(r"\b(secret|access_token|refresh_token|code)=[^&\s\"]*")
+_SECRET_QUERY_RE = re.compile(r"\b(secret|corpsecret|access_token|refresh_token|code)=[^&\s\"]*")
 
 
 class _RedactQuerySecrets(logging.Filter):
@@ -120,43 +120,22 @@ class MemoryTokenProvider:
                 self._token, self._expires_at = None, 0.0
 
 
-class WeChatClient:
-    """Calls the WeChat API for one app.
+class BaseClient:
+    """What every API client shares: the HTTP session, timeouts, the token provider and the
+    "refresh the token and retry once" rule (``request``). Subclasses bind endpoint groups and a
+    ``token`` group whose ``fetch(force_refresh)`` returns ``(access_token, expires_in)``."""
 
-    ``base_url`` may point at the sandbox; ``token_provider`` defaults to an in-memory one;
-    ``timeout`` is requests' ``(connect, read)``; ``use_stable_token`` selects
-    /cgi-bin/stable_token (default) or the classic /cgi-bin/token.
-    """
+    default_base_url = DEFAULT_BASE_URL
 
     def __init__(self, app_id: str, secret: str, base_url: str | None = None, *,
                  token_provider: TokenProvider | None = None, timeout=None,
-                 use_stable_token: bool = True, session: requests.Session | None = None):
-        from . import api, mass, material
-
+                 session: requests.Session | None = None):
         self.app_id = app_id
         self._secret = secret
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.token_provider = token_provider or MemoryTokenProvider()
         self.timeout = tuple(timeout) if isinstance(timeout, (list, tuple)) else (timeout or DEFAULT_TIMEOUT)
-        self.use_stable_token = use_stable_token
         self._session = session
-        self.token = api.TokenAPI(self)
-        self.menu = api.MenuAPI(self)
-        self.message = api.MessageAPI(self)
-        self.template = api.TemplateAPI(self)
-        self.user = api.UserAPI(self)
-        self.tag = api.TagAPI(self)
-        self.media = material.MediaAPI(self)
-        self.material = material.MaterialAPI(self)
-        self.qrcode = api.QRCodeAPI(self)
-        self.jssdk = api.JSSDKAPI(self)
-        self.mass = mass.MassAPI(self)
-        self.kf = mass.KfAccountAPI(self)
-        self.shorturl = api.ShortURLAPI(self)
-        self.oauth = api.OAuthAPI(self)
-
-    def __repr__(self):
-        return f"<WeChatClient app_id={self.app_id!r} base_url={self.base_url!r}>"
 
     @property
     def session(self) -> requests.Session:
@@ -235,3 +214,37 @@ class WeChatClient:
             error.payload = {k: v for k, v in payload.items() if k not in ("errcode", "errmsg")}
             raise error
         return payload
+
+
+class WeChatClient(BaseClient):
+    """Calls the WeChat API for one app.
+
+    ``base_url`` may point at the sandbox; ``token_provider`` defaults to an in-memory one;
+    ``timeout`` is requests' ``(connect, read)``; ``use_stable_token`` selects
+    /cgi-bin/stable_token (default) or the classic /cgi-bin/token.
+    """
+
+    def __init__(self, app_id: str, secret: str, base_url: str | None = None, *,
+                 token_provider: TokenProvider | None = None, timeout=None,
+                 use_stable_token: bool = True, session: requests.Session | None = None):
+        from . import api, mass, material
+
+        super().__init__(app_id, secret, base_url, token_provider=token_provider, timeout=timeout, session=session)
+        self.use_stable_token = use_stable_token
+        self.token = api.TokenAPI(self)
+        self.menu = api.MenuAPI(self)
+        self.message = api.MessageAPI(self)
+        self.template = api.TemplateAPI(self)
+        self.user = api.UserAPI(self)
+        self.tag = api.TagAPI(self)
+        self.media = material.MediaAPI(self)
+        self.material = material.MaterialAPI(self)
+        self.qrcode = api.QRCodeAPI(self)
+        self.jssdk = api.JSSDKAPI(self)
+        self.mass = mass.MassAPI(self)
+        self.kf = mass.KfAccountAPI(self)
+        self.shorturl = api.ShortURLAPI(self)
+        self.oauth = api.OAuthAPI(self)
+
+    def __repr__(self):
+        return f"<WeChatClient app_id={self.app_id!r} base_url={self.base_url!r}>"

@@ -27,6 +27,9 @@ WECHAT_API_BASE_URLS = (
     "https://sz.api.weixin.qq.com",
     "https://hk.api.weixin.qq.com",
 )
+# WeCom's API host (企业微信 server API).
+# https://developer.work.weixin.qq.com/document/path/90664
+WECOM_API_BASE_URLS = ("https://qyapi.weixin.qq.com",)
 # What a project opts into to reach the sandbox on loopback (any port).
 LOOPBACK_SANDBOX_BASE_URLS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 

@@ -19,6 +19,9 @@ name_validator = RegexValidator(
     _("Use 1 to 64 letters, digits, '-' or '_' (it is part of the callback URL)."),
 )
 app_id_validator = RegexValidator(r"^[A-Za-z0-9_-]{4,64}$", _("An app id is 4 to 64 letters, digits, '-' or '_'."))
+# A WeCom app's app id is its corp id (``Account.clean``): "ww" and 16 hex digits for most corps,
+# "wx..." for older ones, so letters and digits, 6 to 32 of them.
+WECOM_CORP_ID_RE = r"[A-Za-z0-9]{6,32}"
 # WeChat's console accepts 3 to 32 letters and digits for the token.
 token_validator = RegexValidator(r"^[A-Za-z0-9]{3,32}$", _("The token is 3 to 32 letters or digits."))
 
@@ -36,7 +39,8 @@ def api_base_url_allowed(url: str) -> bool:
     ``ALLOWED_API_BASE_URLS``, or the installer's own ``API_BASE_URL``."""
     from ..conf import app_settings
 
-    return base_url_allowed(url, [*app_settings.ALLOWED_API_BASE_URLS, app_settings.API_BASE_URL])
+    return base_url_allowed(url, [*app_settings.ALLOWED_API_BASE_URLS, app_settings.API_BASE_URL,
+                                  app_settings.WECOM_API_BASE_URL])
 
 
 def api_base_url_validator(value):
@@ -117,8 +121,13 @@ class Account(models.Model):
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices,
                                default=Channel.OFFICIAL_ACCOUNT,
                                help_text=_("What kind of account this is; it cannot change once created."))
-    app_id = models.CharField(_("app id"), max_length=64, validators=[app_id_validator])
+    app_id = models.CharField(_("app id"), max_length=64, validators=[app_id_validator],
+                              help_text=_("The Official Account's app id (wx...); for a WeCom app the "
+                                          "corp id (ww...)."))
     app_secret = models.CharField(_("app secret"), max_length=128)
+    # WeCom apps: the app's AgentId (app messages and menus name it); None for other kinds.
+    agent_id = models.PositiveIntegerField(_("agent id"), null=True, blank=True,
+                                           help_text=_("WeCom apps only: the app's AgentId."))
     token = models.CharField(_("token"), max_length=32, validators=[token_validator])
     encoding_aes_key = models.CharField(_("EncodingAESKey"), max_length=43, blank=True,
                                         validators=[aes_key_validator])
@@ -163,7 +172,11 @@ class Account(models.Model):
             # One account per app at one API host: two would act as the same app (and with
             # classic tokens revoke each other's). ``validate_constraints`` also compares
             # equivalent spellings of the URL, and an empty URL with the default.
-            models.UniqueConstraint(fields=["app_id", "api_base_url"], name="wechat_app_account_app_id_per_api"),
+            # WeCom apps of one corp share its corp id (app_id): one account per agent id.
+            models.UniqueConstraint(fields=["app_id", "api_base_url"], condition=~models.Q(channel="wecom"),
+                                    name="wechat_app_account_app_id_per_api"),
+            models.UniqueConstraint(fields=["app_id", "agent_id", "api_base_url"], condition=models.Q(channel="wecom"),
+                                    name="wechat_app_account_wecom_agent_per_api"),
         ]
 
     def __str__(self):
@@ -182,9 +195,31 @@ class Account(models.Model):
 
     def clean(self):
         super().clean()
+        if self.channel == self.Channel.WECOM:
+            self._clean_wecom()
+            return
+        if self.agent_id is not None:
+            raise ValidationError({"agent_id": _("Only WeCom apps have an agent id.")})
         if self.encrypt_mode != self.EncryptMode.PLAIN and not self.encoding_aes_key:
             raise ValidationError({"encoding_aes_key": _("The %(mode)s mode needs an EncodingAESKey.")
                                    % {"mode": self.get_encrypt_mode_display()}})
+
+    def _clean_wecom(self):
+        """A WeCom app: corp id, agent id, token and EncodingAESKey (WeCom always encrypts)."""
+        import re
+
+        errors = {}
+        if self.app_id and not re.fullmatch(WECOM_CORP_ID_RE, self.app_id):
+            errors["app_id"] = _("A WeCom corp id is 6 to 32 letters or digits (ww...).")
+        if self.agent_id is None:
+            errors["agent_id"] = _("A WeCom app needs its agent id (AgentId).")
+        if not self.encoding_aes_key:
+            errors["encoding_aes_key"] = _("WeCom always encrypts callbacks: the EncodingAESKey is required.")
+        if not self.token:
+            errors["token"] = _("A WeCom app needs its callback token.")
+        if errors:
+            raise ValidationError(errors)
+        self.encrypt_mode = self.EncryptMode.SAFE  # WeCom has no plain mode
 
     def validate_constraints(self, exclude=None):
         """The database constraint, judged on the effective API host, with a message on the field."""
@@ -199,13 +234,20 @@ class Account(models.Model):
             else:
                 errors = {}
             errors.setdefault(field, []).append(ValidationError(
+                _("Another account already uses this corp id and agent id with this API base URL.")
+                if self.channel == self.Channel.WECOM else
                 _("Another account already uses this app id with this API base URL."), code="app_id_taken"))
             raise ValidationError(errors)
         super().validate_constraints(exclude=exclude)
 
     def _app_id_taken(self) -> bool:
         mine = _comparable_base_url(self.effective_api_base_url)
-        others = Account.objects.filter(app_id=self.app_id).exclude(pk=self.pk).only("api_base_url")
+        others = Account.objects.filter(app_id=self.app_id).exclude(pk=self.pk)
+        if self.channel == self.Channel.WECOM:  # another app of the same corp is fine
+            others = others.filter(channel=self.channel, agent_id=self.agent_id)
+        else:
+            others = others.exclude(channel=self.Channel.WECOM)
+        others = others.only("api_base_url", "channel")
         return any(_comparable_base_url(other.effective_api_base_url) == mine for other in others)
 
     def credentials_fingerprint(self) -> str:
@@ -223,10 +265,17 @@ class Account(models.Model):
         return MessageCrypto(self.token, self.encoding_aes_key, self.app_id)
 
     @property
+    def is_wecom(self) -> bool:
+        return self.channel == self.Channel.WECOM
+
+    @property
     def effective_api_base_url(self) -> str:
         from ..conf import app_settings
 
-        return (self.api_base_url or app_settings.API_BASE_URL).rstrip("/")
+        if self.api_base_url:
+            return self.api_base_url.rstrip("/")
+        default = app_settings.WECOM_API_BASE_URL if self.channel == self.Channel.WECOM else app_settings.API_BASE_URL
+        return default.rstrip("/")
 
 
 def _comparable_base_url(url: str):

@@ -62,7 +62,7 @@ def admin(method: str, path: str):
     return register
 
 
-_SECRET_QUERY_RE = re.compile(r"\b(secret|access_token|refresh_token|code)=[^&\s]*")
+_SECRET_QUERY_RE = re.compile(r"\b(secret|corpsecret|access_token|refresh_token|code)=[^&\s]*")
 
 
 class RawResponse:
@@ -152,6 +152,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return
         route = API_ROUTES.get((method, url.path))
         token = query.get("access_token")
+        # WeCom (sandbox/wecom.py): routed by the token's owner, or by a path only WeCom has.
+        wecom_owner = wecom.token_owner(self.state, token) if token else ""
+        if wecom_owner or (route is None and (method, url.path) in wecom.WECOM_ROUTES):
+            self._dispatch_wecom(method, url.path, query, raw, wecom_owner)
+            return
         app_id = query.get("appid") or self.state.app_for_token(token)
         if not app_id and url.path == "/cgi-bin/stable_token":  # the app id is in the JSON body
             try:
@@ -159,7 +164,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             except (ValueError, AttributeError):
                 pass
         call = {"method": method, "path": url.path, "app_id": app_id, "at": time.time(),
-                "query": {k: ("***" if k in ("access_token", "secret", "refresh_token") else v) for k, v in query.items()}}
+                "query": {k: ("***" if k in ("access_token", "secret", "corpsecret", "refresh_token") else v) for k, v in query.items()}}
         faults = self.state.take_faults(url.path, app_id)
         drop_after = False
         for fault in faults:
@@ -216,6 +221,65 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._drop()
             return
         self.state.record_call(call)
+        self._send_json(payload)
+
+    def _dispatch_wecom(self, method: str, path: str, query: dict[str, str], raw: bytes, owner: str) -> None:
+        owner = owner or (query.get("corpid") or "")
+        call = {"method": method, "path": path, "app_id": owner, "at": time.time(), "wecom": True,
+                "query": {k: ("***" if k in ("access_token", "corpsecret") else v) for k, v in query.items()}}
+        faults = self.state.take_faults(path, owner)
+        for fault in faults:
+            if fault.kind == "latency":
+                time.sleep(fault.seconds)
+        drop_after = False
+        for fault in faults:
+            if fault.kind == "drop":
+                call.update(errcode=None, fault="drop")
+                self.state.record_call(call)
+                self._drop()
+                return
+            if fault.kind == "http":
+                call.update(errcode=None, status=fault.status, fault="http")
+                self.state.record_call(call)
+                self._send_json({"error": "upstream unavailable"}, status=fault.status)
+                return
+            if fault.kind in ("error", "rate_limit"):
+                call.update(errcode=fault.errcode, fault=fault.kind)
+                self.state.record_call(call)
+                self._send_json(error_payload(fault.errcode))
+                return
+            if fault.kind == "drop_after":
+                drop_after = True
+        route = wecom.WECOM_ROUTES.get((method, path))
+        if route is None:
+            call.update(errcode=None, status=404)
+            self.state.record_call(call)
+            self._send_json({"errcode": 404, "errmsg": f"unknown WeCom endpoint {path}"}, status=404)
+            return
+        func, needs_token = route
+        body = None
+        try:
+            app = wecom.check_token(self.state, query.get("access_token")) if needs_token else None
+            multipart = self.headers.get("Content-Type", "").startswith("multipart/")
+            if method == "POST" and not multipart:
+                body = _json_body(raw, path)
+            payload = func(self, query, body if body is not None else raw, app)
+        except SandboxError as err:
+            payload = error_payload(err.errcode, err.errmsg)
+        if isinstance(payload, RawResponse):
+            call.update(errcode=0 if isinstance(payload, RawBody) else None, status=payload.status)
+            self.state.record_call(call)
+            self._send_raw(payload)
+            return
+        payload.setdefault("errcode", 0)
+        payload.setdefault("errmsg", "ok")
+        call["errcode"] = payload["errcode"]
+        call["body"] = _redact(body)
+        self.state.record_call(call)
+        if drop_after:
+            call["fault"] = "drop_after"
+            self._drop()
+            return
         self._send_json(payload)
 
     def _admin(self, method, path, query, raw):
@@ -555,6 +619,22 @@ def _apps(server, query, body):
     return {"app": app.public()}
 
 
+@admin("POST", "/wecom/apps")
+def _wecom_apps(server, query, body):
+    app = server.state.add_corp_app(str(body.pop("corp_id")), str(body.pop("secret")), int(body.pop("agent_id")), **body)
+    return {"app": app.public()}
+
+
+@admin("POST", "/wecom/users")
+def _wecom_users(server, query, body):
+    return {"added": server.state.wecom.add_users(str(body["corp_id"]), body["users"], int(body.get("department", 1)))}
+
+
+@admin("GET", "/wecom/messages")
+def _wecom_messages(server, query, body):
+    return {"messages": server.state.wecom.list_messages(query.get("owner"), query.get("touser"))}
+
+
 @admin("POST", "/followers")
 def _followers(server, query, body):
     openids = server.state.add_followers(body["app_id"], body.get("followers"), int(body.get("count", 0)))
@@ -650,4 +730,4 @@ class SandboxServer:
 # Tags, blacklist, mass send, kf accounts (audience.py, mass.py); the web side (OAuth pages and /sns
 # endpoints, QR code images, short links: web.py); media and the material library (material.py)
 # register their routes.
-from . import audience, mass, material, web  # noqa: E402,F401
+from . import audience, mass, material, web, wecom  # noqa: E402,F401

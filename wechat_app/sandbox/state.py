@@ -245,9 +245,15 @@ class SandboxState:
             from .mass import MassState  # mass sends, kf accounts: their own state (sandbox/mass.py)
             from .web import WebState  # OAuth codes and tokens, QR codes, short links
 
+            from .wecom import WeComState  # WeCom corp apps, directories, app messages (sandbox/wecom.py)
+
             self.mass = MassState()
             self.web = WebState()
             self.wecom_contacts = {}  # corp id -> ContactBook (sandbox/wecom_contacts.py)
+            wecom = getattr(self, "wecom", None)
+            self.wecom = WeComState(self.lock)
+            if keep_apps and wecom is not None:
+                self.wecom.apps, self.wecom.corps = wecom.apps, wecom.corps
             self.config = {
                 "token_ttl": 7200,          # seconds a token lives
                 "stable_renew_window": 300,  # normal-mode stable_token renews in the last 5 minutes
@@ -277,6 +283,11 @@ class SandboxState:
             self.templates.setdefault(app_id, {})
             self.tags.setdefault(app_id, {})
             return app
+
+    def add_corp_app(self, corp_id: str, secret: str, agent_id: int, **callback):
+        """Register a WeCom app (``callback_url``, ``token``, ``encoding_aes_key``, ``name``
+        optional): ``/cgi-bin/gettoken?corpid=&corpsecret=`` then issues its tokens."""
+        return self.wecom.add_app(corp_id, secret, agent_id, **callback)
 
     def add_followers(self, app_id: str, followers=None, count: int = 0, prefix: str = "o") -> list[str]:
         """Add followers (dicts or openids), or ``count`` generated ones; return their openids."""
@@ -357,7 +368,9 @@ class SandboxState:
             now = time.monotonic()
             hit = []
             for fault in self.faults:
-                if fault.path != path or (fault.app_id and fault.app_id != app_id):
+                # A WeCom app's calls ("corp/agent") also match a fault on the whole corp.
+                if fault.path != path or (fault.app_id and fault.app_id != app_id
+                                          and not (app_id or "").startswith(fault.app_id + "/")):
                     continue
                 if fault.kind == "rate_limit":
                     while fault.window and now - fault.window[0] > fault.per:

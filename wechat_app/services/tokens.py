@@ -24,7 +24,7 @@ from typing import Callable
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from ..client import DisallowedBaseURL, WeChatClient
+from ..client import DisallowedBaseURL, WeChatClient, WeComClient
 from ..conf import SETTINGS_NAME, app_settings
 from ..models.accounts import api_base_url_allowed
 
@@ -237,8 +237,10 @@ class ExternalTokenProvider:
             hook(self.account, token)
 
 
-def get_client(account) -> WeChatClient:
-    """The API client of an account, with its token provider and the configured timeouts.
+def get_client(account) -> WeChatClient | WeComClient:
+    """The API client of an account, with its token provider and the configured timeouts: a
+    ``WeComClient`` for WeCom apps (corp id, app secret, agent id), else a ``WeChatClient``.
+    Both kinds share the cached, single-flight token store (keyed by the credentials).
 
     Raises ``DisallowedBaseURL`` when the account's API base URL is not allowed by the settings
     (a row written around validation, or settings narrowed since): nothing is sent there.
@@ -247,8 +249,12 @@ def get_client(account) -> WeChatClient:
         raise DisallowedBaseURL(f"the API base URL of account {account.name!r} is not in "
                                 f"{SETTINGS_NAME}['ALLOWED_API_BASE_URLS']", "client")
     provider_func = app_settings.TOKEN_PROVIDER
-    client = WeChatClient(account.app_id, account.app_secret, account.effective_api_base_url,
-                          timeout=app_settings.API_TIMEOUT, use_stable_token=app_settings.USE_STABLE_TOKEN)
+    if account.channel == "wecom":
+        client = WeComClient(account.app_id, account.app_secret, account.effective_api_base_url,
+                             agent_id=account.agent_id, timeout=app_settings.API_TIMEOUT)
+    else:
+        client = WeChatClient(account.app_id, account.app_secret, account.effective_api_base_url,
+                              timeout=app_settings.API_TIMEOUT, use_stable_token=app_settings.USE_STABLE_TOKEN)
     client.token_provider = (ExternalTokenProvider(account, provider_func) if provider_func
                              else AccountTokenProvider(account))
     return client
