@@ -249,7 +249,6 @@ class SandboxState:
 
             self.mass = MassState()
             self.web = WebState()
-            self.wecom_contacts = {}  # corp id -> ContactBook (sandbox/wecom_contacts.py)
             wecom = getattr(self, "wecom", None)
             self.wecom = WeComState(self.lock)
             if keep_apps and wecom is not None:

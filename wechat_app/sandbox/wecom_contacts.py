@@ -11,12 +11,11 @@ https://developer.work.weixin.qq.com/document/path/90193
 from __future__ import annotations
 
 import re
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from .state import SandboxError
+from .wecom import wecom_api
 
 # WeCom's error codes used here (its global error code page words them in Chinese).
 WECOM_ERRORS = {
@@ -64,8 +63,13 @@ MEMBER_FIELDS = ("alias", "position", "mobile", "email", "gender", "telephone", 
 
 
 def fail(code: int, detail: str = "") -> SandboxError:
-    text = WECOM_ERRORS.get(code, "error")
-    return SandboxError(code, f"{text}: {detail}" if detail else text)
+    """WeCom's error ``code`` worded as WeCom words its answers (sandbox/wecom.py's ``wecom_error``)."""
+    from .wecom import WECOM_ERRORS as BASE_ERRORS
+    from .wecom import wecom_error
+
+    if code in WECOM_ERRORS and code not in BASE_ERRORS:
+        BASE_ERRORS[code] = WECOM_ERRORS[code]
+    return wecom_error(code, detail)
 
 
 def _int(value, code: int) -> int:
@@ -77,21 +81,19 @@ def _int(value, code: int) -> int:
         raise fail(code) from None
 
 
-@dataclass
 class ContactBook:
-    """One corp's contacts. Callers hold ``lock``; every change appends a change_contact event
-    (``events``) that the console routes push."""
+    """One corp's contacts: a view over the corp's directory in the WeCom state (``Corp``:
+    ``users``, ``departments``, ``tags``), which message/send also reads. Callers hold ``lock``.
+    A tag is ``{"tagid", "tagname", "userlist": [userids], "partylist": [department ids]}``."""
 
-    corp_id: str
-    departments: dict[int, dict[str, Any]] = field(default_factory=dict)
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tags: dict[int, dict[str, Any]] = field(default_factory=dict)
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-    def __post_init__(self):
+    def __init__(self, corp, lock):
+        self.corp_id = corp.corp_id
+        self.departments: dict[int, dict[str, Any]] = corp.departments
+        self.users: dict[str, dict[str, Any]] = corp.users
+        self.tags: dict[int, dict[str, Any]] = corp.tags
+        self.lock = lock
         if ROOT not in self.departments:
-            self.departments[ROOT] = {"id": ROOT, "name": self.corp_id, "name_en": "", "parentid": 0,
-                                      "order": 100000000}
+            self.departments[ROOT] = {"id": ROOT, "name": self.corp_id, "parentid": 0, "order": 100000000}
 
     # --- departments ------------------------------------------------------------------------
     def _department(self, value, code: int = 60003) -> dict[str, Any]:
@@ -160,7 +162,8 @@ class ContactBook:
             raise fail(60005)
         del self.departments[department["id"]]
         for tag in self.tags.values():
-            tag["parties"].discard(department["id"])
+            if department["id"] in tag.setdefault("partylist", []):
+                tag["partylist"].remove(department["id"])
         return department["id"]
 
     def subtree(self, department_id: int) -> list[int]:
@@ -263,7 +266,8 @@ class ContactBook:
         user = self._user(userid)
         del self.users[user["userid"]]
         for tag in self.tags.values():
-            tag["users"].discard(user["userid"])
+            if user["userid"] in tag.setdefault("userlist", []):
+                tag["userlist"].remove(user["userid"])
         return user["userid"]
 
     def users_in(self, department_id, fetch_child) -> list[dict[str, Any]]:
@@ -293,7 +297,7 @@ class ContactBook:
                 raise fail(40068, str(tag_id))
         else:
             tag_id = max(self.tags, default=0) + 1
-        tag = {"tagid": tag_id, "tagname": name, "users": set(), "parties": set()}
+        tag = {"tagid": tag_id, "tagname": name, "userlist": [], "partylist": []}
         self.tags[tag_id] = tag
         return tag
 
@@ -326,10 +330,13 @@ class ContactBook:
                 bad_parties.append(p)
         if not good_users and not good_parties:
             raise fail(40070)
-        changed_users = [u for u in good_users if (u not in tag["users"]) == add]
-        changed_parties = [p for p in good_parties if (p not in tag["parties"]) == add]
-        (tag["users"].update if add else tag["users"].difference_update)(good_users)
-        (tag["parties"].update if add else tag["parties"].difference_update)(good_parties)
+        users, tagged_parties = tag.setdefault("userlist", []), tag.setdefault("partylist", [])
+        changed_users = list(dict.fromkeys(u for u in good_users if (u not in users) == add))
+        changed_parties = list(dict.fromkeys(p for p in good_parties if (p not in tagged_parties) == add))
+        for userid in changed_users:
+            users.append(userid) if add else users.remove(userid)
+        for party in changed_parties:
+            tagged_parties.append(party) if add else tagged_parties.remove(party)
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok" if not (bad_users or bad_parties) else "invalid"}
         if bad_users:
             answer["invalidlist"] = "|".join(bad_users)
@@ -340,9 +347,9 @@ class ContactBook:
     def tag_info(self, value) -> dict[str, Any]:
         tag = self._tag(value)
         return {"tagname": tag["tagname"],
-                "userlist": [{"userid": u, "name": self.users[u]["name"]} for u in sorted(tag["users"])
+                "userlist": [{"userid": u, "name": self.users[u].get("name", u)} for u in tag.get("userlist", [])
                              if u in self.users],
-                "partylist": sorted(tag["parties"])}
+                "partylist": list(tag.get("partylist", []))}
 
     def summary(self) -> dict[str, int]:
         return {"departments": len(self.departments), "users": len(self.users), "tags": len(self.tags)}
@@ -423,59 +430,50 @@ def now() -> int:
 # --- state and HTTP routes ------------------------------------------------------------------------
 def contact_book(state, corp_id: str) -> ContactBook:
     """The contacts of a corp (created empty, with its root department, on first use)."""
+    from .wecom import Corp
+
     with state.lock:
-        books = state.__dict__.setdefault("wecom_contacts", {})
-        book = books.get(corp_id)
-        if book is None:
-            book = books[corp_id] = ContactBook(corp_id)
-        return book
+        corp = state.wecom.corps.setdefault(corp_id, Corp(corp_id))
+        return ContactBook(corp, state.lock)
 
 
-# (method, path) -> handler(handler, query, body, corp_id); served for WeCom tokens (sandbox/wecom.py).
-ROUTES: dict[tuple[str, str], Any] = {}
-
-
-def route(method: str, path: str):
-    def register(func):
-        ROUTES[(method, path)] = func
-        return func
-    return register
-
-
+# The routes answer WeCom tokens only (sandbox/wecom.py routes by the token's owner); ``app`` is
+# the token's CorpApp, whose corp's contacts they read and change.
+route = wecom_api
 OK = {"errcode": 0, "errmsg": "ok"}
 
 
-def _book(handler, corp_id) -> ContactBook:
-    return contact_book(handler.state, corp_id)
+def _book(handler, app) -> ContactBook:
+    return contact_book(handler.state, app.corp_id)
 
 
 @route("POST", "/cgi-bin/department/create")
-def _department_create(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _department_create(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         department = book.create_department(body)
     return {**OK, "errmsg": "created", "id": department["id"]}
 
 
 @route("POST", "/cgi-bin/department/update")
-def _department_update(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _department_update(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         book.update_department(body)
     return {**OK, "errmsg": "updated"}
 
 
 @route("GET", "/cgi-bin/department/delete")
-def _department_delete(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _department_delete(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         book.delete_department(query.get("id"))
     return {**OK, "errmsg": "deleted"}
 
 
 @route("GET", "/cgi-bin/department/list")
-def _department_list(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _department_list(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         return {**OK, "department": book.list_departments(query.get("id"))}
 
@@ -485,35 +483,35 @@ def _public_user(user: dict[str, Any]) -> dict[str, Any]:
 
 
 @route("POST", "/cgi-bin/user/create")
-def _user_create(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _user_create(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         book.create_user(body)
     return {**OK, "errmsg": "created"}
 
 
 @route("POST", "/cgi-bin/user/update")
-def _user_update(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _user_update(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         book.update_user(body)
     return {**OK, "errmsg": "updated"}
 
 
 @route("GET", "/cgi-bin/user/delete")
-def _user_delete(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _user_delete(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         book.delete_user(query.get("userid"))
     return {**OK, "errmsg": "deleted"}
 
 
 @route("POST", "/cgi-bin/user/batchdelete")
-def _user_batch_delete(handler, query, body, corp_id):
+def _user_batch_delete(handler, query, body, app):
     userids = body.get("useridlist")
     if not isinstance(userids, list) or not 1 <= len(userids) <= 200:
         raise fail(40031)
-    book = _book(handler, corp_id)
+    book = _book(handler, app)
     with book.lock:
         for userid in userids:
             book._user(userid)
@@ -523,15 +521,15 @@ def _user_batch_delete(handler, query, body, corp_id):
 
 
 @route("GET", "/cgi-bin/user/get")
-def _user_get(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _user_get(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         return {**OK, **_public_user(book._user(query.get("userid")))}
 
 
 @route("GET", "/cgi-bin/user/simplelist")
-def _user_simplelist(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _user_simplelist(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         users = book.users_in(query.get("department_id"), query.get("fetch_child"))
         return {**OK, "userlist": [{"userid": u["userid"], "name": u["name"], "department": list(u["department"])}
@@ -539,61 +537,61 @@ def _user_simplelist(handler, query, body, corp_id):
 
 
 @route("GET", "/cgi-bin/user/list")
-def _user_list(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _user_list(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         return {**OK, "userlist": [_public_user(u) for u in book.users_in(query.get("department_id"),
                                                                           query.get("fetch_child"))]}
 
 
 @route("POST", "/cgi-bin/tag/create")
-def _tag_create(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _tag_create(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         tag = book.create_tag(body)
     return {**OK, "errmsg": "created", "tagid": tag["tagid"]}
 
 
 @route("POST", "/cgi-bin/tag/update")
-def _tag_update(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _tag_update(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         book.update_tag(body)
     return {**OK, "errmsg": "updated"}
 
 
 @route("GET", "/cgi-bin/tag/delete")
-def _tag_delete(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _tag_delete(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         book.delete_tag(query.get("tagid"))
     return {**OK, "errmsg": "deleted"}
 
 
 @route("GET", "/cgi-bin/tag/get")
-def _tag_get(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _tag_get(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         return {**OK, **book.tag_info(query.get("tagid"))}
 
 
 @route("POST", "/cgi-bin/tag/addtagusers")
-def _tag_add_users(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _tag_add_users(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         return book.change_tag_members(body, add=True)[0]
 
 
 @route("POST", "/cgi-bin/tag/deltagusers")
-def _tag_del_users(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _tag_del_users(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         return book.change_tag_members(body, add=False)[0]
 
 
 @route("GET", "/cgi-bin/tag/list")
-def _tag_list(handler, query, body, corp_id):
-    book = _book(handler, corp_id)
+def _tag_list(handler, query, body, app):
+    book = _book(handler, app)
     with book.lock:
         return {**OK, "taglist": [{"tagid": t["tagid"], "tagname": t["tagname"]} for t in book.tags.values()]}
 
