@@ -278,7 +278,9 @@ def sync_contacts(account, progress: Callable[[int, int], None] | None = None) -
         done += 1
         if progress:
             progress(done, total)
-    removed_tags, _ = WeComTag.objects.filter(account=account).exclude(tag_id__in=seen_tags).delete()
+    gone_tags = WeComTag.objects.filter(account=account).exclude(tag_id__in=seen_tags)
+    removed_tags = gone_tags.count()
+    gone_tags.delete()
     return {"departments": len(seen_departments), "members": len(seen_members), "tags": len(seen_tags),
             "removed": {"departments": removed_departments, "members": removed_members, "tags": removed_tags},
             "synced": done, "total": total}
