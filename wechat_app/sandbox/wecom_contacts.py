@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from .state import SandboxError
+from .server import admin
 from .wecom import wecom_api
 
 # WeCom's error codes used here (its global error code page words them in Chinese).
@@ -250,10 +251,9 @@ class ContactBook:
             if user.get("main_department") not in changed["department"]:
                 changed["main_department"] = changed["department"][0]
         self._check_contact(body, user["userid"])
-        mobile = body.get("mobile", user.get("mobile"))
-        email = body.get("email", user.get("email"))
-        if not mobile and not email:
-            raise fail(60129)
+        if ("mobile" in body or "email" in body) and not body.get("mobile", user.get("mobile")) \
+                and not body.get("email", user.get("email")):
+            raise fail(60129)  # both cleared
         for key in MEMBER_FIELDS:
             if key in body and key != "status":
                 changed[key] = body[key]
@@ -597,6 +597,28 @@ def _tag_list(handler, query, body, app):
 
 
 # --- the WeCom console: changes made "by an administrator", pushed as change_contact events -------
+@admin("POST", "/wecom/contacts")
+def _console_route(server, query, body):
+    """``POST /_sandbox/wecom/contacts`` with ``{"corp_id", "op", "data", "push": true, "retries": 0}``."""
+    result = console(server.state, str(body["corp_id"]), str(body["op"]), dict(body.get("data") or {}),
+                     push=bool(body.get("push", True)), retries=int(body.get("retries", 0)))
+    return {"event": result["event"], "pushes": result["pushes"]}
+
+
+@admin("POST", "/wecom/contacts/generate")
+def _generate_route(server, query, body):
+    """``POST /_sandbox/wecom/contacts/generate`` with ``{"corp_id", "count", "department": 1}``."""
+    book = contact_book(server.state, str(body["corp_id"]))
+    added = add_generated_members(book, int(body["count"]), int(body.get("department", ROOT)),
+                                  start=len(book.users))
+    return {"added": len(added)}
+
+
+@admin("GET", "/wecom/contacts")
+def _contacts_summary(server, query, body):
+    return contact_book(server.state, query["corp_id"]).summary()
+
+
 def console_change(state, corp_id: str, op: str, body: dict[str, Any]) -> dict[str, Any]:
     """Apply a console change (``op``: create_user, update_user, delete_user, create_party,
     update_party, delete_party, update_tag) and return the change_contact event fields it causes."""
@@ -626,3 +648,66 @@ def console_change(state, corp_id: str, op: str, body: dict[str, Any]) -> dict[s
                 removed = book.change_tag_members(delete, add=False)[1]
             return tag_event_fields(book._tag(body.get("tagid"))["tagid"], added, removed)
     raise ValueError(f"unknown contacts change {op!r}")
+
+
+def contact_event_xml(corp_id: str, fields: dict[str, Any], create_time: int | None = None) -> str:
+    """The plaintext XML of a change_contact event as WeCom sends it (from ``sys``)."""
+    from ..protocol.replies import cdata
+
+    parts = [f"<ToUserName>{cdata(corp_id)}</ToUserName>", "<FromUserName><![CDATA[sys]]></FromUserName>",
+             f"<CreateTime>{int(create_time or time.time())}</CreateTime>", "<MsgType><![CDATA[event]]></MsgType>"]
+    for name, value in fields.items():
+        parts.append(f"<{name}>{value}</{name}>" if isinstance(value, int) and not isinstance(value, bool)
+                     else f"<{name}>{cdata(str(value))}</{name}>")
+    return "<xml>" + "".join(parts) + "</xml>"
+
+
+def push_contact_event(state, app, xml: str, timeout: float = 5.0) -> dict[str, Any]:
+    """POST one encrypted callback to a corp app, as WeCom does: the XML encrypted with the
+    app's EncodingAESKey and the corp id as receive id, ``msg_signature`` over token, timestamp,
+    nonce and the ciphertext. Returns ``{"status", "body"}`` or ``{"error"}``; recorded in
+    ``state.wecom.pushes``. Pushing the same ``xml`` again is WeCom's retry of that event."""
+    import secrets
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
+    from ..protocol import MessageCrypto, make_signature
+
+    if not app.callback_url:
+        raise ValueError(f"app {app.owner} has no callback_url")
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
+    encrypted = MessageCrypto(app.token, app.encoding_aes_key, app.corp_id).encrypt(xml)
+    params = {"msg_signature": make_signature(app.token, timestamp, nonce, encrypted), "timestamp": timestamp,
+              "nonce": nonce}
+    body = (f"<xml><ToUserName><![CDATA[{app.corp_id}]]></ToUserName><AgentID><![CDATA[{app.agent_id}]]>"
+            f"</AgentID><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+    url = app.callback_url + ("&" if "?" in app.callback_url else "?") + urlencode(params)
+    request = urllib.request.Request(url, data=body.encode("utf-8"), method="POST", headers={"Content-Type": "text/xml"})
+    record: dict[str, Any] = {"owner": app.owner, "xml": xml, "at": time.time()}
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the app's callback
+            record.update(status=response.status, body=response.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as err:
+        record.update(status=err.code, body=err.read().decode("utf-8", "replace"))
+    except OSError as err:
+        record.update(error=str(err))
+    with state.lock:
+        state.wecom.pushes.append(record)
+    return {k: v for k, v in record.items() if k in ("status", "body", "error")}
+
+
+def console(state, corp_id: str, op: str, body: dict[str, Any], push: bool = True, retries: int = 0) -> dict[str, Any]:
+    """A change made in the WeCom console: applied to the contacts, then pushed as a change_contact
+    event to every app of the corp that has a callback (``retries`` more times, as WeCom retries
+    an event it got no timely answer for). Returns the event fields, its XML and the pushes."""
+    fields = console_change(state, corp_id, op, body)
+    xml = contact_event_xml(corp_id, fields)
+    pushes = []
+    if push:
+        with state.lock:
+            apps = [a for a in state.wecom.apps.values() if a.corp_id == corp_id and a.callback_url]
+        for app in apps:
+            for _ in range(1 + int(retries)):
+                pushes.append(push_contact_event(state, app, xml))
+    return {"event": fields, "xml": xml, "pushes": pushes}
