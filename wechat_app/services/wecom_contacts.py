@@ -129,7 +129,7 @@ def _department_ids(account, value, name: str = "departments") -> list[int]:
         if int(item) not in ids:
             ids.append(int(item))
     known = set(WeComDepartment.objects.filter(account=account, department_id__in=ids)
-                .values_list("department_id", flat=True))
+                .values_list("department_id", flat=True)) | {ROOT_DEPARTMENT_ID}
     missing = [i for i in ids if i not in known]
     if missing:
         raise ValidationError({name: f"No department {', '.join(map(str, missing))} (sync the contacts)."})
@@ -298,7 +298,8 @@ def _set_tag_users(tag: WeComTag, userids: list[str]) -> None:
 def _department_id(account, value, name: str) -> int:
     if isinstance(value, bool) or not str(value).isdigit():
         raise ValidationError({name: f"{value!r} is not a department id."})
-    if not WeComDepartment.objects.filter(account=account, department_id=int(value)).exists():
+    if int(value) != ROOT_DEPARTMENT_ID and not WeComDepartment.objects.filter(
+            account=account, department_id=int(value)).exists():  # every corp has the root (1)
         raise ValidationError({name: f"No department {value} (sync the contacts)."})
     return int(value)
 
