@@ -419,6 +419,23 @@ def refresh_member(account, userid: str) -> WeComMember:
     return member
 
 
+def member_for_login(account, userid: str) -> WeComMember | None:
+    """The member behind a WeCom login: the mirrored one, else read from WeCom (and mirrored);
+    None when WeCom does not know the user id (60111). Other failures propagate."""
+    member = WeComMember.objects.filter(account=account, userid=userid).first()
+    if member is not None:
+        return member
+    try:
+        item = contacts(account).user.get(userid)
+    except WeChatAPIError as err:
+        if err.errcode == 60111:
+            return None
+        raise
+    member, _ = WeComMember.objects.update_or_create(account=account, userid=userid,
+                                                     defaults=_member_defaults(item, timezone.now()))
+    return member
+
+
 def update_member(member: WeComMember, data: dict[str, Any]) -> WeComMember:
     body = clean_member_fields(member.account, data, creating=False)
     if not body:
