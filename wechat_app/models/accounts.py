@@ -8,7 +8,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from ..client.hosts import base_url_allowed, parse_base_url
-from ..protocol import InvalidAESKeyError, MessageCrypto, validate_aes_key
+from ..protocol import InvalidAESKeyError, MessageCrypto, WeComCrypto, validate_aes_key
 
 # The fields that obtain an access token: changing one is a privileged operation
 # (``wechat_app.change_account_credentials``) and drops the account's cached token and tickets.
@@ -262,6 +262,8 @@ class Account(models.Model):
         """The account's message crypto, or None when it has no EncodingAESKey."""
         if not self.encoding_aes_key:
             return None
+        if self.channel == self.Channel.WECOM:  # the corp id is the receive id
+            return WeComCrypto(self.token, self.encoding_aes_key, self.app_id)
         return MessageCrypto(self.token, self.encoding_aes_key, self.app_id)
 
     @property

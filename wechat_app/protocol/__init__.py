@@ -28,6 +28,7 @@ from .replies import (
     reply_from_dict,
 )
 from .signature import check_signature, check_timestamp, make_signature
+from .wecom import CONTACT_CHANGE_TYPES, WeComCrypto, parse_wecom_message
 
 __all__ = [
     "AppIdMismatchError", "Article", "DecryptError", "ExpiredTimestampError", "ForbiddenXMLError",
@@ -36,5 +37,5 @@ __all__ = [
     "TextReply", "TransferCustomerServiceReply", "VideoReply", "VoiceReply", "check_signature", "check_timestamp",
     "is_system_event",
     "make_signature", "parse_message", "parse_xml", "render_reply", "reply_from_dict",
-    "validate_aes_key",
+    "validate_aes_key", "CONTACT_CHANGE_TYPES", "WeComCrypto", "parse_wecom_message",
 ]

@@ -162,7 +162,11 @@ class Message:
         """
         if self.id and not self.is_event:
             return f"msg:{self.id}"
-        return f"evt:{self.uid}:{self.create_time}:{self.event or ''}:{self.event_key or ''}"
+        key = f"evt:{self.uid}:{self.create_time}:{self.event or ''}:{self.event_key or ''}"
+        # Events that carry no key but must not be confused (WeCom's change_contact from "sys"):
+        # their parser puts what tells them apart in param["identity"].
+        identity = self.param.get("identity")
+        return f"{key}:{identity}" if identity else key
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable form (for logs and the REST API)."""

@@ -59,10 +59,11 @@ from ..protocol import (
     ProtocolError,
     check_signature,
     parse_message,
+    parse_wecom_message,
     parse_xml,
     render_reply,
 )
-from ..signals import message_received, reply_sent
+from ..signals import message_received, reply_sent, wecom_contact_changed
 from . import accounts, logbuffer, rules, spool
 from .cachebatch import UNAVAILABLE, CacheBatch, FailSafeCache
 from .cachebatch import health as cache_health
@@ -74,7 +75,8 @@ security_logger = logging.getLogger("django.security.wechat_app")
 SUCCESS = b"success"  # WeChat's "received, no reply"
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
-_POLL_INTERVALS = (0.01, 0.02, 0.05, 0.1)  # back-off of a retry waiting for the first answer
+_POLL_INTERVALS = (0.01, 0.02, 0.05, 0.1)
+WECOM = Account.Channel.WECOM.value  # a WeCom app's callback differs from an Official Account's (docs/wecom.md)  # back-off of a retry waiting for the first answer
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -219,8 +221,13 @@ def _error_summary(err: BaseException) -> str:
 
 # --- GET: URL verification --------------------------------------------------------------------
 def handle_get(account_name: str, params) -> CallbackResponse:
-    """Answer WeChat's URL check: ``echostr`` when ``signature`` is valid."""
+    """Answer WeChat's URL check: ``echostr`` when ``signature`` is valid (a WeCom app's: echostr
+    decrypted, when ``msg_signature`` over token, timestamp, nonce and echostr is valid)."""
     account = get_account(account_name)
+    if account.channel == WECOM:
+        echostr = params.get("echostr", "")
+        _verify(params.get("msg_signature"), account, params, echostr)
+        return CallbackResponse(200, account.crypto.decrypt(echostr).encode("utf-8"), TEXT_CONTENT_TYPE)
     _verify(params.get("signature"), account, params)
     return CallbackResponse(200, params.get("echostr", "").encode("utf-8"), TEXT_CONTENT_TYPE)
 
@@ -269,6 +276,8 @@ def _decode(account: Account, params, body: bytes, now: float | None = None) -> 
 
     ``now`` is when the delivery was received (default: now) for the timestamp check.
     """
+    if account.channel == WECOM:
+        return _decode_wecom(account, params, body, now)
     encrypted = params.get("encrypt_type", "").lower() == "aes"
     mode = account.encrypt_mode
     if mode == Account.EncryptMode.PLAIN:
@@ -288,6 +297,21 @@ def _decode(account: Account, params, body: bytes, now: float | None = None) -> 
         return parse_message(xml), xml, True
     _verify(params.get("signature"), account, params, now=now)
     return parse_message(body), body.decode("utf-8", "replace"), False
+
+
+def _decode_wecom(account: Account, params, body: bytes, now: float | None = None) -> tuple[Message, str, bool]:
+    """A WeCom app's delivery: always encrypted (no ``encrypt_type`` parameter), signed with
+    ``msg_signature`` over the Encrypt text; a body without Encrypt is refused as plaintext."""
+    envelope = parse_xml(body)
+    encrypt = envelope.get("Encrypt")
+    if not isinstance(encrypt, str) or not encrypt:
+        raise PlaintextRefused("WeCom apps accept encrypted messages only")
+    crypto = account.crypto
+    if crypto is None:  # pragma: no cover - model validation requires a key for WeCom apps
+        raise PlaintextRefused("the account has no EncodingAESKey")
+    _verify(params.get("msg_signature"), account, params, encrypt, now=now)
+    xml = crypto.decrypt(encrypt)
+    return parse_wecom_message(xml), xml, True
 
 
 def _answer_once(account: Account, stamp: str | None, message: Message, xml: str, encrypted: bool,
@@ -396,6 +420,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
              **rule_options) -> str:
     """Run the rules once, render the reply, log the delivery; return the plaintext reply XML."""
     message_received.send_robust(sender=Account, account=account, message=message)
+    contact_change = account.channel == WECOM and message.event == "change_contact"
     rule = reply = late = None
     reply_xml = error = ""
     try:
@@ -423,7 +448,12 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         logbuffer.enqueue(after, log)  # goes out with the stored answer; drained in bulk
         after.on_failure(lambda: _save_log(log))  # the cache failed: write the row directly
     else:
+        logged = log
         log, reply_xml = _save_log(log)
+        if log is not logged:  # another process logged (and announced) this delivery first
+            contact_change = False
+    if contact_change:
+        wecom_contact_changed.send_robust(sender=Account, account=account, message=message)
     if late is not None:
         late.add_done_callback(lambda future: _late_pool().submit(
             _in_thread, _finish_late_logged, future, account, message, log.pk, started))
