@@ -188,8 +188,10 @@ class WeComMemberViewSet(SyncMixin, _ContactsViewSet):
     @action(detail=False, methods=["post"], required_permissions=[("change", WeComMember)])
     def sync(self, request):
         """Sync the account's WeCom contacts (a queued job): 202 with the job to poll."""
-        account = filters.clean_filters(request.data, {"account": filters.account(request.user)}).get("account")
-        if account is not None and account.channel != "wecom":
+        serializer = self.scoped(SyncRequestSerializer, data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = serializer.validated_data["account"]
+        if account.channel != "wecom":
             raise ValidationError({"account": f"{account.name} is not a WeCom app: contacts are WeCom's."})
         return self._sync(request)
 
