@@ -672,8 +672,12 @@ def push_contact_event(state, app, xml: str, timeout: float = 5.0) -> dict[str, 
     import urllib.request
     from urllib.parse import urlencode
 
+    from . import wecom as wecom_side
     from ..protocol import MessageCrypto, make_signature
 
+    shared = getattr(wecom_side, "push_wecom", None)  # the WeCom side's own push (same wire format), if present
+    if shared is not None:
+        return shared(state, app.owner, "sys", xml=xml, timeout=timeout)
     if not app.callback_url:
         raise ValueError(f"app {app.owner} has no callback_url")
     timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
