@@ -50,6 +50,18 @@ def test_member_events(sandbox, synced):
     assert WeComContactEvent.objects.filter(account=account).count() == 3
 
 
+def test_a_renamed_member_keeps_its_tags(sandbox, book, synced):
+    account = synced
+    with book.lock:
+        tag = book.create_tag({"tagname": "Managers"})["tagid"]
+    deliver(account, change(sandbox, "update_tag", tagid=tag, add_users=["lisi"]))
+    deliver(account, change(sandbox, "update_user", userid="lisi", new_userid="li.si", position="pm"), times=2)
+    member = WeComMember.objects.get(account=account, userid="li.si")
+    assert member.position == "pm" and not WeComMember.objects.filter(account=account, userid="lisi").exists()
+    assert list(WeComTag.objects.get(account=account).memberships.values_list("userid", flat=True)) == ["li.si"]
+    assert book.tags[tag]["userlist"] == ["li.si"] and "li.si" in book.users
+
+
 def test_a_late_retry_does_not_undo_a_newer_change(sandbox, synced):
     """A retry of an old update that arrives after a newer one is recognized and skipped."""
     account = synced

@@ -259,7 +259,21 @@ class ContactBook:
                 changed[key] = body[key]
         if "enable" in body:
             changed["status"] = 1 if int(body["enable"]) else 2
+        new_userid = body.get("new_userid")
+        if new_userid not in (None, "", user["userid"]):
+            if not isinstance(new_userid, str) or not USERID_RE.match(new_userid):
+                raise fail(40003, str(new_userid))
+            if new_userid.lower() in {u.lower() for u in self.users if u != user["userid"]}:
+                raise fail(60102, new_userid)
         user.update(changed)
+        if new_userid not in (None, "", user["userid"]):  # WeCom lets a user id change once
+            old = user["userid"]
+            del self.users[old]
+            user["userid"] = new_userid
+            self.users[new_userid] = user
+            for tag in self.tags.values():
+                tag["userlist"] = [new_userid if u == old else u for u in tag.get("userlist", [])]
+            changed["new_userid"] = new_userid
         return user, changed
 
     def delete_user(self, userid) -> str:
@@ -627,8 +641,9 @@ def console_change(state, corp_id: str, op: str, body: dict[str, Any]) -> dict[s
         if op == "create_user":
             return user_event_fields(op, book.create_user(body))
         if op == "update_user":
+            old = str(body.get("userid"))
             user, changed = book.update_user(body)
-            return user_event_fields(op, user, changed)
+            return user_event_fields(op, {**user, "userid": old}, changed, new_userid=changed.get("new_userid"))
         if op == "delete_user":
             return user_event_fields(op, {"userid": book.delete_user(body.get("userid"))})
         if op == "create_party":
