@@ -41,6 +41,8 @@ from wechat_app.models import (
     MessageLog,
     Rule,
     Tag,
+    WeComMember,
+    WeComTag,
 )
 from wechat_app.models import Account, AccountMembership, Material, Menu, MenuVersion, MessageLog, Rule
 from wechat_app.sandbox.testing import running_sandbox
@@ -57,10 +59,12 @@ EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_mes
                 "change_follower", "view_tag", "add_tag", "change_tag", "delete_tag", "view_massmessage",
                 "add_massmessage", "change_massmessage", "view_kfaccount", "add_kfaccount",
                 "view_qrcode", "add_qrcode", "change_qrcode", "delete_qrcode", "view_material", "add_material",
-                "change_material", "delete_material"]
+                "change_material", "delete_material", "view_wecommember", "add_wecommember", "change_wecommember",
+                "delete_wecommember", "view_wecomtag", "add_wecomtag", "change_wecomtag", "delete_wecomtag"]
 VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion",
                 "view_outboundmessage", "view_template", "view_campaign", "view_follower", "view_tag",
-                "view_massmessage", "view_kfaccount", "view_qrcode", "view_material"]
+                "view_massmessage", "view_kfaccount", "view_qrcode", "view_material", "view_wecommember",
+                "view_wecomtag"]
 
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
@@ -142,6 +146,11 @@ TABLE = {
     "material.upload":     (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "material.sync":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "material.delete":     (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    # WeCom contacts (issue 16): changes go to WeCom first; alpha is made a WeCom app for the writes.
+    "wecom_member.list":   (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "wecom_member.create": (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "wecom_member.delete": (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "wecom_tag.create":    (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
 }
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63"
                     "fccfc0500f000485018084a98c210000000049454e44ae426082")  # a 1x1 PNG
@@ -192,6 +201,8 @@ def world(settings, tmp_path):
     world.mass = MassMessage.objects.create(account=a, name="mass-alpha", audience="all", kind="text",
                                             content={"content": "Hello"})
     world.kf = KfAccount.objects.create(account=a, kf_account="kfalpha@gh_alpha", nickname="Alpha")
+    world.wecom_member = WeComMember.objects.create(account=a, userid="member-alpha", name="Member Alpha",
+                                                    departments=[1])
     return world
 
 
@@ -1292,6 +1303,78 @@ def api_material_delete(c, w):
         _wechat_material(sandbox, w)
         resp = c.delete(f"{API}/materials/{w.material.pk}/")
     return api_answer(resp), not Material.objects.filter(pk=w.material.pk).exists()
+
+
+# ---- WeCom contacts --------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def wecom_for(w):
+    """Alpha as a WeCom app on a sandbox of its own, knowing the world's member (then back as it was)."""
+    from wechat_app.sandbox.wecom_contacts import contact_book
+
+    with running_sandbox() as sandbox:
+        sandbox.state.add_corp_app(w.a.app_id, w.a.app_secret, 1000002)
+        with sandbox.state.lock:
+            contact_book(sandbox.state, w.a.app_id).users["member-alpha"] = {
+                "userid": "member-alpha", "name": "Member Alpha", "department": [1], "email": "m@alpha.example"}
+        Account.objects.filter(pk=w.a.pk).update(api_base_url=sandbox.url, channel="wecom", agent_id=1000002)
+        try:
+            yield sandbox
+        finally:
+            Account.objects.filter(pk=w.a.pk).update(channel="mp", agent_id=None)
+
+
+def _wecom_member_post(w):
+    return {"account": w.a.pk, "userid": "new-member", "name": "New", "department_ids": "1", "position": "",
+            "mobile": "", "email": "new@alpha.example"}
+
+
+def admin_wecom_member_list(c, w):
+    return _admin_listed(c, "wecommember", "member-alpha"), None
+
+
+def admin_wecom_member_create(c, w):
+    with wecom_for(w):
+        resp = c.post("/admin/wechat_app/wecommember/add/", _wecom_member_post(w))
+    return admin_answer(resp, form_errors=_change_form_errors), WeComMember.objects.filter(userid="new-member").exists()
+
+
+def admin_wecom_member_delete(c, w):
+    with wecom_for(w) as sandbox:
+        resp = c.post(f"/admin/wechat_app/wecommember/{w.wecom_member.pk}/delete/", {"post": "yes"})
+        gone = "member-alpha" not in sandbox.state.wecom.corps[w.a.app_id].users
+    return admin_answer(resp), gone or not WeComMember.objects.filter(pk=w.wecom_member.pk).exists()
+
+
+def admin_wecom_tag_create(c, w):
+    with wecom_for(w):
+        resp = c.post("/admin/wechat_app/wecomtag/add/", {"account": w.a.pk, "name": "new-wecom-tag"})
+    return admin_answer(resp, form_errors=_change_form_errors), WeComTag.objects.filter(name="new-wecom-tag").exists()
+
+
+def api_wecom_member_list(c, w):
+    resp = c.get(f"{API}/wecom-members/")
+    return api_answer(resp, listed="member-alpha" in _names(resp, "userid")), None
+
+
+def api_wecom_member_create(c, w):
+    with wecom_for(w):
+        resp = _send(c, "post", f"{API}/wecom-members/", {"account": "alpha", "userid": "new-member", "name": "New",
+                                                          "departments": [1], "email": "new@alpha.example"})
+    return api_answer(resp, hidden_field="account"), WeComMember.objects.filter(userid="new-member").exists()
+
+
+def api_wecom_member_delete(c, w):
+    with wecom_for(w) as sandbox:
+        resp = c.delete(f"{API}/wecom-members/{w.wecom_member.pk}/")
+        gone = "member-alpha" not in sandbox.state.wecom.corps[w.a.app_id].users
+    return api_answer(resp), gone or not WeComMember.objects.filter(pk=w.wecom_member.pk).exists()
+
+
+def api_wecom_tag_create(c, w):
+    with wecom_for(w):
+        resp = _send(c, "post", f"{API}/wecom-tags/", {"account": "alpha", "name": "new-wecom-tag"})
+    return api_answer(resp, hidden_field="account"), WeComTag.objects.filter(name="new-wecom-tag").exists()
 
 
 def _surface(prefix):

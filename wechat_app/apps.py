@@ -30,5 +30,5 @@ class WechatAppConfig(AppConfig):
 
         request_started.connect(warm_on_first_request, dispatch_uid="wechat_app.warm_rule_indexes")
 
-        # Followers and delivery reports follow the inbound events.
-        from . import outbound_receivers  # noqa: F401
+        # Followers and delivery reports follow the inbound events; WeCom contacts their change_contact events.
+        from . import outbound_receivers, wecom_receivers  # noqa: F401

@@ -276,7 +276,7 @@ class MenuAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
             return
         try:
             version = menu_services.publish(menu, user=request.user)
-        except (MenuSpecError, WeChatAPIError, ValidationError) as err:
+        except (MenuSpecError, WeChatAPIError, ValidationError, menu_services.MenuStateError) as err:
             self.message_user(request, _("Not published: %(err)s") % {"err": _error_text(err)}, messages.ERROR)
             return
         version.refresh_from_db()

@@ -228,6 +228,8 @@ class MenuViewSet(AppViewSetMixin, viewsets.ModelViewSet):
             version = menu_services.publish(menu, user=request.user)
         except MenuSpecError as err:
             raise spec_error(err) from err
+        except menu_services.MenuStateError as err:  # a conditional menu of a WeCom app
+            raise MenuStateConflict(str(err)) from err
         except WeChatAPIError as err:
             raise wechat_refusal(err) from err
         return version_response(version)

@@ -12,6 +12,7 @@ from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .outbound import CampaignViewSet, FollowerViewSet, OutboundMessageViewSet, TemplateViewSet
 from .views import AccountViewSet, MessageLogViewSet, RuleViewSet
 from .web import QRCodeViewSet, ShortLinkViewSet
+from .wecom import WeComDepartmentViewSet, WeComMemberViewSet, WeComTagViewSet
 
 
 class AppRouter(DefaultRouter):
@@ -38,6 +39,9 @@ router.register("qrcodes", QRCodeViewSet, basename="qrcode")
 router.register("short-links", ShortLinkViewSet, basename="shortlink")
 router.register("materials", MaterialViewSet, basename="material")
 router.register("incoming-media", IncomingMediaViewSet, basename="incomingmedia")
+router.register("wecom-departments", WeComDepartmentViewSet, basename="wecomdepartment")
+router.register("wecom-members", WeComMemberViewSet, basename="wecommember")
+router.register("wecom-tags", WeComTagViewSet, basename="wecomtag")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="api-schema"),

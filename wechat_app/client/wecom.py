@@ -210,6 +210,12 @@ class WeComClient(BaseClient):
         self.message = WeComMessageAPI(self)
         self.media = WeComMediaAPI(self)
         self.jssdk = WeComJSSDKAPI(self)
+        from .wecom_agent import AgentMenuAPI, WeComOAuthAPI
+        from .wecom_contacts import ContactsAPI
+
+        self.contacts = ContactsAPI(self)  # departments, members, tags (client/wecom_contacts.py)
+        self.menu = AgentMenuAPI(self)
+        self.oauth = WeComOAuthAPI(self)
 
     @property
     def corp_id(self) -> str:

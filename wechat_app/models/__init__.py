@@ -9,9 +9,11 @@ from .menus import Menu, MenuVersion
 from .outbound import Campaign, Follower, OutboundMessage, SyncJob, Template
 from .rules import Rule
 from .web import QRCode, ShortLink, WeChatUser
+from .wecom import WeComContactEvent, WeComDepartment, WeComMember, WeComTag, WeComTagMember
 
 __all__ = [
     "Account", "AccountMembership", "ApiToken", "Campaign", "Follower", "IncomingMedia", "KfAccount", "MassMessage",
     "Material", "Menu", "MenuVersion", "MessageLog", "OutboundMessage", "QRCode", "Rule", "ShortLink", "SyncJob",
-    "Tag", "Template", "WeChatUser",
+    "Tag", "Template", "WeChatUser", "WeComContactEvent", "WeComDepartment", "WeComMember", "WeComTag",
+    "WeComTagMember",
 ]

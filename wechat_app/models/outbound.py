@@ -229,6 +229,7 @@ class SyncJob(models.Model):
     class Kind(models.TextChoices):
         TEMPLATES = "templates", _("Templates")
         FOLLOWERS = "followers", _("Followers")
+        WECOM_CONTACTS = "wecom_contacts", _("WeCom contacts")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

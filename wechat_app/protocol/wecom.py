@@ -17,6 +17,8 @@ Usage::
 """
 from __future__ import annotations
 
+import hashlib
+
 from .crypto import MessageCrypto
 from .messages import Message, _int, _str, event_type, parse_message
 from .signature import check_signature
@@ -83,8 +85,10 @@ def _change_contact(raw, msg):
         if isinstance(raw.get(name), str):
             msg.param[key] = raw[name]
     subject = msg.param.get("user_id") or msg.param.get("party_id") or msg.param.get("tag_id") or ""
-    # Several changes arrive from "sys" in one second: the change and its subject tell them apart.
-    msg.param["identity"] = f"{change_type}:{subject}"
+    # Several changes arrive from "sys" in one second, some of one subject (two edits of a member):
+    # the change, its subject and a digest of all its fields tell them apart (a retry has the same).
+    digest = hashlib.sha1(repr(sorted((k, str(v)) for k, v in raw.items())).encode("utf-8")).hexdigest()[:16]
+    msg.param["identity"] = f"{change_type}:{subject}:{digest}"
 
 
 @event_type("batch_job_result")

@@ -746,4 +746,4 @@ class SandboxServer:
 # Tags, blacklist, mass send, kf accounts (audience.py, mass.py); the web side (OAuth pages and /sns
 # endpoints, QR code images, short links: web.py); media and the material library (material.py)
 # register their routes.
-from . import audience, mass, material, web, wecom  # noqa: E402,F401
+from . import audience, mass, material, web, wecom, wecom_contacts, wecom_login  # noqa: E402,F401

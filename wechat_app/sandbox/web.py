@@ -92,6 +92,10 @@ def _authorize_params(handler, query) -> dict[str, str]:
 
 @api("GET", "/connect/oauth2/authorize", token=False)
 def _authorize(handler, query, body, app_id):
+    if "agentid" in query:  # a WeCom app's login page (sandbox/wecom_login.py)
+        from .wecom_login import authorize_page
+
+        return authorize_page(handler, query)
     try:
         params = _authorize_params(handler, query)
     except SandboxError as err:
@@ -117,6 +121,10 @@ def _authorize(handler, query, body, app_id):
 
 @api("GET", "/connect/oauth2/authorize/confirm", token=False)
 def _authorize_confirm(handler, query, body, app_id):
+    if "agentid" in query:
+        from .wecom_login import authorize_confirm
+
+        return authorize_confirm(handler, query)
     try:
         params = _authorize_params(handler, query)
     except SandboxError as err:

@@ -7,6 +7,10 @@ broker it runs at once, so the version returned already carries WeChat's answer.
 Documents are validated (``client.menus.validate_menu``) before anything is sent: an invalid
 one raises ``MenuSpecError`` and changes nothing. WeChat's refusals of synchronous calls (pull,
 delete, try match) raise ``WeChatAPIError``; those of a publish are stored on its version.
+
+WeCom apps (``channel == "wecom"``) have one menu, the agent menu (``/cgi-bin/menu/create?agentid=``,
+``get``, ``delete``; the client binds them as ``client.menu``): the default menu here. They have no
+conditional menus and no try match (``MenuStateError``).
 """
 from __future__ import annotations
 
@@ -79,8 +83,20 @@ def _send(version: MenuVersion) -> MenuVersion:
     return version
 
 
+def is_agent_menu_account(account) -> bool:
+    """A WeCom app: its one menu is the agent menu."""
+    return getattr(account, "channel", "mp") == "wecom"
+
+
+def _refuse_for_wecom(account, what: str) -> None:
+    if is_agent_menu_account(account):
+        raise MenuStateError(f"WeCom apps have one menu (the agent menu): no {what}")
+
+
 def publish(menu: Menu, user=None) -> MenuVersion:
     """Validate the draft and publish it as a new version (``MenuSpecError`` if invalid)."""
+    if menu.is_conditional:
+        _refuse_for_wecom(menu.account, "conditional menus")
     document = menu.validated_document()
     with transaction.atomic():
         menu.buttons = document["button"]
@@ -197,10 +213,12 @@ def pull(account, user=None) -> list[Menu]:
     client = get_client(account)
     try:
         answer = client.menu.get()
+        if is_agent_menu_account(account):  # the agent menu: {"button": [...]}
+            answer = {"menu": answer} if answer.get("button") else {}
     except WeChatAPIError as err:
         if err.errcode != MENU_NOT_FOUND:
             raise
-        answer = _current_selfmenu(client)
+        answer = {} if is_agent_menu_account(account) else _current_selfmenu(client)
     pulled: list[Menu] = []
     with transaction.atomic():
         if answer.get("menu"):
@@ -265,6 +283,7 @@ def delete_live(account, user=None) -> None:
 
 def delete_conditional(menu: Menu, user=None) -> None:
     """Delete one live conditional menu (/cgi-bin/menu/delconditional); its draft stays."""
+    _refuse_for_wecom(menu.account, "conditional menus")
     if not menu.is_conditional:
         raise MenuStateError("only a conditional menu can be deleted alone; delete_live deletes the default menu")
     if not menu.menuid:
@@ -284,6 +303,7 @@ def try_match(account, user_id: str) -> dict:
 
     ``user_id`` is the follower's openid or WeChat id; an empty or malformed one is a ``ValueError``.
     """
+    _refuse_for_wecom(account, "try match")
     user_id = (user_id or "").strip() if isinstance(user_id, str) else ""
     if not user_id or len(user_id) > 64 or any(c.isspace() for c in user_id):
         raise ValueError("give a follower's openid or WeChat id (up to 64 characters, no spaces)")

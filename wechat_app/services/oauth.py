@@ -81,9 +81,18 @@ def begin(request, account, scope: str, next_url: str, redirect_uri: str) -> str
     for old in sorted(pending, key=lambda s: pending[s]["at"])[:-MAX_PENDING]:
         del pending[old]
     request.session[SESSION_KEY] = pending
-    query = urlencode({"appid": account.app_id, "redirect_uri": redirect_uri, "response_type": "code",
-                       "scope": scope, "state": state})
+    params = {"appid": account.app_id, "redirect_uri": redirect_uri, "response_type": "code",
+              "scope": scope, "state": state}
+    if is_wecom(account):
+        # WeCom's page login: the corp id and the app's agentid; WeCom's snsapi_base gives the
+        # member's user id (the profile then comes from the contacts).
+        params.update(scope="snsapi_base", agentid=str(account.agent_id))
+    query = urlencode(params)
     return f"{authorize_base_url(account)}?{query}#wechat_redirect"
+
+
+def is_wecom(account) -> bool:
+    return getattr(account, "channel", "mp") == "wecom"
 
 
 def _pending(request) -> dict:
@@ -119,6 +128,8 @@ def complete(request, account, query) -> tuple[WeChatUser, str]:
         raise OAuthFailure("denied", "You did not allow the login.")
     if len(code) > 512:
         raise OAuthFailure("code", "The code WeChat sent is not valid.")
+    if is_wecom(account):
+        return complete_wecom(request, account, entry, code), entry["next"]
     try:
         client = get_client(account)
         grant = client.oauth.exchange_code(code)
@@ -138,6 +149,42 @@ def complete(request, account, query) -> tuple[WeChatUser, str]:
     scope = entry["scope"] if not profile else "snsapi_userinfo"
     wechat_user = record_login(request, account, openid, grant, profile, scope)
     return wechat_user, entry["next"]
+
+
+WECOM_CODE_ERRORS = {40029: "invalid, used or expired"}
+
+
+def complete_wecom(request, account, entry, code) -> WeChatUser:
+    """WeCom's half of ``complete``: the code is exchanged for the member's user id
+    (/cgi-bin/auth/getuserinfo), which must be a member of the corp (someone outside it gets an
+    openid only: "not_linked"); the ``WeChatUser`` is keyed by the user id and carries the
+    member's profile from the contacts (read from WeCom when not mirrored yet)."""
+    from . import wecom_contacts
+
+    try:
+        info = get_client(account).oauth.get_user_info(code)
+    except (WeChatTransportError, DisallowedBaseURL) as err:
+        logger.warning("WeCom login for %s failed: %s", account.name, type(err).__name__)
+        raise OAuthFailure("unavailable", "WeCom could not be reached; try again in a moment.") from None
+    except WeChatAPIError as err:
+        if err.errcode in WECOM_CODE_ERRORS:
+            raise OAuthFailure("code", f"The login code is {WECOM_CODE_ERRORS[err.errcode]} "
+                                       f"({err.errcode}): start again.") from None
+        logger.warning("WeCom login for %s refused: %s", account.name, err.errcode)
+        raise OAuthFailure("unavailable", f"WeCom refused the login ({err.errcode}).") from None
+    userid = str(info.get("userid") or info.get("UserId") or "")[:64]
+    if not userid:
+        raise OAuthFailure("not_linked", "Only members of this WeCom corp can log in here.")
+    try:
+        member = wecom_contacts.member_for_login(account, userid)
+    except WeChatAPIError as err:
+        logger.warning("WeCom login for %s: the member could not be read (%s)", account.name, err.errcode)
+        raise OAuthFailure("unavailable", "WeCom could not be reached; try again in a moment.") from None
+    if member is None:
+        raise OAuthFailure("not_linked", "WeCom does not know this member any more.")
+    profile = {"userid": member.userid, "name": member.name, "nickname": member.name, "departments": member.departments,
+               "position": member.position, "email": member.email, "avatar": member.raw.get("avatar", "")}
+    return record_login(request, account, userid, {}, profile, entry["scope"])
 
 
 def record_login(request, account, openid, grant, profile, scope) -> WeChatUser:

@@ -1,7 +1,8 @@
-"""Syncs of templates and followers asked for through the REST API: a ``SyncJob`` row to poll.
+"""Syncs of templates, followers and WeCom contacts asked for through the REST API: a ``SyncJob`` row to poll.
 
 ``request_sync`` writes the row and enqueues ``tasks.run_sync_job`` on commit; ``run`` does the
-work (``outbound.sync_templates`` / ``outbound.sync_followers_tracked``) and records the progress,
+work (``outbound.sync_templates`` / ``outbound.sync_followers_tracked`` /
+``wecom_contacts.sync_contacts``) and records the progress,
 the result or the error on the row. One sync of a kind runs per account at a time: asking again
 while one is queued or running answers that one (a job untouched for ``STALE_AFTER`` seconds, its
 worker presumably gone, no longer counts).
@@ -59,6 +60,11 @@ def run(job_id: int) -> str:
         if job.kind == SyncJob.Kind.TEMPLATES:
             result = outbound.sync_templates(job.account)
             done, total = result["synced"], result["synced"]
+        elif job.kind == SyncJob.Kind.WECOM_CONTACTS:
+            from . import wecom_contacts
+
+            result = wecom_contacts.sync_contacts(job.account, progress=lambda d, t: _update(job_id, done=d, total=t))
+            done, total = result["synced"], result["total"]
         else:
             result = outbound.sync_followers_tracked(
                 job.account, progress=lambda d, t: _update(job_id, done=d, total=t))
