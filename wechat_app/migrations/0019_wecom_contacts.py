@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wechat_app', '0017_wecom_apps'),
+        ('wechat_app', '0018_wecom_app_messages'),
     ]
 
     operations = [
