@@ -191,6 +191,9 @@ APP_SPECTACULAR_SETTINGS = {
                             "CampaignAudienceEnum": "wechat_app.models.outbound.Campaign.Audience",
                             "CampaignStatusEnum": "wechat_app.models.outbound.Campaign.Status",
                             "MaterialTypeEnum": "wechat_app.models.media.Material.Kind",
+                            "MassAudienceEnum": "wechat_app.models.audience.MassMessage.Audience",
+                            "MassStatusEnum": "wechat_app.models.audience.MassMessage.Status",
+                            "MassMsgtypeEnum": "wechat_app.models.audience.MassMessage.Kind",
                             **{f"{tag.capitalize()}TagEnum": [tag]
                                for tag in ("text", "image", "voice", "video", "music", "news")}},
 }
