@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
+from .agent import AgentEventViewSet, AgentViewSet
 from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
 from .base import AppAPIRootView
 from .docs import RedocView, SchemaView, SwaggerView
@@ -38,6 +39,8 @@ router.register("qrcodes", QRCodeViewSet, basename="qrcode")
 router.register("short-links", ShortLinkViewSet, basename="shortlink")
 router.register("materials", MaterialViewSet, basename="material")
 router.register("incoming-media", IncomingMediaViewSet, basename="incomingmedia")
+router.register("agent/inbox", AgentEventViewSet, basename="agentevent")
+router.register("agent", AgentViewSet, basename="agent")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="api-schema"),
