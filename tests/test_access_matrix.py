@@ -57,10 +57,10 @@ EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_mes
                 "change_follower", "view_tag", "add_tag", "change_tag", "delete_tag", "view_massmessage",
                 "add_massmessage", "change_massmessage", "view_kfaccount", "add_kfaccount",
                 "view_qrcode", "add_qrcode", "change_qrcode", "delete_qrcode", "view_material", "add_material",
-                "change_material", "delete_material"]
+                "change_material", "delete_material", "view_agentevent", "change_agentevent"]
 VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion",
                 "view_outboundmessage", "view_template", "view_campaign", "view_follower", "view_tag",
-                "view_massmessage", "view_kfaccount", "view_qrcode", "view_material"]
+                "view_massmessage", "view_kfaccount", "view_qrcode", "view_material", "view_agentevent"]
 
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
@@ -134,6 +134,13 @@ TABLE = {
     "qrcode.change":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "qrcode.delete":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     # The material library (issue 13): upload, sync and delete talk to WeChat; files only to who may view.
+    # The agent gateway (issue 15): the inbox's events; retrying and releasing change them; the agent's
+    # replies need add_outboundmessage (the admin's counterpart is the conversation reply).
+    "agentevent.list":     (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "agentevent.view":     (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "agentevent.retry":    (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "agentevent.release":  (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "agent.send":          (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "material.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "material.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "material.file":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
@@ -1262,6 +1269,80 @@ def api_material_delete(c, w):
         _wechat_material(sandbox, w)
         resp = c.delete(f"{API}/materials/{w.material.pk}/")
     return api_answer(resp), not Material.objects.filter(pk=w.material.pk).exists()
+
+
+def _agent_event(w, status="pending"):
+    from wechat_app.models import AgentEvent
+
+    event, _ = AgentEvent.objects.get_or_create(account=w.a, dedupe_key="msg:agent-alpha", defaults={
+        "chat_id": "user-alpha", "user_id": "user-alpha", "text": "agent-alpha question"})
+    AgentEvent.objects.filter(pk=event.pk).update(status=status, worker_id="w" if status == "claimed" else "")
+    event.refresh_from_db()
+    return event
+
+
+def admin_agentevent_list(c, w):
+    _agent_event(w)
+    resp = c.get("/admin/wechat_app/agentevent/")
+    return admin_answer(resp, listed=resp.status_code == 200 and "agent-alpha question" in resp.content.decode()), None
+
+
+def admin_agentevent_view(c, w):
+    return admin_answer(c.get(f"/admin/wechat_app/agentevent/{_agent_event(w).pk}/change/")), None
+
+
+def _admin_agent_action(c, w, action, status):
+    from django.contrib.admin import helpers
+
+    event = _agent_event(w, status)
+    resp = c.post("/admin/wechat_app/agentevent/", {"action": action, helpers.ACTION_CHECKBOX_NAME: [event.pk]})
+    event.refresh_from_db()
+    return admin_action_answer(resp), event.status == "pending"
+
+
+def admin_agentevent_retry(c, w):
+    return _admin_agent_action(c, w, "retry_events", "failed")
+
+
+def admin_agentevent_release(c, w):
+    return _admin_agent_action(c, w, "release_events", "claimed")
+
+
+def admin_agent_send(c, w):
+    return admin_outbound_send(c, w)
+
+
+def api_agentevent_list(c, w):
+    _agent_event(w)
+    resp = c.get(f"{API}/agent/inbox/")
+    return api_answer(resp, listed="agent-alpha question" in _names(resp, "text")), None
+
+
+def api_agentevent_view(c, w):
+    return api_answer(c.get(f"{API}/agent/inbox/{_agent_event(w).pk}/")), None
+
+
+def api_agentevent_retry(c, w):
+    event = _agent_event(w, "failed")
+    resp = c.post(f"{API}/agent/inbox/{event.pk}/retry/")
+    event.refresh_from_db()
+    return api_answer(resp), event.status == "pending"
+
+
+def api_agentevent_release(c, w):
+    event = _agent_event(w, "claimed")
+    resp = c.post(f"{API}/agent/inbox/{event.pk}/release/")
+    event.refresh_from_db()
+    return api_answer(resp), event.status == "pending"
+
+
+def api_agent_send(c, w):
+    from wechat_app.models import OutboundMessage
+
+    resp = _send(c, "post", f"{API}/agent/send/", {"account_id": "alpha", "to_user_id": "user-alpha",
+                                                    "items": [{"type": "text", "text": "An agent's answer"}]})
+    sent = OutboundMessage.objects.filter(account=w.a, payload__content="An agent's answer").exists()
+    return api_answer(resp, hidden_field="account_id"), sent
 
 
 def _surface(prefix):

@@ -67,8 +67,8 @@ class AgentEventAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
                 done += 1
             except agent.AgentError:
                 refused += 1
-        if done:
-            self.message_user(request, done_message(done), messages.SUCCESS)
+        if done or not refused:  # "0 events …" when none of the selection was the user's to change
+            self.message_user(request, done_message(done), messages.SUCCESS if done else messages.WARNING)
         if refused:
             self.message_user(request, ngettext("%(n)d event was not in a state for this.",
                                                 "%(n)d events were not in a state for this.", refused) % {"n": refused},
