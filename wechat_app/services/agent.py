@@ -25,7 +25,9 @@ import logging
 import mimetypes
 import os
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -141,13 +143,51 @@ def hand_off(account, message, *, context_token: str = "", attachments=(), chat_
         with transaction.atomic():
             event.save(force_insert=True)
             if delivery == AgentEvent.Delivery.CALLBACK:
-                enqueue("deliver_agent_event", event.pk)
+                pk = event.pk
+                transaction.on_commit(lambda: start_delivery(pk))
     except IntegrityError:  # a retry of the same message raced past the cache: one event
         return AgentEvent.objects.filter(account=account, dedupe_key=event.dedupe_key).first()
     return event
 
 
 # --- callback delivery -------------------------------------------------------------------------
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _delivery_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wechat-agent")
+    return _pool
+
+
+def _deliver_in_thread(event_pk: int) -> None:
+    try:
+        deliver(event_pk)
+    except Exception:  # the row stays pending or delivering; the beat's resume takes it up again
+        logger.exception("delivering agent event %s failed", event_pk)
+    finally:
+        connections.close_all()  # this worker thread's own connections
+
+
+def start_delivery(event_pk: int) -> None:
+    """Deliver a new callback event without making WeChat's answer wait for the agent: a Celery
+    worker with a broker; a thread of this process without one (eager mode, in tests, runs the
+    task in place)."""
+    from .. import tasks
+    from .enqueue import has_broker
+
+    app = tasks.deliver_agent_event.app
+    if not app.conf.task_always_eager and not has_broker(app):
+        _delivery_pool().submit(_deliver_in_thread, event_pk)
+        return
+    enqueue("deliver_agent_event", event_pk, on_commit=False)
+
+
+
 @dataclass
 class Outcome:
     status: str
@@ -255,7 +295,8 @@ def retry(event: AgentEvent) -> AgentEvent:
         raise AgentError(f"Event {event.pk} is {event.status}: only failed or completed events can be retried.",
                          "wrong_state", 409)
     if event.delivery == AgentEvent.Delivery.CALLBACK:
-        enqueue("deliver_agent_event", event.pk)
+        pk = event.pk
+        transaction.on_commit(lambda: start_delivery(pk))
     event.refresh_from_db()
     return event
 
@@ -371,7 +412,8 @@ def release(event: AgentEvent) -> AgentEvent:
         raise AgentError(f"Event {event.pk} is {event.status}: only claimed events can be released.",
                          "wrong_state", 409)
     if event.delivery == AgentEvent.Delivery.CALLBACK:
-        enqueue("deliver_agent_event", event.pk)
+        pk = event.pk
+        transaction.on_commit(lambda: start_delivery(pk))
     event.refresh_from_db()
     return event
 
