@@ -128,3 +128,13 @@ def test_typing_start_and_cancel(api, shop, sandbox):
     assert [t["command"] for t in sandbox.state.typing] == ["Typing", "CancelTyping"]
     refused = post(api, f"{API}/agent/typing/", {"account_id": "shop", "to_user_id": "oStranger", "status": "typing"})
     assert refused.status_code == 400 and code(refused) == "channel_refused"
+
+
+def test_the_conversation_view_shows_the_agents_reply(api, shop, sandbox, django_capture_on_commit_callbacks):
+    from wechat_app.models import MessageLog
+
+    MessageLog.objects.create(account=shop, dedupe_key="msg:1", user=USER, msg_type="text", text="hi", status="unmatched")
+    with django_capture_on_commit_callbacks(execute=True):
+        post(api, SEND, body(items=[{"type": "text", "text": "the agent says hi"}]))
+    page = api.get(f"/admin/wechat_app/messagelog/conversation/{shop.pk}/?user={USER}").content.decode()
+    assert "the agent says hi" in page and "sent by the agent" in page

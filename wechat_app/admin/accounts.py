@@ -212,6 +212,7 @@ class AgentSettingsInline(admin.StackedInline):
 
     model = AgentSettings
     form = AgentSettingsForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     extra = 0
     max_num = 1
     can_delete = True

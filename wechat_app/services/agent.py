@@ -27,6 +27,7 @@ import os
 import random
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -533,8 +534,11 @@ def send(account, to_user_id: str, items, *, context_token: str = "", idempotenc
         else:
             loaded.append(item["text"])
     results = []
+    # "agent:" marks the agent's messages (the conversation view says who sent them); a given key
+    # (a queued task's) makes a repeated run send nothing twice.
+    request_key = idempotency_key or uuid.uuid4().hex
     for number, part in enumerate(loaded):
-        key = f"agent:{idempotency_key}:{number}" if idempotency_key else None
+        key = f"agent:{request_key}:{number}"
         try:
             if isinstance(part, str):
                 result = channel.send_text(account, to_user, part, context_token=context_token, idempotency_key=key)
