@@ -209,3 +209,33 @@ def test_other_accounts_events_are_not_found(client, inbox, django_user_model):
     assert post(client, f"{INBOX}/{event.pk}/claim/", {"worker_id": "w"}).status_code == 404
     assert client.get(f"{INBOX}/").json()["results"] == []
     assert post(client, f"{INBOX}/claim-next/", {"worker_id": "w"}).status_code == 204
+
+
+def test_the_agent_reply_kind_in_rule_files_and_the_api(api, shop):
+    from wechat_app.engine.spec import validate_replies
+
+    (reply,) = validate_replies([{"type": "agent"}])
+    assert reply.to_dict() == {"type": "agent"}
+    resp = post(api, f"{API}/rules/", {"account": "shop", "name": "to the agent", "match_kind": "contains",
+                                      "match_value": "human", "replies": [{"type": "agent"}]})
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["replies"] == [{"type": "agent"}]
+    bad = post(api, f"{API}/rules/", {"account": "shop", "name": "bad", "match_kind": "contains",
+                                     "match_value": "x", "replies": [{"type": "agent", "url": "x"}]})
+    assert bad.status_code == 400
+
+
+@pytest.mark.django_db
+def test_without_an_agent_an_agent_rule_answers_nothing(shop, client):
+    from tests.wechat_client import wechat_signature
+    from wechat_app.models import MessageLog, Rule
+    import time
+
+    Rule.objects.create(account=shop, name="human", match_kind="exact", match_value="human",
+                        replies=[{"type": "agent"}])
+    ts, nonce = str(int(time.time())), "12345"
+    resp = client.post(f"/wechat/callback/shop/?timestamp={ts}&nonce={nonce}&signature="
+                       f"{wechat_signature(shop.token, ts, nonce)}",
+                       message_xml("text", user=USER, Content="human"), content_type="text/xml")
+    assert resp.status_code == 200 and resp.content == b"success"
+    assert MessageLog.objects.get().status == "no_reply" and not AgentEvent.objects.exists()
