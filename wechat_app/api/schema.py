@@ -191,6 +191,9 @@ APP_SPECTACULAR_SETTINGS = {
                             "CampaignAudienceEnum": "wechat_app.models.outbound.Campaign.Audience",
                             "CampaignStatusEnum": "wechat_app.models.outbound.Campaign.Status",
                             "MaterialTypeEnum": "wechat_app.models.media.Material.Kind",
+                            "AgentEventStatusEnum": "wechat_app.models.agent.AgentEvent.Status",
+                            "AgentSendTaskStatusEnum": "wechat_app.models.agent.AgentSendTask.Status",
+                            "TypingStatusEnum": ["typing", "cancel"],
                             **{f"{tag.capitalize()}TagEnum": [tag]
                                for tag in ("text", "image", "voice", "video", "music", "news")}},
 }
