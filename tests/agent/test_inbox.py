@@ -239,3 +239,11 @@ def test_without_an_agent_an_agent_rule_answers_nothing(shop, client):
                        message_xml("text", user=USER, Content="human"), content_type="text/xml")
     assert resp.status_code == 200 and resp.content == b"success"
     assert MessageLog.objects.get().status == "no_reply" and not AgentEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_odd_ids_are_not_found(api, inbox):
+    for odd in ("abc", "0", "99999999999999999999999", "1e3"):
+        resp = api.get(f"{INBOX}/{odd}/")
+        assert resp.status_code == 404, (odd, resp.status_code)
+    assert api.get(f"{API}/agent/send/tasks/{'-' * 36}/").status_code == 404
