@@ -328,4 +328,8 @@ def check_agent_settings(app_configs, **kwargs):
         value = getattr(app_settings, name)
         if not valid(value):
             errors.append(_error(name, f"must be {expected}, not {value!r}.", "E081"))
+    default, longest = app_settings.AGENT_DEFAULT_LEASE, app_settings.AGENT_MAX_LEASE
+    if not errors and default > longest:
+        errors.append(_error("AGENT_DEFAULT_LEASE", f"({default}) must not exceed AGENT_MAX_LEASE ({longest}).",
+                             "E081"))
     return errors
