@@ -30,12 +30,12 @@ def test_official_account_text_goes_out_as_a_customer_service_message(sandbox, e
     from wechat_app.models import OutboundMessage
 
     sandbox.state.add_app("wxchannel000001", "channel-secret")
-    sandbox.state.add_followers("wxchannel000001", followers=["oUser"])
+    sandbox.state.add_followers("wxchannel000001", followers=["oUser01"])
     account = Account.objects.create(name="chan", app_id="wxchannel000001", app_secret="channel-secret",
                                      token="tok123", api_base_url=sandbox.url)
     with django_capture_on_commit_callbacks(execute=True):  # the delivery task is queued on commit
-        channels.for_account(account).send_text(account, "oUser", "hi", idempotency_key="k1")
+        channels.for_account(account).send_text(account, "oUser01", "hi", idempotency_key="k1")
     message = OutboundMessage.objects.get()
-    assert message.to_user == "oUser" and message.status == OutboundMessage.Status.SENT
+    assert message.to_user == "oUser01" and message.status == OutboundMessage.Status.SENT
     (sent,) = sandbox.state.list_messages(app_id="wxchannel000001")
     assert sent["payload"]["text"]["content"] == "hi"
