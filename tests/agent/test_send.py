@@ -138,3 +138,17 @@ def test_the_conversation_view_shows_the_agents_reply(api, shop, sandbox, django
         post(api, SEND, body(items=[{"type": "text", "text": "the agent says hi"}]))
     page = api.get(f"/admin/wechat_app/messagelog/conversation/{shop.pk}/?user={USER}").content.decode()
     assert "the agent says hi" in page and "sent by the agent" in page
+
+
+def test_an_http_file_is_downloaded_then_sent(api, shop, sandbox, django_capture_on_commit_callbacks):
+    stored = sandbox.state.media.put(shop.app_id, "image", PNG, filename="remote.png", content_type="image/png")
+    url = f"{sandbox.url}/_sandbox/media/download?app_id={shop.app_id}&media_id={stored.media_id}"
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = post(api, SEND, body(items=[{"type": "file", "file_type": 1, "url": url}]))
+    assert resp.status_code == 200, resp.content
+    (received,) = sandbox.state.list_messages(app_id=shop.app_id, touser=USER)
+    media_id = received["payload"]["image"]["media_id"]
+    assert media_id != stored.media_id
+    assert sandbox.state.media.get(shop.app_id, media_id, permanent=False).data == PNG
+    missing = post(api, SEND, body(items=[{"type": "file", "file_type": 1, "url": f"{sandbox.url}/nothing.png"}]))
+    assert missing.status_code == 400 and code(missing) == "file_unavailable"

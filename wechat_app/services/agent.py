@@ -463,6 +463,8 @@ def load_file(url: str) -> tuple[str, bytes, str]:
         except requests.RequestException as err:
             raise AgentError(f"The file could not be fetched ({type(err).__name__}).", "file_unavailable") from None
         name = os.path.basename(unquote(urlsplit(url).path)) or "file"
+        if "." not in name and content_type:  # WeChat's uploads are judged by the name's extension
+            name += mimetypes.guess_extension(content_type) or ""
         return name, b"".join(chunks), content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     if scheme == "file" or url.startswith("/"):
         path = local_path(url)
