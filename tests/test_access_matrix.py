@@ -60,11 +60,12 @@ EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_mes
                 "add_massmessage", "change_massmessage", "view_kfaccount", "add_kfaccount",
                 "view_qrcode", "add_qrcode", "change_qrcode", "delete_qrcode", "view_material", "add_material",
                 "change_material", "delete_material", "view_wecommember", "add_wecommember", "change_wecommember",
-                "delete_wecommember", "view_wecomtag", "add_wecomtag", "change_wecomtag", "delete_wecomtag"]
+                "delete_wecommember", "view_wecomtag", "add_wecomtag", "change_wecomtag", "delete_wecomtag",
+                "view_agentevent", "change_agentevent"]
 VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion",
                 "view_outboundmessage", "view_template", "view_campaign", "view_follower", "view_tag",
                 "view_massmessage", "view_kfaccount", "view_qrcode", "view_material", "view_wecommember",
-                "view_wecomtag"]
+                "view_wecomtag", "view_agentevent"]
 
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
@@ -140,6 +141,13 @@ TABLE = {
     "qrcode.change":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "qrcode.delete":       (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     # The material library (issue 13): upload, sync and delete talk to WeChat; files only to who may view.
+    # The agent gateway (issue 15): the inbox's events; retrying and releasing change them; the agent's
+    # replies need add_outboundmessage (the admin's counterpart is the conversation reply).
+    "agentevent.list":     (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "agentevent.view":     (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "agentevent.retry":    (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "agentevent.release":  (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "agent.send":          (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "material.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "material.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "material.file":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
@@ -310,7 +318,10 @@ def _account_post(account, **changes):
     data = {"name": account.name, "app_id": account.app_id, "app_secret": "", "token": "", "encoding_aes_key": "",
             "encrypt_mode": account.encrypt_mode, "api_base_url": "", "enabled": "on",
             "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0",
-            "memberships-MAX_NUM_FORMS": "1000"}
+            "memberships-MAX_NUM_FORMS": "1000",
+            # The agent gateway's settings (an inline of at most one form).
+            "agent_settings-TOTAL_FORMS": "0", "agent_settings-INITIAL_FORMS": "0",
+            "agent_settings-MIN_NUM_FORMS": "0", "agent_settings-MAX_NUM_FORMS": "1"}
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
 
@@ -1375,6 +1386,80 @@ def api_wecom_tag_create(c, w):
     with wecom_for(w):
         resp = _send(c, "post", f"{API}/wecom-tags/", {"account": "alpha", "name": "new-wecom-tag"})
     return api_answer(resp, hidden_field="account"), WeComTag.objects.filter(name="new-wecom-tag").exists()
+
+
+def _agent_event(w, status="pending"):
+    from wechat_app.models import AgentEvent
+
+    event, _ = AgentEvent.objects.get_or_create(account=w.a, dedupe_key="msg:agent-alpha", defaults={
+        "chat_id": "user-alpha", "user_id": "user-alpha", "text": "agent-alpha question"})
+    AgentEvent.objects.filter(pk=event.pk).update(status=status, worker_id="w" if status == "claimed" else "")
+    event.refresh_from_db()
+    return event
+
+
+def admin_agentevent_list(c, w):
+    _agent_event(w)
+    resp = c.get("/admin/wechat_app/agentevent/")
+    return admin_answer(resp, listed=resp.status_code == 200 and "agent-alpha question" in resp.content.decode()), None
+
+
+def admin_agentevent_view(c, w):
+    return admin_answer(c.get(f"/admin/wechat_app/agentevent/{_agent_event(w).pk}/change/")), None
+
+
+def _admin_agent_action(c, w, action, status):
+    from django.contrib.admin import helpers
+
+    event = _agent_event(w, status)
+    resp = c.post("/admin/wechat_app/agentevent/", {"action": action, helpers.ACTION_CHECKBOX_NAME: [event.pk]})
+    event.refresh_from_db()
+    return admin_action_answer(resp), event.status == "pending"
+
+
+def admin_agentevent_retry(c, w):
+    return _admin_agent_action(c, w, "retry_events", "failed")
+
+
+def admin_agentevent_release(c, w):
+    return _admin_agent_action(c, w, "release_events", "claimed")
+
+
+def admin_agent_send(c, w):
+    return admin_outbound_send(c, w)
+
+
+def api_agentevent_list(c, w):
+    _agent_event(w)
+    resp = c.get(f"{API}/agent/inbox/")
+    return api_answer(resp, listed="agent-alpha question" in _names(resp, "text")), None
+
+
+def api_agentevent_view(c, w):
+    return api_answer(c.get(f"{API}/agent/inbox/{_agent_event(w).pk}/")), None
+
+
+def api_agentevent_retry(c, w):
+    event = _agent_event(w, "failed")
+    resp = c.post(f"{API}/agent/inbox/{event.pk}/retry/")
+    event.refresh_from_db()
+    return api_answer(resp), event.status == "pending"
+
+
+def api_agentevent_release(c, w):
+    event = _agent_event(w, "claimed")
+    resp = c.post(f"{API}/agent/inbox/{event.pk}/release/")
+    event.refresh_from_db()
+    return api_answer(resp), event.status == "pending"
+
+
+def api_agent_send(c, w):
+    from wechat_app.models import OutboundMessage
+
+    resp = _send(c, "post", f"{API}/agent/send/", {"account_id": "alpha", "to_user_id": "user-alpha",
+                                                    "items": [{"type": "text", "text": "An agent's answer"}]})
+    sent = OutboundMessage.objects.filter(account=w.a, payload__content="An agent's answer").exists()
+    return api_answer(resp, hidden_field="account_id"), sent
 
 
 def _surface(prefix):

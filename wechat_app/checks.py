@@ -9,7 +9,7 @@ timeout; E040-E044 the REST API (throttle rates, required apps, booleans, page s
 settings), W040 no staticfiles app for the docs pages, W041 public API docs with DEBUG off;
 E050-E052 the compiled rule index (background size, first-build wait, warm-up); E070-E072 the
 web side (OAuth user creation, state lifetime, JS-SDK rate limit); E060-E062 media storage and
-fetching; W001-W003 legal but harmful
+fetching; E080-E081 the agent gateway (file root, numbers); W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
 written; W070 an OAuth authorize URL that is not https.
@@ -300,4 +300,38 @@ def check_media_settings(app_configs, **kwargs):
         value = getattr(app_settings, name)
         if not valid(value):
             errors.append(_error(name, f"must be {expected}, not {value!r}.", "E062"))
+    return errors
+
+
+@register()
+def check_agent_settings(app_configs, **kwargs):
+    """E080 AGENT_FILE_ROOT is not an absolute directory; E081 an agent gateway number of the wrong
+    kind (docs/agent-gateway.md)."""
+    try:
+        app_settings.user_settings  # noqa: B018 - E001 reports an unreadable dict
+    except Exception:
+        return []
+    import os
+
+    errors = []
+    root = app_settings.AGENT_FILE_ROOT
+    if root is not None and not (isinstance(root, (str, os.PathLike)) and os.path.isabs(root)
+                                 and os.path.isdir(root)):
+        errors.append(_error("AGENT_FILE_ROOT", f"must be None or the absolute path of an existing directory, "
+                             f"not {root!r}.", "E080"))
+    for name, valid, expected in (
+        ("AGENT_CALLBACK_TIMEOUT", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+        ("AGENT_RETRY_DELAY", lambda v: _number(v) and v >= 0, "a number of seconds >= 0"),
+        ("AGENT_RETRY_MAX_DELAY", lambda v: _number(v) and v >= 0, "a number of seconds >= 0"),
+        ("AGENT_DEFAULT_LEASE", lambda v: _int(v) and v >= 1, "an integer >= 1 (seconds)"),
+        ("AGENT_MAX_LEASE", lambda v: _int(v) and v >= 1, "an integer >= 1 (seconds)"),
+        ("AGENT_MAX_FILE_SIZE", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
+    ):
+        value = getattr(app_settings, name)
+        if not valid(value):
+            errors.append(_error(name, f"must be {expected}, not {value!r}.", "E081"))
+    default, longest = app_settings.AGENT_DEFAULT_LEASE, app_settings.AGENT_MAX_LEASE
+    if not errors and default > longest:
+        errors.append(_error("AGENT_DEFAULT_LEASE", f"({default}) must not exceed AGENT_MAX_LEASE ({longest}).",
+                             "E081"))
     return errors

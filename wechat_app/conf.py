@@ -189,6 +189,22 @@ DEFAULTS = {
     "MEDIA_FETCH_MAX_ATTEMPTS": 6,
     # Largest file a fetch stores, in bytes (WeChat's own limits are 10 MB).
     "MEDIA_MAX_FETCH_SIZE": 20 * 1024 * 1024,
+    # --- the agent gateway (docs/agent-gateway.md) -----------------------------------------------
+    # Seconds the POST of an event to an agent's callback URL may take before it counts as failed.
+    "AGENT_CALLBACK_TIMEOUT": 10.0,
+    # First retry delay of a failed callback in seconds; doubled each attempt (with jitter) up to
+    # the maximum. The attempt limit is per account (agent settings).
+    "AGENT_RETRY_DELAY": 2.0,
+    "AGENT_RETRY_MAX_DELAY": 300.0,
+    # Seconds an inbox claim holds an event when the worker names no lease, and the longest lease
+    # a worker may ask for; an event whose lease ends before it is completed returns to pending.
+    "AGENT_DEFAULT_LEASE": 300,
+    "AGENT_MAX_LEASE": 3600,
+    # The only directory whose files the agent may send by path (``file:///...`` or ``/...``)
+    # through ``agent/send/``; None: sending local files is refused (http(s) URLs still work).
+    "AGENT_FILE_ROOT": None,
+    # Largest file the agent may send, in bytes (downloaded or read).
+    "AGENT_MAX_FILE_SIZE": 20 * 1024 * 1024,
 }
 
 # Settings whose value is a dotted path to import.

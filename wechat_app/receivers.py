@@ -2,7 +2,7 @@
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from .models import Account, Rule
+from .models import Account, AgentSettings, Rule
 from .models.accounts import CREDENTIAL_FIELDS
 from .services.accounts import bump_accounts_version
 from .services.rules import bump_rules_version
@@ -24,6 +24,13 @@ def account_changed(sender, instance, **kwargs):
     an account changes its rules too."""
     bump_accounts_version()
     bump_rules_version(instance.pk)
+
+
+@receiver(post_save, sender=AgentSettings, dispatch_uid="wechat_app.agent_settings_saved")
+@receiver(post_delete, sender=AgentSettings, dispatch_uid="wechat_app.agent_settings_deleted")
+def agent_settings_changed(sender, instance, **kwargs):
+    """The callback serves accounts with their agent settings: every process reloads them."""
+    bump_accounts_version()
 
 
 @receiver(pre_save, sender=Account, dispatch_uid="wechat_app.account_credentials_before_save")

@@ -31,6 +31,8 @@ def beat_schedule() -> dict[str, dict]:
       ``WECHAT_APP["LOG_BUFFER"]`` on (otherwise there is nothing to drain).
     - ``wechat-drain-spool``: writes the log rows this host spooled to disk while the database
       was down (a no-op when there are none). Each host that serves callbacks needs it.
+    - ``wechat-resume-agent-events``: the agent gateway's safety net (callback retries that are
+      due, lost enqueues, inbox claims whose lease ended).
     - ``wechat-resume-incoming-media``: with ``FETCH_INCOMING_MEDIA`` on, due fetch retries and
       media messages logged without a queued fetch.
 
@@ -42,6 +44,7 @@ def beat_schedule() -> dict[str, dict]:
         "wechat-refresh-tokens": {"task": "wechat_app.refresh_tokens", "schedule": 60.0},
         "wechat-resume-outbound": {"task": "wechat_app.resume_outbound", "schedule": 30.0},
         "wechat-drain-spool": {"task": "wechat_app.drain_spool", "schedule": 15.0},
+        "wechat-resume-agent-events": {"task": "wechat_app.resume_agent_events", "schedule": 15.0},
     }
     if app_settings.FETCH_INCOMING_MEDIA:
         schedule["wechat-resume-incoming-media"] = {"task": "wechat_app.resume_incoming_media", "schedule": 60.0}
@@ -241,3 +244,32 @@ def sync_materials(account_id):
     from .services.media import sync_materials as sync
 
     return sync(Account.objects.get(pk=account_id))
+
+
+@shared_task(bind=True, name="wechat_app.deliver_agent_event", acks_late=True, reject_on_worker_lost=True,
+             max_retries=None, ignore_result=True)
+def deliver_agent_event(self, event_pk):
+    """POST one agent event to the account's callback URL (idempotent: a delivered event is not
+    sent again). Failures retry with back-off; in eager mode the beat's sweeper retries."""
+    from .services.agent import deliver
+
+    outcome = deliver(event_pk)
+    if outcome.retry_in is not None and not self.request.is_eager:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="wechat_app.agent_send", acks_late=True, ignore_result=True)
+def agent_send(task_id):
+    """Send a reply queued by ``agent/send/async/`` (once: the task row is claimed)."""
+    from .services.agent import run_send_task
+
+    return run_send_task(task_id)
+
+
+@shared_task(name="wechat_app.resume_agent_events", ignore_result=True)
+def resume_agent_events():
+    """Beat: due callback retries and lost enqueues; inbox claims whose lease ended go back to pending."""
+    from .services.agent import resume
+
+    return resume()

@@ -14,7 +14,10 @@ def _post(account, **changes):
     data = {"name": account.name, "app_id": account.app_id, "app_secret": "", "token": "", "encoding_aes_key": "",
             "encrypt_mode": account.encrypt_mode, "api_base_url": "", "enabled": "on",
             "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0",
-            "memberships-MAX_NUM_FORMS": "1000"}
+            "memberships-MAX_NUM_FORMS": "1000",
+            # The agent gateway's settings (an inline of at most one form).
+            "agent_settings-TOTAL_FORMS": "0", "agent_settings-INITIAL_FORMS": "0",
+            "agent_settings-MIN_NUM_FORMS": "0", "agent_settings-MAX_NUM_FORMS": "1"}
     data.update(changes)
     return data
 

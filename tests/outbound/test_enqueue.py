@@ -56,7 +56,8 @@ def test_beat_schedule_drains_the_log_only_with_log_buffer(settings):
     schedule = beat_schedule()
     assert {entry["task"] for entry in schedule.values()} == {"wechat_app.refresh_tokens",
                                                                 "wechat_app.resume_outbound",
-                                                                "wechat_app.drain_spool"}
+                                                                "wechat_app.drain_spool",
+                                                                "wechat_app.resume_agent_events"}
     settings.WECHAT_APP = {"LOG_BUFFER": True}
     assert "wechat_app.drain_message_log" in {entry["task"] for entry in beat_schedule().values()}
 

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from ..conf import app_settings
-from ..models import Account, AccountMembership
+from ..models import Account, AccountMembership, AgentSettings
 from ..models.accounts import mask_secret
 from ..protocol import InvalidAESKeyError, validate_aes_key
 from ..services.access import can_change_credentials, grant_creator
@@ -197,11 +197,50 @@ class MembershipInline(admin.TabularInline):
         lambda self, request, obj=None: request.user.is_superuser)
 
 
+class AgentSettingsForm(forms.ModelForm):
+    """The agent gateway's settings; the shared secret is write-only like the account's secrets."""
+
+    class Meta:
+        model = AgentSettings
+        fields = ["mode", "scope", "callback_url", "shared_secret", "max_attempts"]
+        widgets = {"shared_secret": SecretInput()}
+        formfield_callback = _https_url_formfield
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["shared_secret"]
+        stored = self.instance.shared_secret if self.instance.pk else ""
+        if stored:
+            field.widget.attrs["placeholder"] = f"{mask_secret(stored)}  ({_('set; type to replace')})"
+            field.help_text = format_html("{} {}", field.help_text or "", _("Leave empty to keep the current value."))
+        else:
+            field.widget.attrs["placeholder"] = _("not set")
+
+    def clean_shared_secret(self):
+        value = (self.cleaned_data.get("shared_secret") or "").strip()
+        if not value and self.instance.pk:
+            return AgentSettings.objects.only("shared_secret").get(pk=self.instance.pk).shared_secret
+        return value
+
+
+class AgentSettingsInline(admin.StackedInline):
+    """Hand conversations to an agent runtime (docs/agent-gateway.md)."""
+
+    model = AgentSettings
+    form = AgentSettingsForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    extra = 0
+    max_num = 1
+    can_delete = True
+    verbose_name = _("agent gateway")
+    verbose_name_plural = _("agent gateway (hand conversations to an agent)")
+
+
 @admin.register(Account)
 class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
     form = AccountForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, AgentSettingsInline]
     change_form_template = "admin/wechat_app/account/change_form.html"
     list_display = ["name", "channel", "app_id", "mode_display", "enabled", "rule_count", "tools"]
     list_filter = ["channel", "enabled", "encrypt_mode"]

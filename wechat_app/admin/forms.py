@@ -27,6 +27,7 @@ REPLY_TYPE_CHOICES = [
     ("video", _("Video")),
     ("music", _("Music")),
     ("transfer_customer_service", _("Transfer to customer service")),
+    ("agent", _("Hand to the agent (agent gateway)")),
 ]
 
 # Which form fields each reply type uses, in display order.
@@ -38,9 +39,12 @@ REPLY_FIELDS = {
     "music": ("title", "description", "music_url", "hq_music_url", "thumb_media_id"),
     "news": ("articles",),
     "transfer_customer_service": ("kf_account",),
+    "agent": (),
 }
 ALL_REPLY_FIELDS = ("content", "media_id", "title", "description", "music_url", "hq_music_url",
                     "thumb_media_id", "kf_account", "articles")
+# Reply types that mean something without any field filled in.
+FIELDLESS_TYPES = ("transfer_customer_service", "agent")
 ARTICLE_FIELDS = ("title", "description", "url", "pic_url")
 
 
@@ -143,7 +147,7 @@ class ReplyForm(forms.Form):
         reply_type = data.get("type")
         if not reply_type or self.errors:
             return data
-        if not any(data.get(name) for name in ALL_REPLY_FIELDS) and reply_type != "transfer_customer_service":
+        if not any(data.get(name) for name in ALL_REPLY_FIELDS) and reply_type not in FIELDLESS_TYPES:
             self.reply = None  # blank: ignored by the formset
             return data
         reply = {"type": reply_type}

@@ -70,6 +70,8 @@ def describe_reply(reply) -> str:
         return f"🎵 {reply.get('title') or reply.get('music_url', '')}"
     if kind == "transfer_customer_service":
         return "👤 transfer to customer service"
+    if kind == "agent":
+        return "🤖 hand to the agent"
     icon = {"image": "🖼", "voice": "🎤", "video": "🎬"}.get(kind, "")
     return f"{icon} {kind} {reply.get('title') or reply.get('media_id', '')}".strip()
 

@@ -194,6 +194,9 @@ APP_SPECTACULAR_SETTINGS = {
                             "MassAudienceEnum": "wechat_app.models.audience.MassMessage.Audience",
                             "MassStatusEnum": "wechat_app.models.audience.MassMessage.Status",
                             "MassMsgtypeEnum": "wechat_app.models.audience.MassMessage.Kind",
+                            "AgentEventStatusEnum": "wechat_app.models.agent.AgentEvent.Status",
+                            "AgentSendTaskStatusEnum": "wechat_app.models.agent.AgentSendTask.Status",
+                            "TypingStatusEnum": ["typing", "cancel"],
                             **{f"{tag.capitalize()}TagEnum": [tag]
                                for tag in ("text", "image", "voice", "video", "music", "news")}},
 }

@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
+from .agent import AgentEventViewSet, AgentViewSet
 from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
 from .base import AppAPIRootView
 from .docs import RedocView, SchemaView, SwaggerView
@@ -42,6 +43,8 @@ router.register("incoming-media", IncomingMediaViewSet, basename="incomingmedia"
 router.register("wecom-departments", WeComDepartmentViewSet, basename="wecomdepartment")
 router.register("wecom-members", WeComMemberViewSet, basename="wecommember")
 router.register("wecom-tags", WeComTagViewSet, basename="wecomtag")
+router.register("agent/inbox", AgentEventViewSet, basename="agentevent")
+router.register("agent", AgentViewSet, basename="agent")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="api-schema"),

@@ -1,6 +1,7 @@
 """The app's models, one module per area; import them from here."""
 from .access import AccountMembership
 from .accounts import Account
+from .agent import AgentDeliveryAttempt, AgentEvent, AgentSendTask, AgentSettings
 from .api_tokens import ApiToken
 from .audience import KfAccount, MassMessage, Tag
 from .logs import MessageLog
@@ -12,7 +13,7 @@ from .web import QRCode, ShortLink, WeChatUser
 from .wecom import WeComContactEvent, WeComDepartment, WeComMember, WeComTag, WeComTagMember
 
 __all__ = [
-    "Account", "AccountMembership", "ApiToken", "Campaign", "Follower", "IncomingMedia", "KfAccount", "MassMessage",
+    "Account", "AccountMembership", "AgentDeliveryAttempt", "AgentEvent", "AgentSendTask", "AgentSettings", "ApiToken", "Campaign", "Follower", "IncomingMedia", "KfAccount", "MassMessage",
     "Material", "Menu", "MenuVersion", "MessageLog", "OutboundMessage", "QRCode", "Rule", "ShortLink", "SyncJob",
     "Tag", "Template", "WeChatUser", "WeComContactEvent", "WeComDepartment", "WeComMember", "WeComTag",
     "WeComTagMember",

@@ -208,6 +208,19 @@ class TransferCustomerServiceReply(Reply):
         return ""
 
 
+@register_reply
+@dataclass
+class AgentReply(Reply):
+    """Hand the conversation to the account's agent (the agent gateway): nothing is answered
+    passively; the message becomes an agent event and the agent replies asynchronously."""
+
+    type: ClassVar[str] = "agent"
+    msg_type: ClassVar[str] = "agent"
+
+    def body_xml(self):  # never rendered: the callback answers "success" and hands the message over
+        return ""
+
+
 ARTICLE_FIELDS = frozenset({"title", "description", "url", "pic_url"})
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
 # webot's music shorthands: {type: music, url, hqUrl}.

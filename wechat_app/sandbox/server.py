@@ -378,9 +378,12 @@ def _custom_send(handler, query, body, app_id):
 
 @api("POST", "/cgi-bin/message/custom/typing")
 def _typing(handler, query, body, app_id):
-    handler.state.subscribed(app_id, body.get("touser"))
-    if body.get("command") not in ("Typing", "CancelTyping"):
-        raise SandboxError(47001)
+    state = handler.state
+    with state.lock:
+        state.subscribed(app_id, body.get("touser"))
+        if body.get("command") not in ("Typing", "CancelTyping"):
+            raise SandboxError(47001)
+        state.typing.append({"app_id": app_id, "touser": body["touser"], "command": body["command"]})
     return {"errcode": 0, "errmsg": "ok"}
 
 

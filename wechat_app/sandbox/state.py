@@ -235,6 +235,8 @@ class SandboxState:
             self.conditional_menus: dict[str, list[dict[str, Any]]] = {}  # app id -> [{button, matchrule, menuid}]
             self.next_menuid = 400_000_000
             self.messages: list[dict[str, Any]] = []
+            # Customer-service typing indicators: {"app_id", "touser", "command"}, in order.
+            self.typing: list[dict[str, Any]] = []
             self.template_dedupe: dict[tuple[str, str, str], tuple[int, float]] = {}
             self.resends_dropped = 0  # template sends answered from template_dedupe (not delivered)
             self.calls: list[dict[str, Any]] = []

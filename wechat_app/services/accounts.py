@@ -107,7 +107,8 @@ def lookup_account(name: str, *, refresh: bool = False) -> tuple[Account, str | 
         return entry.account, entry.stamp
     stamp = _current_stamp()
     try:
-        account = Account.objects.filter(name=name, enabled=True).first()
+        # With its agent settings (services/agent.py): whether to hand a message over costs no query.
+        account = Account.objects.filter(name=name, enabled=True).select_related("agent_settings").first()
     except DATABASE_DOWN as err:
         if entry is None:
             raise AccountUnavailable(name) from err

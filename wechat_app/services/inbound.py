@@ -63,8 +63,9 @@ from ..protocol import (
     parse_xml,
     render_reply,
 )
+from ..protocol.replies import AgentReply
 from ..signals import message_received, reply_sent, wecom_contact_changed
-from . import accounts, logbuffer, rules, spool
+from . import accounts, agent, logbuffer, rules, spool
 from .cachebatch import UNAVAILABLE, CacheBatch, FailSafeCache
 from .cachebatch import health as cache_health
 
@@ -423,6 +424,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
     contact_change = account.channel == WECOM and message.event == "change_contact"
     rule = reply = late = None
     reply_xml = error = ""
+    to_agent = False
     try:
         if _runs_code(account.name):
             result = _run_within_budget(account, message, rule_options.get("prefetched"))
@@ -430,6 +432,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
             result = run_rules(account, message, **rule_options)
         rule = result.rule
         reply, status = rules.outcome(account, message, result)
+        reply, status, to_agent = _agent_outcome(account, message, reply, status)
         if status == MessageLog.Status.REPLIED:
             reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
     except _LateReply as pending:
@@ -438,7 +441,8 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
         reply_xml, error = "", _error_summary(err)
         reply, status = rules.outcome(account, message, None, failed=True)
-    if reply is not None and not reply_xml:  # the account's answer to "no rule" or "a rule failed"
+    if reply is not None and not reply_xml and not isinstance(reply, AgentReply):
+        # the account's answer to "no rule" or "a rule failed"
         reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
 
     log = _log_row(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml, status=status,
@@ -454,6 +458,8 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
             contact_change = False
     if contact_change:
         wecom_contact_changed.send_robust(sender=Account, account=account, message=message)
+    if to_agent:
+        _hand_to_agent(account, message)
     if late is not None:
         late.add_done_callback(lambda future: _late_pool().submit(
             _in_thread, _finish_late_logged, future, account, message, log.pk, started))
@@ -461,6 +467,34 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
                            rule_name=log.rule_name or None, log=log)
     return reply_xml
+
+
+# --- the agent gateway (services/agent.py) ---------------------------------------------------------
+def _agent_outcome(account: Account, message: Message, reply, status: str):
+    """``(reply, status, to_agent)``: whether the account's agent takes this message, and what is
+    answered passively then. A rule's ``agent`` reply and a message no rule answered (the
+    no-match reply is not sent) go to the agent; with the scope "every message" a rule's own
+    reply is answered too. Without an agent (no query: the settings come with the account) an
+    ``agent`` reply answers nothing."""
+    agent_rule = isinstance(reply, AgentReply)
+    if agent.settings_for(account) is None:
+        return (None, MessageLog.Status.NO_REPLY, False) if agent_rule else (reply, status, False)
+    unanswered = status == MessageLog.Status.UNMATCHED
+    if not agent.wants(account, message, unanswered=unanswered, agent_rule=agent_rule):
+        return (None, MessageLog.Status.NO_REPLY, False) if agent_rule else (reply, status, False)
+    if agent_rule:
+        return reply, MessageLog.Status.NO_REPLY, True  # logged as the rule's reply, rendered as nothing
+    if unanswered:
+        return None, status, True
+    return reply, status, True
+
+
+def _hand_to_agent(account: Account, message: Message) -> None:
+    # WeChat has its answer whatever happens here; a failure is logged with the message's key.
+    try:
+        agent.hand_off(account, message)
+    except Exception:
+        logger.exception("Handing %s on account %r to the agent failed", message.dedupe_key, account.name)
 
 
 # --- the 5-second rule ---------------------------------------------------------------------------
