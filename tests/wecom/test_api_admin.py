@@ -117,7 +117,9 @@ def test_admin_creates_and_shows_a_wecom_app(admin_client):
     data = {"name": "ops", "channel": "wecom", "app_id": CORP_ID, "agent_id": str(AGENT_ID), "app_secret": SECRET,
             "token": TOKEN, "encoding_aes_key": AES_KEY, "encrypt_mode": "plain", "api_base_url": "",
             "enabled": "on", "kind": "service", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
-            "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000"}
+            "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+            "agent_settings-TOTAL_FORMS": "0", "agent_settings-INITIAL_FORMS": "0",
+            "agent_settings-MIN_NUM_FORMS": "0", "agent_settings-MAX_NUM_FORMS": "1"}
     missing = admin_client.post("/admin/wechat_app/account/add/", {**data, "agent_id": ""})
     assert missing.status_code == 200 and "agent_id" in missing.context["adminform"].form.errors
     assert admin_client.post("/admin/wechat_app/account/add/", data).status_code == 302
