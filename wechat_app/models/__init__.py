@@ -3,6 +3,7 @@ from .access import AccountMembership
 from .accounts import Account
 from .api_tokens import ApiToken
 from .audience import KfAccount, MassMessage, Tag
+from .ilink import ILinkBot, ILinkLogin
 from .logs import MessageLog
 from .media import IncomingMedia, Material
 from .menus import Menu, MenuVersion
@@ -11,7 +12,7 @@ from .rules import Rule
 from .web import QRCode, ShortLink, WeChatUser
 
 __all__ = [
-    "Account", "AccountMembership", "ApiToken", "Campaign", "Follower", "IncomingMedia", "KfAccount", "MassMessage",
+    "Account", "AccountMembership", "ApiToken", "Campaign", "Follower", "ILinkBot", "ILinkLogin", "IncomingMedia", "KfAccount", "MassMessage",
     "Material", "Menu", "MenuVersion", "MessageLog", "OutboundMessage", "QRCode", "Rule", "ShortLink", "SyncJob",
     "Tag", "Template", "WeChatUser",
 ]

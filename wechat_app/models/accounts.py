@@ -19,6 +19,10 @@ name_validator = RegexValidator(
     _("Use 1 to 64 letters, digits, '-' or '_' (it is part of the callback URL)."),
 )
 app_id_validator = RegexValidator(r"^[A-Za-z0-9_-]{4,64}$", _("An app id is 4 to 64 letters, digits, '-' or '_'."))
+# What any kind of account may hold in ``app_id``: iLink bots keep their bot id there
+# (``…@im.bot``); ``Account.clean`` applies the stricter rule to the other kinds.
+any_app_id_validator = RegexValidator(r"^[A-Za-z0-9_.@-]{4,64}$",
+                                      _("An app id is 4 to 64 letters, digits, '-', '_', '.' or '@'."))
 # WeChat's console accepts 3 to 32 letters and digits for the token.
 token_validator = RegexValidator(r"^[A-Za-z0-9]{3,32}$", _("The token is 3 to 32 letters or digits."))
 
@@ -117,9 +121,11 @@ class Account(models.Model):
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices,
                                default=Channel.OFFICIAL_ACCOUNT,
                                help_text=_("What kind of account this is; it cannot change once created."))
-    app_id = models.CharField(_("app id"), max_length=64, validators=[app_id_validator])
-    app_secret = models.CharField(_("app secret"), max_length=128)
-    token = models.CharField(_("token"), max_length=32, validators=[token_validator])
+    # iLink bots: the bot id; they have no app secret, token or AES key (``clean`` asks the
+    # other kinds for them).
+    app_id = models.CharField(_("app id"), max_length=64, validators=[any_app_id_validator])
+    app_secret = models.CharField(_("app secret"), max_length=128, blank=True)
+    token = models.CharField(_("token"), max_length=32, blank=True, validators=[token_validator])
     encoding_aes_key = models.CharField(_("EncodingAESKey"), max_length=43, blank=True,
                                         validators=[aes_key_validator])
     encrypt_mode = models.CharField(_("encryption mode"), max_length=16, choices=EncryptMode.choices,
@@ -180,8 +186,23 @@ class Account(models.Model):
                                        if not field.primary_key and field.name != "rules_revision"]
         super().save(*args, **kwargs)
 
+    @property
+    def is_ilink(self) -> bool:
+        return self.channel == self.Channel.ILINK
+
     def clean(self):
         super().clean()
+        if not self.is_ilink:
+            # The callback kinds need WeChat's credentials; iLink bots log in by QR code instead.
+            errors = {}
+            if self.app_id and any_app_id_validator.regex.match(self.app_id) and \
+                    not app_id_validator.regex.match(self.app_id):
+                errors["app_id"] = app_id_validator.message
+            for name in ("app_secret", "token"):
+                if not getattr(self, name):
+                    errors[name] = _("This field is required.")
+            if errors:
+                raise ValidationError(errors)
         if self.encrypt_mode != self.EncryptMode.PLAIN and not self.encoding_aes_key:
             raise ValidationError({"encoding_aes_key": _("The %(mode)s mode needs an EncodingAESKey.")
                                    % {"mode": self.get_encrypt_mode_display()}})
