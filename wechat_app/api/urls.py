@@ -7,6 +7,7 @@ from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
 from .base import AppAPIRootView
 from .docs import RedocView, SchemaView, SwaggerView
 from .errors import not_found
+from .ilink import ILinkBotViewSet, ILinkLoginViewSet
 from .media import IncomingMediaViewSet, MaterialViewSet
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .outbound import CampaignViewSet, FollowerViewSet, OutboundMessageViewSet, TemplateViewSet
@@ -38,6 +39,8 @@ router.register("qrcodes", QRCodeViewSet, basename="qrcode")
 router.register("short-links", ShortLinkViewSet, basename="shortlink")
 router.register("materials", MaterialViewSet, basename="material")
 router.register("incoming-media", IncomingMediaViewSet, basename="incomingmedia")
+router.register("ilink-bots", ILinkBotViewSet, basename="ilinkbot")
+router.register("ilink-logins", ILinkLoginViewSet, basename="ilinklogin")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="api-schema"),
