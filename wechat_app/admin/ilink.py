@@ -79,9 +79,10 @@ class ILinkBotAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
 
     def _switch(self, request, queryset, enabled):
         allowed = [bot.account for bot in queryset if self.has_change_permission(request, bot)]
-        names = service.set_polling(enabled, allowed)
-        self.message_user(request, (_("Polling enabled: %s") if enabled else _("Polling disabled: %s"))
-                          % (", ".join(names) or "-"), messages.SUCCESS)
+        names = service.set_polling(enabled, allowed) if allowed else []
+        text = _("%(n)d bot(s) will be polled: %(names)s") if enabled else _("%(n)d bot(s) no longer polled: %(names)s")
+        self.message_user(request, text % {"n": len(names), "names": ", ".join(names) or "-"},
+                          messages.SUCCESS if names else messages.WARNING)
 
     # --- the QR login -------------------------------------------------------------------------
     def get_urls(self):
