@@ -66,3 +66,34 @@ def test_another_teams_logins_and_bots_are_hidden(client, ilink_sandbox):
     assert client.get(f"{BOTS}{bot.pk}/change/").status_code in (302, 404)
     assert client.post(BOTS + "login/", {"account": "theirs"}).status_code == 200  # refused on the form
     assert client.post(BOTS + "login/", {"account": "mine"}).status_code == 302
+
+
+def test_an_ilink_account_edits_without_secrets(admin_client, ilink_sandbox):
+    from wechat_app.admin.accounts import check_account
+
+    login_bot(ilink_sandbox, "edit")
+    account = Account.objects.get(name="edit")
+    page = admin_client.get(f"/admin/wechat_app/account/{account.pk}/change/")
+    body = page.content.decode()
+    assert page.status_code == 200 and 'name="app_secret"' not in body and 'name="token"' not in body
+    response = admin_client.post(f"/admin/wechat_app/account/{account.pk}/change/", {
+        "name": "edit", "enabled": "on", "no_match_reply": "Sorry?", "error_reply": "",
+        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000"})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    account.refresh_from_db()
+    assert account.no_match_reply == "Sorry?" and account.app_id == account.ilink_bot.bot_id
+    assert [r.ok for r in check_account(account)] == [True, True, True]
+
+
+def test_other_kinds_still_need_their_credentials(db):
+    from django.core.exceptions import ValidationError
+
+    account = Account(name="oa", app_id="wx1234567890", channel="mp")
+    with pytest.raises(ValidationError) as err:
+        account.full_clean()
+    assert {"app_secret", "token"} <= set(err.value.message_dict)
+    with pytest.raises(ValidationError) as err:
+        Account(name="oa", app_id="bot@im.bot", app_secret="s" * 32, token="tok123").full_clean()
+    assert "app_id" in err.value.message_dict
+    Account(name="bot", app_id="bot@im.bot", channel="ilink").full_clean()

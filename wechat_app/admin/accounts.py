@@ -118,6 +118,8 @@ class CheckResult:
 def check_account(account: Account) -> list[CheckResult]:
     """Verify an account's configuration; never includes a secret in its messages."""
     results = []
+    if account.channel == Account.Channel.ILINK:
+        return _check_ilink(account)
     results.append(CheckResult(bool(account.enabled), _("Account enabled"),
                                "" if account.enabled else _("The callback answers 404 while disabled."),
                                "ok" if account.enabled else "warning"))
@@ -146,6 +148,25 @@ def check_account(account: Account) -> list[CheckResult]:
     else:
         results.append(CheckResult(True, _("EncodingAESKey"), _("Not set (plain mode does not need one)."), "skipped"))
     results.append(_check_api(account))
+    return results
+
+
+def _check_ilink(account: Account) -> list[CheckResult]:
+    """An iLink bot account: enabled, logged in, its session active and polled (no secret shown)."""
+    from ..models import ILinkBot
+
+    results = [CheckResult(bool(account.enabled), _("Account enabled"),
+                           "" if account.enabled else _("The bot is not polled while disabled."),
+                           "ok" if account.enabled else "warning")]
+    bot = ILinkBot.objects.filter(account=account).first()
+    if bot is None:
+        results.append(CheckResult(False, _("Logged in"), _("No QR login completed yet."), "error"))
+        return results
+    active = bot.status == ILinkBot.Status.ACTIVE
+    results.append(CheckResult(active, _("Session active"), "" if active else bot.get_status_display(),
+                               "ok" if active else "error"))
+    results.append(CheckResult(bot.polling_enabled, _("Polling enabled"), bot.last_error[:200],
+                               "ok" if bot.polling_enabled else "warning"))
     return results
 
 
@@ -217,7 +238,17 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
             shown.update(app_secret="app_secret_shown", token="token_shown", encoding_aes_key="aes_key_shown")
         return shown
 
+    # An iLink bot has no secrets, callback or JS-SDK settings: its session is the bot's (ILinkBot).
+    ilink_fieldsets = [
+        (None, {"fields": ["name", ("app_id", "enabled")],
+                "description": _("A personal WeChat bot (iLink): it logs in by QR code and is polled; see "
+                                 "iLink bots.")}),
+        (_("Error replies"), {"fields": ["no_match_reply", "error_reply"]}),
+    ]
+
     def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.channel == Account.Channel.ILINK:
+            return self.ilink_fieldsets
         shown = self._shown_fields(request, obj)
 
         def swap(fields):
@@ -226,6 +257,8 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
         return [(title, {**options, "fields": swap(options["fields"])}) for title, options in self.fieldsets]
 
     def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.channel == Account.Channel.ILINK:
+            return ("app_id",)  # the bot id, set by the QR login
         return tuple(self._shown_fields(request, obj).values())
 
     @admin.display(description=_("app secret"))
