@@ -240,3 +240,32 @@ def test_the_poller_process_polls_each_bot_in_a_thread(ilink_sandbox):
         poller.stop()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_attachments_for_the_agent(bot, ilink_sandbox):
+    inject(ilink_sandbox, bot, type="image", data_b64=base64.b64encode(PNG).decode())
+    service.run_once()
+    log = MessageLog.objects.get(account=bot.account)
+    [attachment] = service.attachments(log)
+    row = IncomingMedia.objects.get(account=bot.account)
+    assert attachment["type"] == "image" and attachment["content_type"] == "image/png"
+    assert attachment["url"] == f"/wechat/api/incoming-media/{row.pk}/file/"
+    with open(attachment["path"], "rb") as handle:
+        assert handle.read() == PNG
+
+
+def test_a_slow_poll_still_delivers(bot, ilink_sandbox):
+    sandbox_call(ilink_sandbox, "POST", "/faults", {"path": "/ilink/bot/getupdates", "kind": "latency",
+                                                    "seconds": 0.5, "count": 1})
+    inject(ilink_sandbox, bot, "slow")
+    assert service.run_once()["bot"]["stored"] == 1
+
+
+def test_a_transport_timeout_of_the_long_poll_is_an_empty_batch(bot, ilink_sandbox):
+    from wechat_app.client.ilink import ILinkClient
+
+    sandbox_call(ilink_sandbox, "POST", "/faults", {"path": "/ilink/bot/getupdates", "kind": "latency",
+                                                    "seconds": 1.5, "count": 1})
+    client = ILinkClient(bot.api_base_url, bot_token=bot.bot_token, long_poll_seconds=0.3)
+    client.long_poll_grace = 0.2  # the read timeout (0.5 s) ends before the sandbox answers (1.5 s)
+    assert client.getupdates("").msgs == []

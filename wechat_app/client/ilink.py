@@ -25,6 +25,7 @@ from .errors import WeChatAPIError, WeChatTransportError
 
 DEFAULT_TIMEOUT = (3.05, 15)
 LONG_POLL_SECONDS = 35  # getupdates and get_qrcode_status hold the request up to this
+LONG_POLL_GRACE = 5  # the read timeout of a long poll: the poll's length plus this
 
 
 class ILinkSessionExpired(WeChatAPIError):
@@ -66,6 +67,7 @@ class ILinkClient:
         self._bot_token = bot_token
         self.timeout = tuple(timeout) if isinstance(timeout, (list, tuple)) else (timeout or DEFAULT_TIMEOUT)
         self.long_poll_seconds = long_poll_seconds
+        self.long_poll_grace = LONG_POLL_GRACE
         self._session = session
 
     def __repr__(self):  # never the token
@@ -129,7 +131,7 @@ class ILinkClient:
         A client-side timeout of the long poll answers ``{"status": "wait"}``."""
         wait = self.long_poll_seconds if wait is None else wait
         try:
-            payload = self._call("GET", "ilink/bot/get_qrcode_status", read_timeout=wait + 5,
+            payload = self._call("GET", "ilink/bot/get_qrcode_status", read_timeout=wait + self.long_poll_grace,
                                  params={"qrcode": qrcode, "bot_type": ilink.BOT_TYPE})
         except WeChatTransportError as err:
             if err.errmsg == "read timeout":
@@ -144,7 +146,7 @@ class ILinkClient:
         long poll is an empty batch with no new cursor."""
         try:
             payload = self._call("POST", "ilink/bot/getupdates", {"get_updates_buf": cursor or ""},
-                                 read_timeout=self.long_poll_seconds + 5)
+                                 read_timeout=self.long_poll_seconds + self.long_poll_grace)
         except WeChatTransportError as err:
             if err.errmsg == "read timeout":
                 return Updates()
