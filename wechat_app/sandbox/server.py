@@ -269,6 +269,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.state = state
         super().__init__(address, SandboxHandler)
 
+    def handle_error(self, request, client_address):
+        # A client that gave up on a slow answer (a long poll's read timeout): nothing to report.
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
 
 # --- WeChat endpoints ---------------------------------------------------------------------------
 @api("GET", "/cgi-bin/token", token=False)
