@@ -27,6 +27,7 @@ from ..services import ilink as service
 from ..services.access import accessible_accounts, can, token_account_ids
 from . import filters
 from .menus import wechat_refusal
+from .schema import OpenApiParameter, OpenApiTypes, extend_schema
 from .serializers import StrictModelSerializer, StrictSerializer
 from .views import AppViewSetMixin
 
@@ -45,6 +46,36 @@ class ILinkBotSerializer(StrictModelSerializer):
 class PollAccountsSerializer(StrictSerializer):
     accounts = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=1000,
                                      help_text="Account names; default: every bot you can access.")
+
+
+class PollerSerializer(serializers.Serializer):
+    running = serializers.BooleanField(help_text="Whether a poller process beat within the last 30 s.")
+    pid = serializers.IntegerField(allow_null=True)
+
+
+class BotPollingSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    bot_id = serializers.CharField()
+    ilink_user_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=ILinkBot.Status.choices)
+    polling_enabled = serializers.BooleanField()
+    api_base_url = serializers.CharField()
+    last_poll_at = serializers.DateTimeField(allow_null=True)
+    last_message_at = serializers.DateTimeField(allow_null=True)
+    messages_received = serializers.IntegerField()
+    consecutive_errors = serializers.IntegerField()
+    last_error = serializers.CharField(allow_blank=True)
+    logged_in_at = serializers.DateTimeField(allow_null=True)
+
+
+class PollStatusSerializer(serializers.Serializer):
+    poller = PollerSerializer()
+    bots = BotPollingSerializer(many=True)
+
+
+class PollSwitchSerializer(serializers.Serializer):
+    polling_enabled = serializers.BooleanField()
+    accounts = serializers.ListField(child=serializers.CharField(), help_text="The accounts switched.")
 
 
 class ILinkBotViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -82,25 +113,30 @@ class ILinkBotViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
             raise ValidationError({"accounts": [f"No account named {missing[0][:64]!r} that you can access."]})
         return list(found.values())
 
+    @extend_schema(parameters=[OpenApiParameter("account", str, description="Only this account.")],
+                   responses=PollStatusSerializer)
     @action(detail=False, methods=["get"], url_path="poll/status", required_permissions=[("view", ILinkBot)])
     def poll_status(self, request):
         """The poller (running, pid) and each bot's polling state."""
         return Response(service.poll_status(self._accounts(request)))
 
+    @extend_schema(request=PollAccountsSerializer, responses=PollSwitchSerializer)
     @action(detail=False, methods=["post"], url_path="poll/start", required_permissions=[("change", ILinkBot)])
     def poll_start(self, request):
         """Enable polling of the bots (a running poller takes them up within seconds)."""
         return Response({"polling_enabled": True, "accounts": service.set_polling(True, self._accounts(request))})
 
+    @extend_schema(request=PollAccountsSerializer, responses=PollSwitchSerializer)
     @action(detail=False, methods=["post"], url_path="poll/stop", required_permissions=[("change", ILinkBot)])
     def poll_stop(self, request):
         """Disable polling of the bots."""
         return Response({"polling_enabled": False, "accounts": service.set_polling(False, self._accounts(request))})
 
+    @extend_schema(request=PollAccountsSerializer, responses={200: OpenApiTypes.OBJECT})
     @action(detail=False, methods=["post"], url_path="poll/run-once", required_permissions=[("change", ILinkBot)])
     def poll_run_once(self, request):
         """Poll each bot once, now, in this process (one long poll each: up to
-        ``ILINK_LONG_POLL_SECONDS``)."""
+        ``ILINK_LONG_POLL_SECONDS``). Answers ``{account: {received, stored, expired, error}}``."""
         return Response(service.run_once(self._accounts(request)))
 
 
@@ -163,6 +199,9 @@ class ILinkLoginViewSet(AppViewSetMixin, mixins.CreateModelMixin, mixins.Retriev
         except WeChatAPIError as err:
             raise wechat_refusal(err) from None
 
+    @extend_schema(parameters=[OpenApiParameter("wait", int, description=(
+        "Seconds to long-poll iLink (0 to ILINK_LONG_POLL_SECONDS, the default)."))],
+        responses=ILinkLoginSerializer)
     @action(detail=True, methods=["get"], required_permissions=[("view", ILinkLogin)])
     def status(self, request, session_id=None):
         """Long-poll the login's status (``?wait=`` seconds, default and at most
@@ -176,11 +215,13 @@ class ILinkLoginViewSet(AppViewSetMixin, mixins.CreateModelMixin, mixins.Retriev
             raise ValidationError({"detail": str(err)}) from None
         return Response(ILinkLoginSerializer(login).data)
 
+    @extend_schema(request=None, responses=ILinkLoginSerializer)
     @action(detail=True, methods=["post"], required_permissions=[("change", ILinkLogin)])
     def cancel(self, request, session_id=None):
         """Cancel an open login (a finished one is answered as it is)."""
         return Response(ILinkLoginSerializer(service.cancel_login(self.get_object())).data)
 
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path="qrcode", required_permissions=[("view", ILinkLogin)])
     def qrcode_png(self, request, session_id=None):
         """The login's QR code as a PNG image (404 once the login is over)."""

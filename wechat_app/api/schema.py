@@ -191,6 +191,8 @@ APP_SPECTACULAR_SETTINGS = {
                             "CampaignAudienceEnum": "wechat_app.models.outbound.Campaign.Audience",
                             "CampaignStatusEnum": "wechat_app.models.outbound.Campaign.Status",
                             "MaterialTypeEnum": "wechat_app.models.media.Material.Kind",
+                            "ILinkBotStatusEnum": "wechat_app.models.ilink.ILinkBot.Status",
+                            "ILinkLoginStatusEnum": "wechat_app.models.ilink.ILinkLogin.Status",
                             **{f"{tag.capitalize()}TagEnum": [tag]
                                for tag in ("text", "image", "voice", "video", "music", "news")}},
 }
