@@ -45,6 +45,8 @@ def test_an_expired_bot_offers_a_new_login_and_polling_switches(admin_client, il
     ILinkBot.objects.filter(pk=bot.pk).update(status="expired")
     listing = admin_client.get(BOTS).content.decode()
     assert "log in again" in listing and "login/?account=old" in listing
+    again = admin_client.post(BOTS, {"action": "log_in_again", "_selected_action": [bot.pk]})
+    assert again.status_code == 302 and again["Location"].endswith("/login/?account=old")
     admin_client.post(BOTS, {"action": "disable_polling", "_selected_action": [bot.pk]})
     assert not ILinkBot.objects.get(pk=bot.pk).polling_enabled
     response = admin_client.post(BOTS + "login/", {"account": "bad name"})

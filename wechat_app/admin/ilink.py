@@ -43,7 +43,7 @@ class ILinkBotAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
               "logged_in_at", "last_poll_at", "last_message_at", "messages_received", "consecutive_errors",
               "last_error", "last_error_at"]
     readonly_fields = [f for f in fields if f != "polling_enabled"]
-    actions = ["enable_polling", "disable_polling"]
+    actions = ["log_in_again", "enable_polling", "disable_polling"]
 
     def has_add_permission(self, request, *args):
         return False  # bots come from QR logins (the "log in a bot" button)
@@ -68,6 +68,15 @@ class ILinkBotAdmin(AccountScopedAdminMixin, admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "poller": beat,
                          "can_login": can(request.user, "add", ILinkLogin)}
         return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Log in again (QR code)"), permissions=["change"])
+    def log_in_again(self, request, queryset):
+        bots = [bot for bot in queryset.select_related("account") if self.has_change_permission(request, bot)]
+        if len(bots) != 1:
+            self.message_user(request, _("%(n)d bots selected: choose one to log in again.") % {"n": len(bots)},
+                              messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("admin:wechat_app_ilinkbot_login") + f"?account={bots[0].account.name}")
 
     @admin.action(description=_("Enable polling"), permissions=["change"])
     def enable_polling(self, request, queryset):
