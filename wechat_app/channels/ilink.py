@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 
-from ..protocol import ilink
 from .base import Channel, ChannelError, OutgoingFile, register
 
 # What the sandbox and iLink accept per item: the kinds of OutgoingFile.
@@ -102,5 +101,3 @@ def _material_file(kind: str, media_id: str) -> OutgoingFile:
     name = material.name or material.local_path.rsplit("/", 1)[-1]
     return OutgoingFile(kind, name, data, material.content_type or "application/octet-stream")
 
-
-__all__ = ["ILinkChannel", "ilink"]
