@@ -61,11 +61,12 @@ EDITOR_PERMS = ["view_rule", "add_rule", "change_rule", "delete_rule", "view_mes
                 "view_qrcode", "add_qrcode", "change_qrcode", "delete_qrcode", "view_material", "add_material",
                 "change_material", "delete_material", "view_wecommember", "add_wecommember", "change_wecommember",
                 "delete_wecommember", "view_wecomtag", "add_wecomtag", "change_wecomtag", "delete_wecomtag",
-                "view_agentevent", "change_agentevent"]
+                "view_agentevent", "change_agentevent", "view_ilinkbot", "change_ilinkbot", "view_ilinklogin",
+                "add_ilinklogin", "change_ilinklogin"]
 VIEWER_PERMS = ["view_rule", "view_messagelog", "view_account", "view_menu", "view_menuversion",
                 "view_outboundmessage", "view_template", "view_campaign", "view_follower", "view_tag",
                 "view_massmessage", "view_kfaccount", "view_qrcode", "view_material", "view_wecommember",
-                "view_wecomtag", "view_agentevent"]
+                "view_wecomtag", "view_agentevent", "view_ilinkbot", "view_ilinklogin"]
 
 TABLE = {
     #                      superuser  editor_a  viewer_a  editor_b  anonymous
@@ -159,6 +160,11 @@ TABLE = {
     "wecom_member.create": (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "wecom_member.delete": (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "wecom_tag.create":    (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    # iLink bots (issue 15): switching polling needs change_ilinkbot; a QR login is seen with its account.
+    "ilinkbot.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "ilinkbot.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "ilinkbot.poll_stop":  (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    "ilinklogin.view":     (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
 }
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63"
                     "fccfc0500f000485018084a98c210000000049454e44ae426082")  # a 1x1 PNG
@@ -1460,6 +1466,67 @@ def api_agent_send(c, w):
                                                     "items": [{"type": "text", "text": "An agent's answer"}]})
     sent = OutboundMessage.objects.filter(account=w.a, payload__content="An agent's answer").exists()
     return api_answer(resp, hidden_field="account_id"), sent
+def _ilink(w):
+    """An iLink bot and a finished QR login on account alpha (no network: nothing is polled)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from wechat_app.models import ILinkBot, ILinkLogin
+
+    bot = ILinkBot.objects.create(account=w.a, bot_token="secret-bot-token", bot_id="alpha-bot@im.bot",
+                                  api_base_url="http://127.0.0.1:9")
+    login = ILinkLogin.objects.create(account_name="alpha", account=w.a, api_base_url="http://127.0.0.1:9",
+                                      qrcode="q", qrcode_content="c", status="confirmed",
+                                      expires_at=timezone.now() + timedelta(minutes=10))
+    return bot, login
+
+
+def admin_ilinkbot_list(c, w):
+    _ilink(w)
+    return _admin_listed(c, "ilinkbot", "alpha-bot@im.bot"), None
+
+
+def admin_ilinkbot_view(c, w):
+    bot, _ = _ilink(w)
+    return admin_answer(c.get(f"/admin/wechat_app/ilinkbot/{bot.pk}/change/")), None
+
+
+def admin_ilinkbot_poll_stop(c, w):
+    from django.contrib.admin import helpers
+
+    bot, _ = _ilink(w)
+    resp = c.post("/admin/wechat_app/ilinkbot/", {"action": "disable_polling", helpers.ACTION_CHECKBOX_NAME: [bot.pk]})
+    bot.refresh_from_db()
+    return admin_action_answer(resp), not bot.polling_enabled
+
+
+def admin_ilinklogin_view(c, w):
+    _, login = _ilink(w)
+    return admin_answer(c.get(f"/admin/wechat_app/ilinkbot/login/{login.session_id}/")), None
+
+
+def api_ilinkbot_list(c, w):
+    _ilink(w)
+    resp = c.get(f"{API}/ilink-bots/")
+    return api_answer(resp, listed="alpha-bot@im.bot" in _names(resp, "bot_id")), None
+
+
+def api_ilinkbot_view(c, w):
+    bot, _ = _ilink(w)
+    return api_answer(c.get(f"{API}/ilink-bots/{bot.pk}/")), None
+
+
+def api_ilinkbot_poll_stop(c, w):
+    bot, _ = _ilink(w)
+    resp = _send(c, "post", f"{API}/ilink-bots/poll/stop/", {"accounts": ["alpha"]})
+    bot.refresh_from_db()
+    return api_answer(resp, hidden_field="accounts"), not bot.polling_enabled
+
+
+def api_ilinklogin_view(c, w):
+    _, login = _ilink(w)
+    return api_answer(c.get(f"{API}/ilink-logins/{login.session_id}/")), None
 
 
 def _surface(prefix):

@@ -9,7 +9,8 @@ timeout; E040-E044 the REST API (throttle rates, required apps, booleans, page s
 settings), W040 no staticfiles app for the docs pages, W041 public API docs with DEBUG off;
 E050-E052 the compiled rule index (background size, first-build wait, warm-up); E070-E072 the
 web side (OAuth user creation, state lifetime, JS-SDK rate limit); E060-E062 media storage and
-fetching; E080-E081 the agent gateway (file root, numbers); W001-W003 legal but harmful
+fetching; E080-E081 the agent gateway (file root, numbers); E090-E091 iLink bots (base URLs,
+long-poll, login and back-off times); W001-W003 legal but harmful
 values; W004 an allow-list entry in plain http to a host other than loopback (secrets would cross
 the network unencrypted); W010 no linear-time regex engine; W030 a spool directory that cannot be
 written; W070 an OAuth authorize URL that is not https.
@@ -334,4 +335,33 @@ def check_agent_settings(app_configs, **kwargs):
     if not errors and default > longest:
         errors.append(_error("AGENT_DEFAULT_LEASE", f"({default}) must not exceed AGENT_MAX_LEASE ({longest}).",
                              "E081"))
+    return errors
+
+
+@register()
+def check_ilink_settings(app_configs, **kwargs):
+    """E090 ILINK_API_BASE_URL or ILINK_CDN_BASE_URL is not an http(s) URL without query; E091
+    ILINK_LONG_POLL_SECONDS, ILINK_LOGIN_TTL, ILINK_POLL_BACKOFF or ILINK_POLL_BACKOFF_MAX out of range."""
+    try:
+        app_settings.user_settings  # noqa: B018 - E001 reports an unreadable dict
+    except Exception:
+        return []
+    from urllib.parse import urlsplit
+
+    errors = []
+    for name in ("ILINK_API_BASE_URL", "ILINK_CDN_BASE_URL"):
+        value = getattr(app_settings, name)
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment or parts.username:
+            errors.append(_error(name, f"must be an http(s) URL without query or credentials, not {value!r}.", "E090"))
+    for name, valid, expected in (
+        ("ILINK_LONG_POLL_SECONDS", lambda v: _number(v) and 1 <= v <= 120, "a number of seconds from 1 to 120"),
+        ("ILINK_LOGIN_TTL", lambda v: _number(v) and 30 <= v <= 3600, "a number of seconds from 30 to 3600"),
+        ("ILINK_POLL_BACKOFF", lambda v: _number(v) and 0 < v <= 600, "a number of seconds from 0 to 600"),
+        ("ILINK_POLL_BACKOFF_MAX", lambda v: _number(v) and 0 < v <= 3600, "a number of seconds from 0 to 3600"),
+    ):
+        value = getattr(app_settings, name)
+        if not valid(value):
+            errors.append(_error(name, f"must be {expected}, not {value!r}.", "E091"))
     return errors

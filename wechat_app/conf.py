@@ -110,6 +110,19 @@ DEFAULTS = {
     # Only superusers (or holders of wechat_app.change_account_credentials) edit an account's URL;
     # the client refuses a URL outside this list whatever way it was stored.
     "ALLOWED_API_BASE_URLS": [*WECHAT_API_BASE_URLS, *WECOM_API_BASE_URLS],
+    # --- iLink bots (personal WeChat accounts, docs/ilink.md) --------------------------------------
+    # Where QR logins start; the API base URL a login answers must be this or one of
+    # ALLOWED_API_BASE_URLS (the bot token is sent there).
+    "ILINK_API_BASE_URL": "https://ilinkai.weixin.qq.com",
+    # The CDN media go through (encrypted), for bots whose own is not set.
+    "ILINK_CDN_BASE_URL": "https://novac2c.cdn.weixin.qq.com/c2c",
+    # How long getupdates and the QR status are long-polled, in seconds (iLink holds ~35 s).
+    "ILINK_LONG_POLL_SECONDS": 35,
+    # A QR login expires this many seconds after it started.
+    "ILINK_LOGIN_TTL": 600,
+    # The poller's back-off after errors: the first delay and the longest, in seconds.
+    "ILINK_POLL_BACKOFF": 2,
+    "ILINK_POLL_BACKOFF_MAX": 60,
     # Timeout of API calls in seconds: (connect, read).
     "API_TIMEOUT": (3.05, 10),
     # Use /cgi-bin/stable_token (does not invalidate tokens held by other systems) rather than

@@ -51,7 +51,8 @@ def api_headers(django_user_model, settings):
 def api_schema(live_server, api_headers, settings):
     with running_sandbox() as sandbox:
         # Whatever the fuzzer creates talks to the sandbox, never to WeChat.
-        settings.WECHAT_APP = {**getattr(settings, "WECHAT_APP", {}), "API_BASE_URL": sandbox.url}
+        settings.WECHAT_APP = {**getattr(settings, "WECHAT_APP", {}), "API_BASE_URL": sandbox.url,
+                               "ILINK_API_BASE_URL": sandbox.url, "ILINK_LONG_POLL_SECONDS": 1}
         account = Account.objects.create(name="shop", app_id="wxfuzz00000000001", app_secret="fuzz-secret-0001",
                                           token="fuzztoken1", encrypt_mode="plain", api_base_url=sandbox.url)
         sandbox.state.add_app(account.app_id, account.app_secret)

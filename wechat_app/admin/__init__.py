@@ -3,4 +3,4 @@
 Every screen is limited to the accounts the user is granted (``access.AccountScopedAdminMixin``);
 superusers see everything.
 """
-from . import accounts, agent, api_tokens, audience, logs, media, menus, outbound, rules, web, wecom  # noqa: F401  (registers the ModelAdmins)
+from . import accounts, agent, api_tokens, audience, ilink, logs, media, menus, outbound, rules, web, wecom  # noqa: F401  (registers the ModelAdmins)

@@ -111,7 +111,10 @@ class AccountForm(forms.ModelForm):
     def clean_channel(self):
         if self.instance.pk:  # fixed once created
             return self.instance.channel
-        return self.cleaned_data.get("channel") or Account.Channel.OFFICIAL_ACCOUNT
+        channel = self.cleaned_data.get("channel") or Account.Channel.OFFICIAL_ACCOUNT
+        if channel == Account.Channel.ILINK:
+            raise forms.ValidationError(Account.ILINK_ADDED_BY_LOGIN, code="ilink_by_login")
+        return channel
 
     def clean_kind(self):
         return self.cleaned_data.get("kind") or self.instance.kind or Account.Kind.SERVICE
@@ -134,6 +137,8 @@ class CheckResult:
 def check_account(account: Account) -> list[CheckResult]:
     """Verify an account's configuration; never includes a secret in its messages."""
     results = []
+    if account.channel == Account.Channel.ILINK:
+        return _check_ilink(account)
     results.append(CheckResult(bool(account.enabled), _("Account enabled"),
                                "" if account.enabled else _("The callback answers 404 while disabled."),
                                "ok" if account.enabled else "warning"))
@@ -162,6 +167,25 @@ def check_account(account: Account) -> list[CheckResult]:
     else:
         results.append(CheckResult(True, _("EncodingAESKey"), _("Not set (plain mode does not need one)."), "skipped"))
     results.append(_check_api(account))
+    return results
+
+
+def _check_ilink(account: Account) -> list[CheckResult]:
+    """An iLink bot account: enabled, logged in, its session active and polled (no secret shown)."""
+    from ..models import ILinkBot
+
+    results = [CheckResult(bool(account.enabled), _("Account enabled"),
+                           "" if account.enabled else _("The bot is not polled while disabled."),
+                           "ok" if account.enabled else "warning")]
+    bot = ILinkBot.objects.filter(account=account).first()
+    if bot is None:
+        results.append(CheckResult(False, _("Logged in"), _("No QR login completed yet."), "error"))
+        return results
+    active = bot.status == ILinkBot.Status.ACTIVE
+    results.append(CheckResult(active, _("Session active"), "" if active else bot.get_status_display(),
+                               "ok" if active else "error"))
+    results.append(CheckResult(bot.polling_enabled, _("Polling enabled"), bot.last_error[:200],
+                               "ok" if bot.polling_enabled else "warning"))
     return results
 
 
@@ -285,8 +309,17 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
         (None, {"fields": ["name", "channel", ("app_id", "agent_id"), "enabled", "kind"]}),
         *fieldsets[1:],
     ]
+    # An iLink bot has no secrets, callback or JS-SDK settings: its session is the bot's (ILinkBot).
+    ilink_fieldsets = [
+        (None, {"fields": ["name", ("app_id", "enabled")],
+                "description": _("A personal WeChat bot (iLink): it logs in by QR code and is polled; see "
+                                 "iLink bots.")}),
+        (_("Error replies"), {"fields": ["no_match_reply", "error_reply"]}),
+    ]
 
     def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.channel == Account.Channel.ILINK:
+            return self.ilink_fieldsets
         shown = self._shown_fields(request, obj)
         if obj is None:
             fieldsets = self.add_fieldsets
@@ -301,6 +334,8 @@ class AccountAdmin(ValidatedChangeListMixin, admin.ModelAdmin):
         return [(title, {**options, "fields": swap(options["fields"])}) for title, options in fieldsets]
 
     def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.channel == Account.Channel.ILINK:
+            return ("app_id",)  # the bot id, set by the QR login
         shown = tuple(self._shown_fields(request, obj).values())
         return shown + ("channel",) if obj is not None else shown
 

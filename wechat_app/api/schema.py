@@ -197,6 +197,8 @@ APP_SPECTACULAR_SETTINGS = {
                             "AgentEventStatusEnum": "wechat_app.models.agent.AgentEvent.Status",
                             "AgentSendTaskStatusEnum": "wechat_app.models.agent.AgentSendTask.Status",
                             "TypingStatusEnum": ["typing", "cancel"],
+                            "ILinkBotStatusEnum": "wechat_app.models.ilink.ILinkBot.Status",
+                            "ILinkLoginStatusEnum": "wechat_app.models.ilink.ILinkLogin.Status",
                             **{f"{tag.capitalize()}TagEnum": [tag]
                                for tag in ("text", "image", "voice", "video", "music", "news")}},
 }

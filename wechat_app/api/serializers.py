@@ -134,6 +134,8 @@ class AccountSerializer(StrictModelSerializer):
         self._check_credentials_permission(attrs)
         if self.instance is not None and "channel" in attrs and attrs["channel"] != self.instance.channel:
             raise serializers.ValidationError({"channel": ["An account's kind cannot change once created."]})
+        if self.instance is None and attrs.get("channel") == Account.Channel.ILINK:
+            raise serializers.ValidationError({"channel": [str(Account.ILINK_ADDED_BY_LOGIN)]})
         # Run the model's own validation (AES key format, mode needs a key, API base URL allowed,
         # app id free at that host...) so that the API and the admin judge an account the same way.
         instance = self.instance or Account()

@@ -8,6 +8,7 @@ from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
 from .base import AppAPIRootView
 from .docs import RedocView, SchemaView, SwaggerView
 from .errors import not_found
+from .ilink import ILinkBotViewSet, ILinkLoginViewSet
 from .media import IncomingMediaViewSet, MaterialViewSet
 from .menus import AccountMenuViewSet, MenuVersionViewSet, MenuViewSet
 from .outbound import CampaignViewSet, FollowerViewSet, OutboundMessageViewSet, TemplateViewSet
@@ -45,6 +46,8 @@ router.register("wecom-members", WeComMemberViewSet, basename="wecommember")
 router.register("wecom-tags", WeComTagViewSet, basename="wecomtag")
 router.register("agent/inbox", AgentEventViewSet, basename="agentevent")
 router.register("agent", AgentViewSet, basename="agent")
+router.register("ilink-bots", ILinkBotViewSet, basename="ilinkbot")
+router.register("ilink-logins", ILinkLoginViewSet, basename="ilinklogin")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="api-schema"),

@@ -22,6 +22,10 @@ app_id_validator = RegexValidator(r"^[A-Za-z0-9_-]{4,64}$", _("An app id is 4 to
 # A WeCom app's app id is its corp id (``Account.clean``): "ww" and 16 hex digits for most corps,
 # "wx..." for older ones, so letters and digits, 6 to 32 of them.
 WECOM_CORP_ID_RE = r"[A-Za-z0-9]{6,32}"
+# What any kind of account may hold in ``app_id``: iLink bots keep their bot id there
+# (``…@im.bot``); ``Account.clean`` applies the stricter rule to the other kinds.
+any_app_id_validator = RegexValidator(r"^[A-Za-z0-9_.@-]{4,64}$",
+                                      _("An app id is 4 to 64 letters, digits, '-', '_', '.' or '@'."))
 # WeChat's console accepts 3 to 32 letters and digits for the token.
 token_validator = RegexValidator(r"^[A-Za-z0-9]{3,32}$", _("The token is 3 to 32 letters or digits."))
 
@@ -106,6 +110,10 @@ class Account(models.Model):
         WECOM = "wecom", _("WeCom app (企业微信应用)")
         ILINK = "ilink", _("Personal WeChat bot (iLink)")
 
+    # iLink bots come from a QR login (services/ilink.py), which stores the bot's session with them.
+    ILINK_ADDED_BY_LOGIN = _("A personal WeChat bot (iLink) is added by logging it in with a QR code "
+                             "(iLink bots → Log in a bot (QR code), or POST /wechat/api/ilink-logins/).")
+
     class EncryptMode(models.TextChoices):
         PLAIN = "plain", _("Plain text")
         COMPATIBLE = "compatible", _("Compatible (plain and encrypted)")
@@ -121,14 +129,16 @@ class Account(models.Model):
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices,
                                default=Channel.OFFICIAL_ACCOUNT,
                                help_text=_("What kind of account this is; it cannot change once created."))
-    app_id = models.CharField(_("app id"), max_length=64, validators=[app_id_validator],
+    # iLink bots keep their bot id here and have no app secret, token or AES key (``clean`` asks
+    # the other kinds for them).
+    app_id = models.CharField(_("app id"), max_length=64, validators=[any_app_id_validator],
                               help_text=_("The Official Account's app id (wx...); for a WeCom app the "
-                                          "corp id (ww...)."))
-    app_secret = models.CharField(_("app secret"), max_length=128)
+                                          "corp id (ww...); for an iLink bot its bot id."))
+    app_secret = models.CharField(_("app secret"), max_length=128, blank=True)
     # WeCom apps: the app's AgentId (app messages and menus name it); None for other kinds.
     agent_id = models.PositiveIntegerField(_("agent id"), null=True, blank=True,
                                            help_text=_("WeCom apps only: the app's AgentId."))
-    token = models.CharField(_("token"), max_length=32, validators=[token_validator])
+    token = models.CharField(_("token"), max_length=32, blank=True, validators=[token_validator])
     encoding_aes_key = models.CharField(_("EncodingAESKey"), max_length=43, blank=True,
                                         validators=[aes_key_validator])
     encrypt_mode = models.CharField(_("encryption mode"), max_length=16, choices=EncryptMode.choices,
@@ -195,6 +205,10 @@ class Account(models.Model):
                                        if not field.primary_key and field.name != "rules_revision"]
         super().save(*args, **kwargs)
 
+    @property
+    def is_ilink(self) -> bool:
+        return self.channel == self.Channel.ILINK
+
     def clean(self):
         super().clean()
         if self.channel == self.Channel.WECOM:
@@ -202,6 +216,17 @@ class Account(models.Model):
             return
         if self.agent_id is not None:
             raise ValidationError({"agent_id": _("Only WeCom apps have an agent id.")})
+        if not self.is_ilink:
+            # The callback kinds need WeChat's credentials; iLink bots log in by QR code instead.
+            errors = {}
+            if self.app_id and any_app_id_validator.regex.match(self.app_id) and \
+                    not app_id_validator.regex.match(self.app_id):
+                errors["app_id"] = app_id_validator.message
+            for name in ("app_secret", "token"):
+                if not getattr(self, name):
+                    errors[name] = _("This field is required.")
+            if errors:
+                raise ValidationError(errors)
         if self.encrypt_mode != self.EncryptMode.PLAIN and not self.encoding_aes_key:
             raise ValidationError({"encoding_aes_key": _("The %(mode)s mode needs an EncodingAESKey.")
                                    % {"mode": self.get_encrypt_mode_display()}})
@@ -219,6 +244,8 @@ class Account(models.Model):
             errors["encoding_aes_key"] = _("WeCom always encrypts callbacks: the EncodingAESKey is required.")
         if not self.token:
             errors["token"] = _("A WeCom app needs its callback token.")
+        if not self.app_secret:
+            errors["app_secret"] = _("This field is required.")
         if errors:
             raise ValidationError(errors)
         self.encrypt_mode = self.EncryptMode.SAFE  # WeCom has no plain mode

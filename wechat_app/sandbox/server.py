@@ -62,6 +62,9 @@ def admin(method: str, path: str):
     return register
 
 
+# POST bodies that are not JSON: media uploads, iLink's CDN (sandbox/ilink.py).
+RAW_BODY_PREFIXES = ("/cgi-bin/media/", "/c2c/")
+
 _SECRET_QUERY_RE = re.compile(r"\b(secret|corpsecret|access_token|refresh_token|code)=[^&\s]*")
 
 
@@ -200,7 +203,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 app_id = self.state.check_token(token)
                 call["app_id"] = app_id
             multipart = self.headers.get("Content-Type", "").startswith("multipart/")
-            if method == "POST" and not url.path.startswith("/cgi-bin/media/") and not multipart:
+            if method == "POST" and not url.path.startswith(RAW_BODY_PREFIXES) and not multipart:
                 body = _json_body(raw, url.path)
             payload = func(self, query, body if body is not None else raw, app_id)
         except SandboxError as err:
@@ -329,6 +332,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, address, state: SandboxState):
         self.state = state
         super().__init__(address, SandboxHandler)
+
+    def handle_error(self, request, client_address):
+        # A client that gave up on a slow answer (a long poll's read timeout): nothing to report.
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 # --- WeChat endpoints ---------------------------------------------------------------------------
@@ -748,5 +759,5 @@ class SandboxServer:
 
 # Tags, blacklist, mass send, kf accounts (audience.py, mass.py); the web side (OAuth pages and /sns
 # endpoints, QR code images, short links: web.py); media and the material library (material.py)
-# register their routes.
-from . import audience, mass, material, web, wecom, wecom_contacts, wecom_login  # noqa: E402,F401
+# register their routes; so does the iLink side (personal WeChat bots and their CDN: ilink.py).
+from . import audience, ilink, mass, material, web, wecom, wecom_contacts, wecom_login  # noqa: E402,F401

@@ -721,3 +721,49 @@ def row_from_unverified(account_name: str, params, body: bytes, received_at: flo
                                 account_name, type(err).__name__)
         return None
     return _log_row(account, message, xml, encrypted, status=MessageLog.Status.RECEIVED)
+
+
+# --- polled messages (iLink bots) -------------------------------------------------------------------
+@dataclass
+class PolledOutcome:
+    """What became of one polled message: its log row, whether this call stored it (False: it was
+    logged before, e.g. a batch delivered again after a crash, and nothing more is to be done),
+    and the reply the rules (or the account's error replies) chose for it."""
+
+    log: MessageLog
+    created: bool
+    reply: Any = None
+
+
+def already_logged(account: Account, message: Message) -> bool:
+    return MessageLog.objects.filter(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key)).exists()
+
+
+def process_polled(account: Account, message: Message, *, started: float | None = None) -> PolledOutcome:
+    """Dedupe, run the rules and log one message a poller fetched (channels that do not answer in
+    the HTTP response: the reply, if any, is for the caller to send through the channel).
+
+    The same log row, dedupe key and rules as the callback: a message seen before (its row exists)
+    runs nothing and answers ``created=False``; two processes racing on one message end on the
+    unique (account, dedupe_key) with one row.
+    """
+    started = started if started is not None else time.perf_counter()
+    if already_logged(account, message):
+        return PolledOutcome(MessageLog.objects.get(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key)),
+                             False)
+    message_received.send_robust(sender=Account, account=account, message=message)
+    rule, error = None, ""
+    try:
+        result = run_rules(account, message)
+        rule = result.rule
+        reply, status = rules.outcome(account, message, result)
+    except Exception as err:  # a rule's bug must not lose the message
+        logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
+        error = _error_summary(err)
+        reply, status = rules.outcome(account, message, None, failed=True)
+    log = _log_row(account, message, "", False, rule=rule, reply=reply, status=status, error=error,
+                   latency_ms=(time.perf_counter() - started) * 1000)
+    saved, _ = _insert_log(log)
+    if saved is not log:  # another process logged it first: its reply is its own business
+        return PolledOutcome(saved, False)
+    return PolledOutcome(saved, True, reply)

@@ -180,8 +180,16 @@ def fetch_incoming(media_pk: int, client=None) -> FetchOutcome:
     media = IncomingMedia.objects.select_related("account").get(pk=media_pk)
     attempts = media.attempts + 1
     try:
-        client = client or get_client(media.account)
-        content = _download(client, media.media_id)
+        if media.account.channel == "ilink":  # the CDN, decrypted (services/ilink.py)
+            from .ilink import ILinkError, download_media
+
+            try:
+                content = download_media(media)
+            except ILinkError as err:
+                raise WeChatAPIError(None, str(err), "GET /cdn/download") from None
+        else:
+            client = client or get_client(media.account)
+            content = _download(client, media.media_id)
     except WeChatAPIError as err:
         retry = (err.errcode is None or err.is_transient or err.is_quota or err.is_token_error) \
             and attempts < int(app_settings.MEDIA_FETCH_MAX_ATTEMPTS)
@@ -196,7 +204,7 @@ def fetch_incoming(media_pk: int, client=None) -> FetchOutcome:
         logger.warning("fetching %s media %s failed (attempt %d): %s", media.msg_type, media.media_id[:16],
                        attempts, err)
         return FetchOutcome(fields["status"], delay)
-    extension = _EXTENSIONS.get(content.content_type, "")
+    extension = _EXTENSIONS.get(content.content_type, "") or _extension_of(media)
     day = now.strftime("%Y/%m/%d")
     name = storage().save(_path(media.account_id, "incoming", f"{day}/{_safe(media.media_id)}{extension}"),
                           ContentFile(content.data))
@@ -210,6 +218,17 @@ def fetch_incoming(media_pk: int, client=None) -> FetchOutcome:
         if log_id:
             IncomingMedia.objects.filter(pk=media_pk).update(log_id=log_id)
     return FetchOutcome(IncomingMedia.Status.DONE)
+
+
+def _extension_of(media: IncomingMedia) -> str:
+    """A file's own extension (iLink files carry their name), safe for a storage path."""
+    name = ""
+    if media.msg_type == "file":
+        log = MessageLog.objects.filter(account_id=media.account_id, dedupe_key=media.dedupe_key).only(
+            "message").first()
+        name = str((((log.message if log else None) or {}).get("param") or {}).get("file_name") or "")
+    extension = os.path.splitext(name)[1].lower()
+    return extension if re.fullmatch(r"\.[a-z0-9]{1,8}", extension) else ""
 
 
 def _download(client, media_id: str) -> MediaContent:
