@@ -63,8 +63,8 @@ from ..protocol import (
     render_reply,
 )
 from ..signals import message_received, reply_sent
-from . import accounts, logbuffer, rules, spool
-from .cachebatch import UNAVAILABLE, CacheBatch, FailSafeCache
+from . import accounts, callbackscript, logbuffer, rule_index, rules, spool
+from .cachebatch import UNAVAILABLE, CacheBatch, FailSafeCache, django_redis_client
 from .cachebatch import health as cache_health
 
 logger = logging.getLogger("wechat_app.inbound")
@@ -297,7 +297,10 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     One cache round trip claims the delivery and reads what the rules need (the accounts and
     rules versions, the user's follow-up state) and, for a plaintext delivery, who used its
     signed query first; a second stores the answer together with any follow-up state the rules
-    changed. Without the cache, the delivery is processed and the log's unique key dedupes.
+    changed. On Redis both are one server-side script (``callbackscript``), and with LOG_BUFFER
+    a message of stored rules takes a single call: the rules run first on the stamps this
+    process knows, and the script claims, checks and stores everything at once. Without the
+    cache, the delivery is processed and the log's unique key dedupes.
     """
     cache = _cache()
     key = _dedupe_cache_key(account, message.dedupe_key)
@@ -307,6 +310,18 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     rules_key = rules.version_key(account.pk)
     state_key = rules.state_key(account.pk, message.uid)
     session_key = rules.session_key(account.pk, message.uid)
+    client = django_redis_client(cache.cache)
+    if client is not None:  # Redis: the same work in one server-side script (callbackscript)
+        replay_key = fingerprint = None
+        if signature and app_settings.TIMESTAMP_WINDOW:
+            fingerprint = hashlib.sha1(message.dedupe_key.encode("utf-8")).hexdigest()
+            replay_key = _replay_cache_key(account, signature)
+        call = callbackscript.Call(
+            cache.cache, client, dedupe_key=key, claim_value={"state": "processing"}, claim_ttl=claim_ttl,
+            accounts_key=accounts.version_key(), rules_key=rules_key, state_key=state_key, session_key=session_key,
+            replay_key=replay_key, fingerprint=fingerprint, replay_ttl=2 * app_settings.TIMESTAMP_WINDOW + 1)
+        return _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml, encrypted, started,
+                                 rules_key, state_key, session_key)
     batch = CacheBatch(cache.cache)
     claim = batch.add(key, {"state": "processing"}, claim_ttl)
     accounts_stamp = batch.get(accounts.version_key()) if stamp is not None else None
@@ -339,6 +354,74 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     return _process_claimed(cache, key, account, message, xml, encrypted, started,
                             prefetched={rules_key: rules_stamp.value, state_key: state.value,
                                         session_key: session.value})
+
+
+def _one_trip_stamp(account: Account, stamp: str | None, message: Message) -> str | None:
+    """The rules stamp to assume for the one-trip path, or None when the message must take the
+    claim first: the rules run before the cache is asked and may run again, so they must be
+    stored rules only (no Python code: running them again changes nothing), no receiver but the
+    app's own (which ignore these message types) may see the first run, and the log entry must
+    go out with the script (LOG_BUFFER)."""
+    if stamp is None or message.type not in _ONE_TRIP_TYPES or not logbuffer.enabled() or not cache_health.available():
+        return None
+    if _foreign_receivers(message_received) or _foreign_receivers(reply_sent) or _runs_code(account.name):
+        return None
+    return rule_index.known_stamp(account)
+
+
+# The app's own receivers act on events (followers, send reports) and media (the file's fetch)
+# only: for these message types they do nothing, so running the rules twice is harmless.
+_ONE_TRIP_TYPES = frozenset({"text", "location", "link"})
+_OWN_RECEIVERS = frozenset({"wechat_app.outbound.on_message", "wechat_app.fetch_incoming_media"})
+
+
+def _foreign_receivers(signal) -> bool:
+    """Whether a receiver other than the app's own is connected to ``signal``."""
+    for entry in signal.receivers:
+        lookup_key = entry[0]
+        if not (isinstance(lookup_key, tuple) and lookup_key[0] in _OWN_RECEIVERS):
+            return True
+    return False
+
+
+def _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml, encrypted, started,
+                      rules_key, state_key, session_key) -> str:
+    """``_answer_once`` on Redis: one script call per message when the rules could run first
+    (``finish``: claim, check, store the answer and the log entry at once), else two (``claim``,
+    then the answer stored as in the pipeline path)."""
+    rules_stamp = _one_trip_stamp(account, stamp, message)
+    if rules_stamp is not None:
+        after = CacheBatch(cache.cache)
+        reply_xml = _process(account, message, xml, encrypted, started, defer_log=True, batch=after,
+                             prefetched={rules_key: rules_stamp, state_key: None, session_key: None})
+        ops, fallbacks = after.take()
+        outcome = call.finish(accounts_stamp=stamp, rules_stamp=rules_stamp,
+                              answer={"state": "done", "reply_xml": reply_xml}, answer_ttl=app_settings.DEDUPE_TTL,
+                              ops=ops, fallbacks=fallbacks)
+        if outcome is UNAVAILABLE or outcome.status == "done":
+            # Done, or the cache failed: the fallback wrote the row directly (its unique key dedupes).
+            return reply_xml
+        # Otherwise nothing of that run was written: it is discarded.
+    else:
+        outcome = call.claim()
+        if outcome is UNAVAILABLE:
+            # No claim, no stamps, no state: answer from memory; _save_log's unique key dedupes.
+            return _process_claimed(cache, None, account, message, xml, encrypted, started,
+                                    prefetched={rules_key: UNAVAILABLE, state_key: None, session_key: UNAVAILABLE})
+    if outcome.status == "replayed":
+        security_logger.warning("Refused a plaintext delivery reusing another delivery's signed query "
+                                "for account %r", account.name)
+        raise ReplayedQuery("this signed query was already used for another message")
+    claimed = outcome.status == "claimed"
+    if stamp is not None and outcome.accounts_stamp != stamp:
+        if claimed:
+            cache.delete(key)
+        raise _StaleAccount
+    if not claimed:
+        return _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started)
+    return _process_claimed(cache, key, account, message, xml, encrypted, started,
+                            prefetched={rules_key: outcome.rules_stamp, state_key: outcome.state,
+                                        session_key: outcome.session})
 
 
 def _process_claimed(cache, key, account, message, xml, encrypted, started, prefetched=None) -> str:
@@ -392,10 +475,15 @@ def _count_retry(account: Account, message: Message) -> None:
         logger.info("Could not count a retry of %s on %r: the database is unreachable", dedupe_key, account.name)
 
 
-def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float,
-             **rule_options) -> str:
-    """Run the rules once, render the reply, log the delivery; return the plaintext reply XML."""
-    message_received.send_robust(sender=Account, account=account, message=message)
+def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float, *,
+             defer_log: bool = False, **rule_options) -> str:
+    """Run the rules once, render the reply, log the delivery; return the plaintext reply XML.
+
+    ``defer_log``: the log entry is queued on ``rule_options["batch"]`` whatever the cache's
+    health (the one-trip path: the caller sends the batch's operations in its script).
+    """
+    if message_received.receivers:
+        message_received.send_robust(sender=Account, account=account, message=message)
     rule = reply = late = None
     reply_xml = error = ""
     try:
@@ -419,7 +507,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
     log = _log_row(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml, status=status,
                    error=error, latency_ms=(time.perf_counter() - started) * 1000)
     after = rule_options.get("batch")
-    if late is None and after is not None and logbuffer.enabled() and cache_health.available():
+    if defer_log or (late is None and after is not None and logbuffer.enabled() and cache_health.available()):
         logbuffer.enqueue(after, log)  # goes out with the stored answer; drained in bulk
         after.on_failure(lambda: _save_log(log))  # the cache failed: write the row directly
     else:
@@ -428,8 +516,9 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         late.add_done_callback(lambda future: _late_pool().submit(
             _in_thread, _finish_late_logged, future, account, message, log.pk, started))
         return reply_xml
-    reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
-                           rule_name=log.rule_name or None, log=log)
+    if reply_sent.receivers:
+        reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
+                               rule_name=log.rule_name or None, log=log)
     return reply_xml
 
 

@@ -397,6 +397,16 @@ def _in_background(account: Account, entry: _IndexEntry | None) -> bool:
     return size >= threshold
 
 
+def known_stamp(account: Account) -> str | None:
+    """The cache stamp under which this process's index of ``account`` is current, or None when it
+    has no such index (none built, stale, built while the cache was unavailable). The callback's
+    one-trip path assumes this stamp and lets its cache script check it (``callbackscript``)."""
+    entry = _indexes.get(account.pk)
+    if entry is None or not isinstance(entry.stamp, str) or not entry.fits(account, entry.stamp):
+        return None
+    return entry.stamp
+
+
 def get_index(account: Account, stamp) -> RuleIndex:
     """The account's compiled index (see the module doc for when it is built and by whom).
 
