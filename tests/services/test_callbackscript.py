@@ -243,13 +243,30 @@ def test_noscript_falls_back_to_eval(account):
     assert logbuffer.drain_all() == 3
 
 
-def test_without_the_buffer_the_script_claims_first(account, settings, monkeypatch):
+def test_a_row_per_message_takes_one_call_and_retries_read_the_row(account, settings, monkeypatch):
     settings.WECHAT_APP = {"LOG_BUFFER": False}
     spy = Spy(monkeypatch)
     assert post(account, "hi", 1) == "hello"
     assert post(account, "hi", 2) == "hello"
-    assert [mode for mode, _ in spy.calls] == ["claim", "claim"]
+    # The claim first (the row is written before anything is stored), and no second round trip.
+    assert [mode for mode, _ in spy.calls] == ["claim", "claim"] and spy.batches == 0
     assert MessageLog.objects.count() == 2  # a row per message, written before the answer is stored
-    assert stored_answer(account, 2)["state"] == "done"
+    assert stored_answer(account, 2) == {"state": "processing"}  # the answer is in the row
+    assert post(account, "hi", 2) == "hello"  # a retry reads it there
+    assert MessageLog.objects.get(msg_id="2").retry_count == 1
+    # When the rules wrote follow-up state, the answer is stored with it (one more round trip).
+    spy.reset()
+    assert post(account, "game", 5) == "Pick a number from 1 to 9"
+    assert spy.batches == 1 and stored_answer(account, 5)["state"] == "done"
+    # A retry once the claim (or the stored answer) expired runs the rules again; the row's
+    # unique key stops them: the first answer, and the run's follow-up state is not written.
+    cache.delete(inbound._dedupe_cache_key(account, "msg:5"))
+    state_key = rules.state_key(account.pk, "oUser000001")
+    assert cache.get(state_key) is not None
+    cache.delete(state_key)
+    assert post(account, "game", 5) == "Pick a number from 1 to 9"
+    assert cache.get(state_key) is None
+    assert MessageLog.objects.get(msg_id="5").retry_count == 1
+    assert MessageLog.objects.count() == 3
 
 

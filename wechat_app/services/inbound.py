@@ -427,16 +427,44 @@ def _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml,
 def _process_claimed(cache, key, account, message, xml, encrypted, started, prefetched=None) -> str:
     # ``key``: the dedupe claim this delivery holds (None: the cache is unavailable, no claim).
     after = CacheBatch(cache.cache)  # follow-up state writes and the stored answer: one round trip
+    report = {}
     try:
-        reply_xml = _process(account, message, xml, encrypted, started, prefetched=prefetched, batch=after)
+        reply_xml = _process(account, message, xml, encrypted, started, prefetched=prefetched, batch=after,
+                             report=report)
     except BaseException:
         if key is not None:
             cache.delete(key)  # let a retry process it rather than wait for an answer that never comes
         raise
-    if key is not None:
+    if report.get("duplicate"):
+        # Another delivery of this message logged it first (the database said so): its answer
+        # and its follow-up state stand; this run's writes are dropped.
+        after.take()
+    if key is not None and not (report.get("in_database") and not len(after) and _reads_row_on_retry(account, message)):
         after.set(key, {"state": "done", "reply_xml": reply_xml}, app_settings.DEDUPE_TTL)
+    # Else the row is in the database with the answer: a retry reads it there (``_logged_answer``),
+    # and the message costs one round trip to the cache, not two; the claim expires by itself.
     after.execute()
     return reply_xml
+
+
+def _reads_row_on_retry(account: Account, message: Message) -> bool:
+    """Whether a retry of this delivery may be answered from its log row rather than from the
+    cache. A retry that comes after the claim expired runs the rules again before the row's
+    unique key stops it: only harmless for stored rules and messages no receiver acts on."""
+    return (message.type in _ONE_TRIP_TYPES and not _runs_code(account.name)
+            and not _foreign_receivers(message_received) and not _foreign_receivers(reply_sent))
+
+
+def _logged_answer(account: Account, message: Message) -> str | None:
+    """The answer recorded in this delivery's log row, or None when there is none yet (or the
+    database is away). With LOG_BUFFER the row is not there yet: the answer is in the cache."""
+    if logbuffer.enabled():
+        return None
+    try:
+        return (MessageLog.objects.filter(account_id=account.pk, dedupe_key=_log_dedupe_key(message.dedupe_key))
+                .order_by().values_list("reply_xml", flat=True).first())
+    except spool.DATABASE_DOWN:
+        return None
 
 
 def _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started) -> str:
@@ -447,6 +475,12 @@ def _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted,
         entry = cache.get(key)
         if entry is UNAVAILABLE:  # the cache failed meanwhile: the log's unique key dedupes
             return _process_claimed(cache, None, account, message, xml, encrypted, started)
+        if entry is None or entry.get("state") != "done":
+            # A row per message: the first delivery's row carries its answer, not the cache.
+            answer = _logged_answer(account, message)
+            if answer is not None:
+                _count_retry(account, message)
+                return answer
         if entry is None:
             claimed = cache.add(key, {"state": "processing"}, claim_ttl)
             if claimed or claimed is UNAVAILABLE:
@@ -476,11 +510,13 @@ def _count_retry(account: Account, message: Message) -> None:
 
 
 def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float, *,
-             defer_log: bool = False, **rule_options) -> str:
+             defer_log: bool = False, report: dict | None = None, **rule_options) -> str:
     """Run the rules once, render the reply, log the delivery; return the plaintext reply XML.
 
     ``defer_log``: the log entry is queued on ``rule_options["batch"]`` whatever the cache's
     health (the one-trip path: the caller sends the batch's operations in its script).
+    ``report["in_database"]`` is set when the delivery's row (with the answer) is in the database,
+    ``report["duplicate"]`` when that row was written by another delivery of the message.
     """
     if message_received.receivers:
         message_received.send_robust(sender=Account, account=account, message=message)
@@ -511,7 +547,11 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         logbuffer.enqueue(after, log)  # goes out with the stored answer; drained in bulk
         after.on_failure(lambda: _save_log(log))  # the cache failed: write the row directly
     else:
-        log, reply_xml = _save_log(log)
+        saved, reply_xml = _save_log(log)
+        if report is not None and saved.pk is not None:
+            report["in_database"] = True
+            report["duplicate"] = saved is not log
+        log = saved
     if late is not None:
         late.add_done_callback(lambda future: _late_pool().submit(
             _in_thread, _finish_late_logged, future, account, message, log.pk, started))
