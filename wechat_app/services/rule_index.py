@@ -506,6 +506,25 @@ def warm(accounts=None, *, wait: bool = False) -> threading.Thread | None:
     return thread
 
 
+def warm_before_fork(accounts=None) -> None:
+    """``warm(wait=True)`` for a process about to fork its workers (``gunicorn --preload``): the
+    indexes are built once, here, and every worker starts with them (copy-on-write). No thread
+    is left running across the fork, and the database and Redis connections used are closed so
+    that no worker shares a socket with another (each opens its own on first use)."""
+    warm(accounts, wait=True)
+    connections.close_all()
+    from django.core.cache import caches
+
+    from .cachebatch import django_redis_client
+
+    for cache in caches.all(initialized_only=True):
+        client = django_redis_client(cache)
+        if client is not None:
+            for redis in client._clients:
+                if redis is not None:
+                    redis.connection_pool.disconnect()
+
+
 _warmed = False
 
 
