@@ -15,7 +15,9 @@ Redis:
   buffer beside gunicorn, so its CPU counts);
 - ``werobot``: WeRoBot 1.13 with the same rules as handlers (bench/werobot_app.py);
 
-and drives each with wrk (C, so the load generator costs little CPU) replaying pre-signed, unique
+gunicorn runs with ``--preload`` (the project's index is built once, before the workers fork) and
+the project is probed until every worker answers a known rule from its index before anything is
+sent; then it drives each with wrk (C, so the load generator costs little CPU) replaying pre-signed, unique
 encrypted (safe mode) requests (bench/wrk_replay.lua): the same texts for every peer, every MsgId
 new. After each project run it checks that every request sent left exactly one log row. It prints
 markdown tables: req/s, p50/p99 and the ratios to the bare view and to WeRoBot measured in the same
