@@ -10,7 +10,9 @@ Targets (issue 2): at every rule count at least 70% of the bare view's throughpu
 Two ways of writing the message log are measured: the default (one INSERT per message) and,
 with ``--log-buffer``, WECHAT_APP["LOG_BUFFER"] (rows through Redis, bulk-inserted by a Celery
 worker with beat, which runs beside gunicorn during the measurement so that its CPU counts).
-Either way the script checks afterwards that every request left exactly one log row.
+Either way the script checks afterwards that every request left exactly one log row. gunicorn
+runs with ``--preload`` (the index built once before the workers fork) and nothing is measured
+before every worker answers a known rule from its index (``wait_ready``).
 
 Usage (PostgreSQL and Redis of this machine by default)::
 
@@ -68,7 +70,8 @@ def bench_env(log_buffer=False):
     env = dict(os.environ)
     env.update(DJANGO_SETTINGS_MODULE="bench.settings", DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL,
                CELERY_BROKER_URL=BROKER_URL, BENCH_TOKEN=TOKEN, BENCH_AES_KEY=AES_KEY, BENCH_APP_ID=APP_ID,
-               BENCH_LOG_BUFFER="1" if log_buffer else "", PYTHONPATH=str(ROOT))
+               BENCH_LOG_BUFFER="1" if log_buffer else "", PYTHONPATH=str(ROOT),
+               WECHAT_WARM_BEFORE_FORK="1")  # with gunicorn --preload: the index built before the fork
     return env
 
 
@@ -103,14 +106,18 @@ def rule_specs(count: int):
 
 def load_rules(count: int):
     """Replace the bench account's rules with ``count`` generated rules plus one default."""
-    from wechat_app.models import Account, Rule
+    from wechat_app.models import Account, MessageLog, Rule
 
     account, _ = Account.objects.update_or_create(
         name=ACCOUNT,
         defaults=dict(app_id=APP_ID, app_secret="benchsecret", token=TOKEN, encoding_aes_key=AES_KEY,
                       encrypt_mode=Account.EncryptMode.SAFE, enabled=True),
     )
-    Rule.objects.filter(account=account).delete()
+    # A quick delete: no collection of up to 100,000 instances, no signal per rule (each bumps
+    # the account's revision); the log rows of earlier runs keep their rows, not the link.
+    Rule.objects.filter(account=account).update(parent=None)
+    MessageLog.objects.filter(account=account, rule__isnull=False).update(rule=None)
+    Rule.objects.filter(account=account)._raw_delete(Rule.objects.db)
     rows = [Rule(account=account, name=f"r{i}", position=i + 1, priority=0, match_kind=kind, match_value=value,
                  match_key=key, replies=[reply])
             for i, (kind, value, key, reply) in enumerate(rule_specs(count))]
@@ -118,6 +125,10 @@ def load_rules(count: int):
                      replies=["default reply"]))
     for start in range(0, len(rows), 5000):
         Rule.objects.bulk_create(rows[start:start + 5000])
+    from wechat_app.services.rules import bump_rules_version
+
+    bump_rules_version(account.pk)  # (bulk_create and the raw delete send no signal)
+    account.refresh_from_db()
     account.save()  # bumps the account's version stamp: every process recompiles its index
     return account
 
@@ -157,6 +168,42 @@ def build_request(path: str, text: str):
                        "signature": make_signature(TOKEN, now, nonce)})
     body = f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
     return f"{path}?{query}", body.encode()
+
+
+def ready_probe(count: int) -> tuple[str, str]:
+    """A text answered by a stored rule (the last exact one) and its reply: it gets that reply
+    only once the worker's index is built (before that: the no-match path)."""
+    i = max(j for j, (kind, *_rest) in enumerate(rule_specs(count)) if kind == "exact") if count else None
+    return (f"kw{i}", f"exact reply {i}") if i is not None else ("anything", "default reply")
+
+
+def wait_ready(port: int, path: str, count: int, workers: int, timeout: float = 600) -> int:
+    """Send the probe until ``4 * workers`` answers in a row carry its rule's reply (every worker's
+    index is ready); return how many requests were sent (each leaves a log row)."""
+    import re
+
+    from wechat_app.protocol import MessageCrypto
+
+    crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID)
+    text, expected = ready_probe(count)
+    deadline, sent, in_a_row = time.time() + timeout, 0, 0
+    while in_a_row < 4 * workers:
+        if time.time() > deadline:
+            raise RuntimeError(f"the workers did not answer {text!r} with {expected!r} within {timeout:.0f}s")
+        url, body = build_request(path, text)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", url, body, {"Content-Type": "text/xml"})
+        data = conn.getresponse().read()
+        conn.close()
+        sent += 1
+        found = re.search(rb"<Encrypt><!\[CDATA\[(.*?)\]\]></Encrypt>", data)
+        answer = crypto.decrypt(found.group(1).decode()) if found else ""
+        if f"<![CDATA[{expected}]]>" in answer:
+            in_a_row += 1
+        else:
+            in_a_row = 0
+            time.sleep(0.2)
+    return sent
 
 
 def client_process(port, path, texts, threads, start_at, queue):
@@ -242,7 +289,7 @@ def serve(workers, log_buffer=False):
     port = free_port()
     procs = [subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "bench.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--worker-class", "sync", "--log-level", "warning", "--timeout", "120"],
+         "--worker-class", "sync", "--log-level", "warning", "--timeout", "120", "--preload"],
         cwd=ROOT, env=bench_env(log_buffer), start_new_session=True)]
     if log_buffer:  # the worker whose beat task drains the buffer, as in production
         procs.append(subprocess.Popen(
@@ -303,12 +350,14 @@ def main():
             rows_before = logged_rows()
             warmup = 40 * args.workers
             try:
-                # Warm-up: every worker compiles the index and opens its connections.
+                # Every worker answers with its index before anything is measured, then a warm-up
+                # opens the connections.
+                probes = wait_ready(port, path, count, args.workers) if is_callback else 0
                 run_load(port, path, count, argparse.Namespace(requests=warmup, clients=1,
                                                                threads=args.workers), seed=1)
                 result = run_load(port, path, count, args, seed=count)
                 if is_callback:
-                    sent = warmup + result["requests"] - result["errors"]
+                    sent = probes + warmup + result["requests"] - result["errors"]
                     logged = wait_drained(rows_before + sent) - rows_before
                     result["logged"] = f"{logged}/{sent} rows logged"
             finally:

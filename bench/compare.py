@@ -15,7 +15,9 @@ Redis:
   buffer beside gunicorn, so its CPU counts);
 - ``werobot``: WeRoBot 1.13 with the same rules as handlers (bench/werobot_app.py);
 
-and drives each with wrk (C, so the load generator costs little CPU) replaying pre-signed, unique
+gunicorn runs with ``--preload`` (the project's index is built once, before the workers fork) and
+the project is probed until every worker answers a known rule from its index before anything is
+sent; then it drives each with wrk (C, so the load generator costs little CPU) replaying pre-signed, unique
 encrypted (safe mode) requests (bench/wrk_replay.lua): the same texts for every peer, every MsgId
 new. After each project run it checks that every request sent left exactly one log row. It prints
 markdown tables: req/s, p50/p99 and the ratios to the bare view and to WeRoBot measured in the same
@@ -106,9 +108,11 @@ def serve(cb, args, variant: str, count: int):
     env = cb.bench_env(log_buffer=variant == "buffer")
     env["BENCH_RULES"] = str(count)
     app = "bench.werobot_app:application" if variant == "werobot" else "bench.wsgi"
+    # --preload: the project's index is built once in the master, before the workers fork
+    # (bench/wsgi.py with WECHAT_WARM_BEFORE_FORK, set by bench_env).
     procs = [subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--worker-class", "sync", "--log-level", "warning", "--timeout", "300"],
+         "--worker-class", "sync", "--log-level", "warning", "--timeout", "300", "--preload"],
         cwd=ROOT, env=env, start_new_session=True)]
     if variant == "buffer":  # the worker whose beat task drains the buffer, as in production
         procs.append(subprocess.Popen(
@@ -128,7 +132,10 @@ def measure(cb, args, variant: str, count: int, workdir: Path) -> dict:
     before = cb.logged_rows() if project else 0
     retries_before = retry_total(cb) if project else 0
     try:
-        # Signed just before use (TIMESTAMP_WINDOW): the warm-up lets every worker build its index.
+        # The project: every worker answers a known rule from its index before anything is sent
+        # (never the no-match path of an index still building); the probes are logged too.
+        probes = cb.wait_ready(port, path, count, args.workers) if project else 0
+        # Signed just before use (TIMESTAMP_WINDOW): the warm-up opens every worker's connections.
         # WeRoBot builds nothing ahead (and at 100,000 rules answers a few requests a second).
         warmup = min(args.warmup, 4 * args.workers) if variant == "werobot" else args.warmup
         write_requests(cb, path, cb.message_texts(count, warmup, random.Random(1)), warm)
@@ -136,7 +143,7 @@ def measure(cb, args, variant: str, count: int, workdir: Path) -> dict:
         write_requests(cb, path, cb.message_texts(count, args.requests, rng), measured)
         result = run_wrk(args, port, measured, args.connections, args.duration)
         if project:
-            sent = warmed["sent"] + result["sent"]
+            sent = probes + warmed["sent"] + result["sent"]
             logged = cb.wait_drained(before + sent, timeout=60) - before
             result["logged"] = logged
             result["expected"] = sent

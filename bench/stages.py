@@ -12,7 +12,8 @@ around each stage, and prints a markdown table: the mean wall-clock time and CPU
 - verify + decrypt + parse (``inbound._decode``);
 - dedupe + stamps: the cache round trip that claims the delivery and reads the version stamps
   and follow-up state, and the one that stores the answer (with LOG_BUFFER it carries the log
-  entry too: see "log");
+  entry too: see "log"); on Redis, the callback script's call(s) (``services.callbackscript``:
+  one per message with LOG_BUFFER);
 - engine (``inbound.run_rules``: the index lookup and the rule's reply);
 - render + encrypt (``render_reply`` and ``MessageCrypto.encrypt_message``);
 - log: building the row and writing it (INSERT), or queueing it for the buffer;
@@ -96,7 +97,7 @@ def main():
     from django.core.handlers.wsgi import WSGIHandler
 
     from wechat_app import protocol, views
-    from wechat_app.services import cachebatch, inbound, logbuffer
+    from wechat_app.services import cachebatch, callbackscript, inbound, logbuffer
 
     handler = WSGIHandler()
     path = f"/wechat/callback/{cb.ACCOUNT}/"
@@ -118,6 +119,8 @@ def main():
         (views, "callback", "view"),
         (inbound, "_decode", "verify + decrypt + parse"),
         (cachebatch.CacheBatch, "execute", "dedupe + stamps (cache)"),
+        (callbackscript.Call, "claim", "dedupe + stamps (cache)"),
+        (callbackscript.Call, "finish", "dedupe + stamps (cache)"),
         (inbound, "run_rules", "engine"),
         (inbound, "render_reply", "render + encrypt"),
         (protocol.MessageCrypto, "encrypt_message", "render + encrypt"),

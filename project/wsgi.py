@@ -6,8 +6,14 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 application = get_wsgi_application()
 
-# Build the accounts' rule indexes now, in the background, rather than on the first message
-# (docs/rule-index.md).
-from wechat_app.engine.registry import warm  # noqa: E402
+# Build the accounts' rule indexes now rather than on the first message (docs/rule-index.md).
+# With ``gunicorn --preload`` this module runs once, in the master, before the workers fork: set
+# WECHAT_WARM_BEFORE_FORK=1 and the indexes are built there, synchronously (no thread may run
+# across a fork), and every worker starts with them. Otherwise each worker builds them in a
+# background thread.
+from wechat_app.engine.registry import warm, warm_before_fork  # noqa: E402
 
-warm()
+if os.environ.get("WECHAT_WARM_BEFORE_FORK"):
+    warm_before_fork()
+else:
+    warm()

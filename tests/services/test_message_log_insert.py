@@ -70,3 +70,26 @@ def test_insert_rows_skips_rows_already_present(account):
     assert sorted(MessageLog.objects.values_list("dedupe_key", flat=True)) == ["msg:0", "msg:1", "msg:2"]
     stored = MessageLog.objects.get(dedupe_key="msg:2")
     assert stored.message == {"text": "hi", "param": {"lat": None}} and stored.created_at is not None
+
+
+def test_parameters_are_those_of_djangos_conversions(account):
+    # The fast parameters skip conversions that return the value unchanged; odd types still go
+    # through Django's (an int MsgId becomes a string, a Decimal latency a float).
+    from decimal import Decimal
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the prepared INSERT is PostgreSQL's")
+    for log in (make_log(account), make_log(account, msg_id=17, latency_ms=Decimal("2.5"), encrypted=1, rule=None)):
+        fields = MessageLog.objects._statement(connection)[1]
+        fast = MessageLog.objects._params(log, connection)
+        created = log.created_at
+        expected = [field.get_db_prep_save(field.pre_save(log, True), connection) for field in fields]
+        for field, got, want in zip(fields, fast, expected):
+            if field.attname == "created_at":
+                assert got == created or abs((want - got).total_seconds()) < 1
+            elif field.get_internal_type() == "JSONField":
+                assert type(got) is type(want)
+            else:
+                assert got == want and type(got) is type(want), field.attname

@@ -301,6 +301,14 @@ def warm(accounts=None, *, wait: bool = False):
     return warm_indexes(accounts, wait=wait)
 
 
+def warm_before_fork(accounts=None) -> None:
+    """Build the indexes now, synchronously, in a process that then forks its workers
+    (``gunicorn --preload``), and close its connections so that no worker inherits them."""
+    from ..services.rule_index import warm_before_fork as warm_indexes
+
+    warm_indexes(accounts)
+
+
 rule = registry.rule
 before_reply = registry.before_reply
 wait_rule = registry.wait_rule

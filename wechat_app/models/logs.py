@@ -41,6 +41,7 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
     """Adds ``insert``: the callback's one write per message, made as cheap as the database allows."""
 
     _insert_sql: dict[str, tuple[str, list]] = {}
+    _plans: dict[str, list] = {}
 
     def insert(self, log: MessageLog) -> MessageLog:
         """INSERT a new row and set its primary key, like ``save(force_insert=True)``.
@@ -59,7 +60,7 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
         import psycopg
 
         sql, fields = self._statement(connection)
-        params = [field.get_db_prep_save(field.pre_save(log, True), connection) for field in fields]
+        params = self._params(log, connection)
         connection.ensure_connection()
         # Django leaves psycopg's automatic preparation off; ask for it on this one statement.
         # The wrappers keep Django's error classes and its query log (CaptureQueriesContext).
@@ -101,6 +102,29 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
             params.append([field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields])
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
+
+    def _params(self, log: MessageLog, connection) -> list:
+        """The INSERT's parameters: each field's ``pre_save`` then ``get_db_prep_save``, as Django
+        does, except that a value already of its column's Python type (the callback's are) is
+        passed as it is: those conversions (``str()``, ``float()``...) would return it unchanged."""
+        plan = self._plans.get(connection.alias)
+        if plan is None:
+            plan = self._plans[connection.alias] = []
+            for field in self._statement(connection)[1]:
+                internal = field.get_internal_type()
+                # (Integers are left to Django: on PostgreSQL it types them for the server.)
+                fast = {"CharField": (str,), "TextField": (str,), "BooleanField": (bool,),
+                        "FloatField": (float, type(None))}.get(internal)
+                plan.append((field, field.attname, fast))
+        params = []
+        for field, attname, fast in plan:
+            if fast is not None:
+                value = getattr(log, attname)
+                if type(value) in fast:
+                    params.append(value)
+                    continue
+            params.append(field.get_db_prep_save(field.pre_save(log, True), connection))
+        return params
 
     def _statement(self, connection):
         key = connection.alias

@@ -190,6 +190,13 @@ class CacheBatch:
     def __len__(self):
         return len(self._ops)
 
+    def take(self) -> tuple[list, list]:
+        """Remove and return the queued operations and the failure callbacks, for a caller that
+        runs them another way (``callbackscript``): ``(op, key, value, timeout, result)`` tuples."""
+        ops, self._ops = self._ops, []
+        fallbacks, self._fallbacks = self._fallbacks, []
+        return ops, fallbacks
+
     def execute(self) -> None:
         ops, self._ops = self._ops, []
         fallbacks, self._fallbacks = self._fallbacks, []

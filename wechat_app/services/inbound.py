@@ -65,8 +65,8 @@ from ..protocol import (
 )
 from ..protocol.replies import AgentReply
 from ..signals import message_received, reply_sent, wecom_contact_changed
-from . import accounts, agent, logbuffer, rules, spool
-from .cachebatch import UNAVAILABLE, CacheBatch, FailSafeCache
+from . import accounts, agent, callbackscript, logbuffer, rule_index, rules, spool
+from .cachebatch import UNAVAILABLE, CacheBatch, FailSafeCache, django_redis_client
 from .cachebatch import health as cache_health
 
 logger = logging.getLogger("wechat_app.inbound")
@@ -322,7 +322,10 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     One cache round trip claims the delivery and reads what the rules need (the accounts and
     rules versions, the user's follow-up state) and, for a plaintext delivery, who used its
     signed query first; a second stores the answer together with any follow-up state the rules
-    changed. Without the cache, the delivery is processed and the log's unique key dedupes.
+    changed. On Redis both are one server-side script (``callbackscript``), and with LOG_BUFFER
+    a message of stored rules takes a single call: the rules run first on the stamps this
+    process knows, and the script claims, checks and stores everything at once. Without the
+    cache, the delivery is processed and the log's unique key dedupes.
     """
     cache = _cache()
     key = _dedupe_cache_key(account, message.dedupe_key)
@@ -332,6 +335,18 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     rules_key = rules.version_key(account.pk)
     state_key = rules.state_key(account.pk, message.uid)
     session_key = rules.session_key(account.pk, message.uid)
+    client = django_redis_client(cache.cache)
+    if client is not None:  # Redis: the same work in one server-side script (callbackscript)
+        replay_key = fingerprint = None
+        if signature and app_settings.TIMESTAMP_WINDOW:
+            fingerprint = hashlib.sha1(message.dedupe_key.encode("utf-8")).hexdigest()
+            replay_key = _replay_cache_key(account, signature)
+        call = callbackscript.Call(
+            cache.cache, client, dedupe_key=key, claim_value={"state": "processing"}, claim_ttl=claim_ttl,
+            accounts_key=accounts.version_key(), rules_key=rules_key, state_key=state_key, session_key=session_key,
+            replay_key=replay_key, fingerprint=fingerprint, replay_ttl=2 * app_settings.TIMESTAMP_WINDOW + 1)
+        return _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml, encrypted, started,
+                                 rules_key, state_key, session_key)
     batch = CacheBatch(cache.cache)
     claim = batch.add(key, {"state": "processing"}, claim_ttl)
     accounts_stamp = batch.get(accounts.version_key()) if stamp is not None else None
@@ -366,19 +381,118 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
                                         session_key: session.value})
 
 
+def _one_trip_stamp(account: Account, stamp: str | None, message: Message) -> str | None:
+    """The rules stamp to assume for the one-trip path, or None when the message must take the
+    claim first: the rules run before the cache is asked and may run again, so they must be
+    stored rules only (no Python code: running them again changes nothing), no receiver but the
+    app's own (which ignore these message types) may see the first run, and the log entry must
+    go out with the script (LOG_BUFFER), and the account must have no agent (its hand-off would
+    go out before the claim)."""
+    if stamp is None or message.type not in _ONE_TRIP_TYPES or not logbuffer.enabled() or not cache_health.available():
+        return None
+    if _foreign_receivers(message_received) or _foreign_receivers(reply_sent) or _runs_code(account.name):
+        return None
+    if agent.settings_for(account) is not None:
+        return None  # a hand-off to the agent must follow the claim, not a run that may be discarded
+    return rule_index.known_stamp(account)
+
+
+# The app's own receivers act on events (followers, send reports) and media (the file's fetch)
+# only: for these message types they do nothing, so running the rules twice is harmless.
+_ONE_TRIP_TYPES = frozenset({"text", "location", "link"})
+_OWN_RECEIVERS = frozenset({"wechat_app.outbound.on_message", "wechat_app.fetch_incoming_media"})
+
+
+def _foreign_receivers(signal) -> bool:
+    """Whether a receiver other than the app's own is connected to ``signal``."""
+    for entry in signal.receivers:
+        lookup_key = entry[0]
+        if not (isinstance(lookup_key, tuple) and lookup_key[0] in _OWN_RECEIVERS):
+            return True
+    return False
+
+
+def _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml, encrypted, started,
+                      rules_key, state_key, session_key) -> str:
+    """``_answer_once`` on Redis: one script call per message when the rules could run first
+    (``finish``: claim, check, store the answer and the log entry at once), else two (``claim``,
+    then the answer stored as in the pipeline path)."""
+    rules_stamp = _one_trip_stamp(account, stamp, message)
+    if rules_stamp is not None:
+        after = CacheBatch(cache.cache)
+        reply_xml = _process(account, message, xml, encrypted, started, defer_log=True, batch=after,
+                             prefetched={rules_key: rules_stamp, state_key: None, session_key: None})
+        ops, fallbacks = after.take()
+        outcome = call.finish(accounts_stamp=stamp, rules_stamp=rules_stamp,
+                              answer={"state": "done", "reply_xml": reply_xml}, answer_ttl=app_settings.DEDUPE_TTL,
+                              ops=ops, fallbacks=fallbacks)
+        if outcome is UNAVAILABLE or outcome.status == "done":
+            # Done, or the cache failed: the fallback wrote the row directly (its unique key dedupes).
+            return reply_xml
+        # Otherwise nothing of that run was written: it is discarded.
+    else:
+        outcome = call.claim()
+        if outcome is UNAVAILABLE:
+            # No claim, no stamps, no state: answer from memory; _save_log's unique key dedupes.
+            return _process_claimed(cache, None, account, message, xml, encrypted, started,
+                                    prefetched={rules_key: UNAVAILABLE, state_key: None, session_key: UNAVAILABLE})
+    if outcome.status == "replayed":
+        security_logger.warning("Refused a plaintext delivery reusing another delivery's signed query "
+                                "for account %r", account.name)
+        raise ReplayedQuery("this signed query was already used for another message")
+    claimed = outcome.status == "claimed"
+    if stamp is not None and outcome.accounts_stamp != stamp:
+        if claimed:
+            cache.delete(key)
+        raise _StaleAccount
+    if not claimed:
+        return _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started)
+    return _process_claimed(cache, key, account, message, xml, encrypted, started,
+                            prefetched={rules_key: outcome.rules_stamp, state_key: outcome.state,
+                                        session_key: outcome.session})
+
+
 def _process_claimed(cache, key, account, message, xml, encrypted, started, prefetched=None) -> str:
     # ``key``: the dedupe claim this delivery holds (None: the cache is unavailable, no claim).
     after = CacheBatch(cache.cache)  # follow-up state writes and the stored answer: one round trip
+    report = {}
     try:
-        reply_xml = _process(account, message, xml, encrypted, started, prefetched=prefetched, batch=after)
+        reply_xml = _process(account, message, xml, encrypted, started, prefetched=prefetched, batch=after,
+                             report=report)
     except BaseException:
         if key is not None:
             cache.delete(key)  # let a retry process it rather than wait for an answer that never comes
         raise
-    if key is not None:
+    if report.get("duplicate"):
+        # Another delivery of this message logged it first (the database said so): its answer
+        # and its follow-up state stand; this run's writes are dropped.
+        after.take()
+    if key is not None and not (report.get("in_database") and not len(after) and _reads_row_on_retry(account, message)):
         after.set(key, {"state": "done", "reply_xml": reply_xml}, app_settings.DEDUPE_TTL)
+    # Else the row is in the database with the answer: a retry reads it there (``_logged_answer``),
+    # and the message costs one round trip to the cache, not two; the claim expires by itself.
     after.execute()
     return reply_xml
+
+
+def _reads_row_on_retry(account: Account, message: Message) -> bool:
+    """Whether a retry of this delivery may be answered from its log row rather than from the
+    cache. A retry that comes after the claim expired runs the rules again before the row's
+    unique key stops it: only harmless for stored rules and messages no receiver acts on."""
+    return (message.type in _ONE_TRIP_TYPES and not _runs_code(account.name)
+            and not _foreign_receivers(message_received) and not _foreign_receivers(reply_sent))
+
+
+def _logged_answer(account: Account, message: Message) -> str | None:
+    """The answer recorded in this delivery's log row, or None when there is none yet (or the
+    database is away). With LOG_BUFFER the row is not there yet: the answer is in the cache."""
+    if logbuffer.enabled():
+        return None
+    try:
+        return (MessageLog.objects.filter(account_id=account.pk, dedupe_key=_log_dedupe_key(message.dedupe_key))
+                .order_by().values_list("reply_xml", flat=True).first())
+    except spool.DATABASE_DOWN:
+        return None
 
 
 def _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started) -> str:
@@ -389,6 +503,12 @@ def _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted,
         entry = cache.get(key)
         if entry is UNAVAILABLE:  # the cache failed meanwhile: the log's unique key dedupes
             return _process_claimed(cache, None, account, message, xml, encrypted, started)
+        if entry is None or entry.get("state") != "done":
+            # A row per message: the first delivery's row carries its answer, not the cache.
+            answer = _logged_answer(account, message)
+            if answer is not None:
+                _count_retry(account, message)
+                return answer
         if entry is None:
             claimed = cache.add(key, {"state": "processing"}, claim_ttl)
             if claimed or claimed is UNAVAILABLE:
@@ -417,10 +537,17 @@ def _count_retry(account: Account, message: Message) -> None:
         logger.info("Could not count a retry of %s on %r: the database is unreachable", dedupe_key, account.name)
 
 
-def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float,
-             **rule_options) -> str:
-    """Run the rules once, render the reply, log the delivery; return the plaintext reply XML."""
-    message_received.send_robust(sender=Account, account=account, message=message)
+def _process(account: Account, message: Message, xml: str, encrypted: bool, started: float, *,
+             defer_log: bool = False, report: dict | None = None, **rule_options) -> str:
+    """Run the rules once, render the reply, log the delivery; return the plaintext reply XML.
+
+    ``defer_log``: the log entry is queued on ``rule_options["batch"]`` whatever the cache's
+    health (the one-trip path: the caller sends the batch's operations in its script).
+    ``report["in_database"]`` is set when the delivery's row (with the answer) is in the database,
+    ``report["duplicate"]`` when that row was written by another delivery of the message.
+    """
+    if message_received.receivers:
+        message_received.send_robust(sender=Account, account=account, message=message)
     contact_change = account.channel == WECOM and message.event == "change_contact"
     rule = reply = late = None
     reply_xml = error = ""
@@ -448,14 +575,17 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
     log = _log_row(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml, status=status,
                    error=error, latency_ms=(time.perf_counter() - started) * 1000)
     after = rule_options.get("batch")
-    if late is None and after is not None and logbuffer.enabled() and cache_health.available():
+    if defer_log or (late is None and after is not None and logbuffer.enabled() and cache_health.available()):
         logbuffer.enqueue(after, log)  # goes out with the stored answer; drained in bulk
         after.on_failure(lambda: _save_log(log))  # the cache failed: write the row directly
     else:
-        logged = log
-        log, reply_xml = _save_log(log)
-        if log is not logged:  # another process logged (and announced) this delivery first
+        saved, reply_xml = _save_log(log)
+        if report is not None and saved.pk is not None:
+            report["in_database"] = True
+            report["duplicate"] = saved is not log
+        if saved is not log:  # another process logged (and announced) this delivery first
             contact_change = False
+        log = saved
     if contact_change:
         wecom_contact_changed.send_robust(sender=Account, account=account, message=message)
     if to_agent:
@@ -464,8 +594,9 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         late.add_done_callback(lambda future: _late_pool().submit(
             _in_thread, _finish_late_logged, future, account, message, log.pk, started))
         return reply_xml
-    reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
-                           rule_name=log.rule_name or None, log=log)
+    if reply_sent.receivers:
+        reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
+                               rule_name=log.rule_name or None, log=log)
     return reply_xml
 
 

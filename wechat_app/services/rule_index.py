@@ -397,6 +397,16 @@ def _in_background(account: Account, entry: _IndexEntry | None) -> bool:
     return size >= threshold
 
 
+def known_stamp(account: Account) -> str | None:
+    """The cache stamp under which this process's index of ``account`` is current, or None when it
+    has no such index (none built, stale, built while the cache was unavailable). The callback's
+    one-trip path assumes this stamp and lets its cache script check it (``callbackscript``)."""
+    entry = _indexes.get(account.pk)
+    if entry is None or not isinstance(entry.stamp, str) or not entry.fits(account, entry.stamp):
+        return None
+    return entry.stamp
+
+
 def get_index(account: Account, stamp) -> RuleIndex:
     """The account's compiled index (see the module doc for when it is built and by whom).
 
@@ -494,6 +504,25 @@ def warm(accounts=None, *, wait: bool = False) -> threading.Thread | None:
     thread = threading.Thread(target=run, name="wechat-rule-index-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def warm_before_fork(accounts=None) -> None:
+    """``warm(wait=True)`` for a process about to fork its workers (``gunicorn --preload``): the
+    indexes are built once, here, and every worker starts with them (copy-on-write). No thread
+    is left running across the fork, and the database and Redis connections used are closed so
+    that no worker shares a socket with another (each opens its own on first use)."""
+    warm(accounts, wait=True)
+    connections.close_all()
+    from django.core.cache import caches
+
+    from .cachebatch import django_redis_client
+
+    for cache in caches.all(initialized_only=True):
+        client = django_redis_client(cache)
+        if client is not None:
+            for redis in client._clients:
+                if redis is not None:
+                    redis.connection_pool.disconnect()
 
 
 _warmed = False

@@ -220,11 +220,11 @@ class CacheStateStore:
 
     def set(self, key, value, ttl):
         self.prefetched.pop(key, None)
-        (self.batch or self.cache).set(key, dict(value), ttl)
+        (self.cache if self.batch is None else self.batch).set(key, dict(value), ttl)
 
     def delete(self, key):
         self.prefetched.pop(key, None)
-        (self.batch or self.cache).delete(key)
+        (self.cache if self.batch is None else self.batch).delete(key)
 
 
 class ReadOnlyStateStore(CacheStateStore):
