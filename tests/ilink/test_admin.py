@@ -81,7 +81,8 @@ def test_an_ilink_account_edits_without_secrets(admin_client, ilink_sandbox):
     response = admin_client.post(f"/admin/wechat_app/account/{account.pk}/change/", {
         "name": "edit", "enabled": "on", "no_match_reply": "Sorry?", "error_reply": "",
         "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0", "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000"})
+        "memberships-MAX_NUM_FORMS": "1000", "agent_settings-TOTAL_FORMS": "0", "agent_settings-INITIAL_FORMS": "0",
+        "agent_settings-MIN_NUM_FORMS": "0", "agent_settings-MAX_NUM_FORMS": "1"})
     assert response.status_code == 302, response.context["adminform"].form.errors
     account.refresh_from_db()
     assert account.no_match_reply == "Sorry?" and account.app_id == account.ilink_bot.bot_id
