@@ -27,10 +27,5 @@ def wecom_account(db, sandbox, corp_app):
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery():
-    from project.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _eager_celery(eager_celery):
+    """Tasks run in-process (tests/conftest.py)."""

@@ -168,29 +168,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 pass
         call = {"method": method, "path": url.path, "app_id": app_id, "at": time.time(),
                 "query": {k: ("***" if k in ("access_token", "secret", "corpsecret", "refresh_token") else v) for k, v in query.items()}}
-        faults = self.state.take_faults(url.path, app_id)
-        drop_after = False
-        for fault in faults:
-            if fault.kind == "latency":
-                time.sleep(fault.seconds)
-        for fault in faults:
-            if fault.kind == "drop":
-                call.update(errcode=None, fault="drop")
-                self.state.record_call(call)
-                self._drop()
-                return
-            if fault.kind == "http":
-                call.update(errcode=None, status=fault.status, fault="http")
-                self.state.record_call(call)
-                self._send_json({"error": "upstream unavailable"}, status=fault.status)
-                return
-            if fault.kind in ("error", "rate_limit"):
-                call.update(errcode=fault.errcode, fault=fault.kind)
-                self.state.record_call(call)
-                self._send_json(error_payload(fault.errcode))
-                return
-            if fault.kind == "drop_after":
-                drop_after = True
+        drop_after = self._apply_faults(call, self.state.take_faults(url.path, app_id))
+        if drop_after is None:
+            return
         if route is None:
             call.update(errcode=None, status=404)
             self.state.record_call(call)
@@ -226,11 +206,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.state.record_call(call)
         self._send_json(payload)
 
-    def _dispatch_wecom(self, method: str, path: str, query: dict[str, str], raw: bytes, owner: str) -> None:
-        owner = owner or (query.get("corpid") or "")
-        call = {"method": method, "path": path, "app_id": owner, "at": time.time(), "wecom": True,
-                "query": {k: ("***" if k in ("access_token", "corpsecret") else v) for k, v in query.items()}}
-        faults = self.state.take_faults(path, owner)
+    def _apply_faults(self, call: dict, faults) -> bool | None:
+        """Play the injected faults of this call: None when one of them answered it (drop, HTTP
+        error, errcode), else whether to drop the connection after answering (``drop_after``)."""
         for fault in faults:
             if fault.kind == "latency":
                 time.sleep(fault.seconds)
@@ -240,19 +218,28 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 call.update(errcode=None, fault="drop")
                 self.state.record_call(call)
                 self._drop()
-                return
+                return None
             if fault.kind == "http":
                 call.update(errcode=None, status=fault.status, fault="http")
                 self.state.record_call(call)
                 self._send_json({"error": "upstream unavailable"}, status=fault.status)
-                return
+                return None
             if fault.kind in ("error", "rate_limit"):
                 call.update(errcode=fault.errcode, fault=fault.kind)
                 self.state.record_call(call)
                 self._send_json(error_payload(fault.errcode))
-                return
+                return None
             if fault.kind == "drop_after":
                 drop_after = True
+        return drop_after
+
+    def _dispatch_wecom(self, method: str, path: str, query: dict[str, str], raw: bytes, owner: str) -> None:
+        owner = owner or (query.get("corpid") or "")
+        call = {"method": method, "path": path, "app_id": owner, "at": time.time(), "wecom": True,
+                "query": {k: ("***" if k in ("access_token", "corpsecret") else v) for k, v in query.items()}}
+        drop_after = self._apply_faults(call, self.state.take_faults(path, owner))
+        if drop_after is None:
+            return
         route = wecom.WECOM_ROUTES.get((method, path))
         if route is None:
             call.update(errcode=None, status=404)
