@@ -40,7 +40,7 @@ from ..models import Account, ILinkBot, ILinkLogin, IncomingMedia, MessageLog
 from ..protocol import ilink
 from ..protocol.errors import ProtocolError
 from ..signals import reply_sent
-from . import inbound
+from . import agent, inbound
 
 logger = logging.getLogger("wechat_app.ilink")
 
@@ -230,6 +230,9 @@ def handle_message(bot: ILinkBot, raw: dict, client: ILinkClient) -> bool:
         return False
     outcome = inbound.process_polled(account, message)
     if not outcome.created:
+        # Read again (a crash mid-batch): the hand-off may be all that is missing.
+        if outcome.to_agent and not agent.hand_off_exists(account, outcome.log.dedupe_key):
+            _hand_to_agent(account, message, outcome.log)
         return False
     if "media" in message.param:
         row = record_media(account, outcome.log, message)
@@ -244,9 +247,20 @@ def handle_message(bot: ILinkBot, raw: dict, client: ILinkClient) -> bool:
         _send_rule_reply(account, message, outcome.log, reply, client)
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
                            rule_name=outcome.log.rule_name or None, log=outcome.log)
-    # agent hand-off: messages no rule answered (outcome.log.status == "unmatched") go to the agent
-    # here; the integrator connects services.agent (it reads message.param["context_token"]).
+    if outcome.to_agent:  # after the media: the event lists them fetched
+        _hand_to_agent(account, message, outcome.log)
     return True
+
+
+# The seed's chat type of iLink conversations: one user and the bot.
+CHAT_TYPE = "c2c"
+
+
+def _hand_to_agent(account, message, log) -> None:
+    """The message's agent event (once per message: ``hand_off`` is idempotent on the log's key),
+    with the conversation's context token (the agent's ``/send`` echoes it) and the media."""
+    inbound.hand_to_agent(account, message, context_token=message.param.get("context_token", ""),
+                          attachments=attachments(log), chat_type=CHAT_TYPE)
 
 
 def _send_rule_reply(account, message, log, reply, client) -> None:
@@ -312,7 +326,7 @@ def backoff(errors: int) -> float:
 
 
 def pollable_bots():
-    return ILinkBot.objects.select_related("account").filter(
+    return ILinkBot.objects.select_related("account", "account__agent_settings").filter(
         status=ILinkBot.Status.ACTIVE, polling_enabled=True, account__enabled=True,
         account__channel=Account.Channel.ILINK)
 
