@@ -8,9 +8,11 @@ id and API base URL into the account's ``ILinkBot`` (creating the account when i
 Polling. One process (``manage.py wechat_gateway poll run``) runs ``Poller``: a thread per pollable
 bot long-polls ``getupdates`` with the bot's cursor; each message of a batch goes through
 ``inbound.process_polled`` (dedupe on the log's key, the rules, the log), its media are fetched,
-its reply sent; the batch's cursor is persisted only after every message of it is stored (a crash
-mid-batch has the next poll deliver the batch again, and the dedupe skips what was stored), and an
-answer with an empty cursor keeps the old one. Errors back off (``ILINK_POLL_BACKOFF`` doubling up
+its reply sent, and the message handed to the account's agent when the agent takes it (the
+callback's decision, ``inbound.agent_outcome``; the event carries the context token, the media as
+attachments and chat_type "c2c"). The batch's cursor is persisted only after every message of it
+is stored (a crash mid-batch has the next poll deliver the batch again: the dedupe skips what was
+stored, and makes only a missing hand-off), and an answer with an empty cursor keeps the old one. Errors back off (``ILINK_POLL_BACKOFF`` doubling up
 to ``ILINK_POLL_BACKOFF_MAX``); errcode -14 marks the bot ``expired`` and stops polling it until a
 new login.
 """
