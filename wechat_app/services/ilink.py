@@ -12,8 +12,8 @@ its reply sent, and the message handed to the account's agent when the agent tak
 callback's decision, ``inbound.agent_outcome``; the event carries the context token, the media as
 attachments and chat_type "c2c"). The batch's cursor is persisted only after every message of it
 is stored (a crash mid-batch has the next poll deliver the batch again: the dedupe skips what was
-stored, and makes only a missing hand-off), and an answer with an empty cursor keeps the old one. Errors back off (``ILINK_POLL_BACKOFF`` doubling up
-to ``ILINK_POLL_BACKOFF_MAX``); errcode -14 marks the bot ``expired`` and stops polling it until a
+stored, and makes only a missing hand-off), and an answer with an empty cursor keeps the old one.
+Errors back off (``ILINK_POLL_BACKOFF`` doubling up to ``ILINK_POLL_BACKOFF_MAX``); errcode -14 marks the bot ``expired`` and stops polling it until a
 new login.
 """
 from __future__ import annotations
