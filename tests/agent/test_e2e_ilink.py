@@ -178,6 +178,34 @@ def test_a_crash_before_the_hand_off_is_made_good_when_the_batch_is_read_again(b
     assert AgentEvent.objects.count() == 2
 
 
+def test_a_failed_hand_off_keeps_the_cursor_and_is_made_on_the_next_poll(bot, ilink_sandbox, monkeypatch):
+    from django.db import OperationalError
+
+    from wechat_app.services import agent
+
+    Rule.objects.create(account=bot.account, name="all", match_kind="contains", match_value="msg",
+                        replies=[{"type": "text", "content": "noted"}])
+    agent_settings(bot.account, mode="inbox", scope="all")
+    for n in range(3):
+        inject(ilink_sandbox, bot, f"msg {n}")
+    real, calls = agent.hand_off, {"n": 0}
+
+    def database_down_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OperationalError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agent, "hand_off", database_down_once)
+    result = service.run_once()["bot"]
+    assert "went away" in result["error"]
+    bot.refresh_from_db()
+    assert bot.cursor == ""  # the batch is read again
+    assert service.run_once()["bot"]["error"] == ""
+    assert sorted(AgentEvent.objects.values_list("text", flat=True)) == ["msg 0", "msg 1", "msg 2"]
+    assert sorted(s["text"] for s in sent(ilink_sandbox)) == ["noted"] * 3  # one reply each
+
+
 def test_media_both_ways_through_the_agent(live_server, bot, ilink_sandbox, api_key, settings, tmp_path):
     root = tmp_path / "agent-files"
     root.mkdir()

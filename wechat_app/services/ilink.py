@@ -260,9 +260,12 @@ CHAT_TYPE = "c2c"
 
 def _hand_to_agent(account, message, log) -> None:
     """The message's agent event (once per message: ``hand_off`` is idempotent on the log's key),
-    with the conversation's context token (the agent's ``/send`` echoes it) and the media."""
-    inbound.hand_to_agent(account, message, context_token=message.param.get("context_token", ""),
-                          attachments=attachments(log), chat_type=CHAT_TYPE)
+    with the conversation's context token (the agent's ``/send`` echoes it) and the media.
+
+    Unlike the callback's, a failure here (the database) is not swallowed: it ends the poll before
+    the batch's cursor is saved, so the next poll reads the batch again and makes the hand-off."""
+    agent.hand_off(account, message, context_token=message.param.get("context_token", ""),
+                   attachments=attachments(log), chat_type=CHAT_TYPE)
 
 
 def _send_rule_reply(account, message, log, reply, client) -> None:

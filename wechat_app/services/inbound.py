@@ -589,7 +589,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
     if contact_change:
         wecom_contact_changed.send_robust(sender=Account, account=account, message=message)
     if to_agent:
-        hand_to_agent(account, message)
+        _hand_to_agent(account, message)
     if late is not None:
         late.add_done_callback(lambda future: _late_pool().submit(
             _in_thread, _finish_late_logged, future, account, message, log.pk, started))
@@ -630,11 +630,10 @@ def logged_for_agent(account: Account, message: Message, log: MessageLog) -> boo
     return agent.wants(account, message, unanswered=log.status == MessageLog.Status.UNMATCHED, agent_rule=agent_rule)
 
 
-def hand_to_agent(account: Account, message: Message, **event) -> None:
-    """``agent.hand_off`` (``event``: its context_token, attachments, chat_type); the message's
-    channel has its answer whatever happens here, so a failure is logged with the message's key."""
+def _hand_to_agent(account: Account, message: Message) -> None:
+    # WeChat has its answer whatever happens here; a failure is logged with the message's key.
     try:
-        agent.hand_off(account, message, **event)
+        agent.hand_off(account, message)
     except Exception:
         logger.exception("Handing %s on account %r to the agent failed", message.dedupe_key, account.name)
 
