@@ -13,10 +13,15 @@ customer-service message within the /send request that queues it). Printed:
    WeChat would) on an account in callback mode whose agent is ``sandbox.agent.FakeAgent``; the
    delivery latency (from posting the message to the agent holding the event) p50/p99, and the
    callback's own answer time (WeChat's wait) p50/p99.
+3. **ilink**: an iLink bot (QR login in the sandbox) in inbox mode; ``--ilink-events`` user
+   messages injected in the sandbox are polled in (``poll_once``: log, hand-off with the context
+   token), then ``--workers`` inbox workers drain them, each echo going out with ``sendmessage``.
+   Messages polled in per second, events per second drained, and checks (claimed once each, every
+   echo in the sandbox with its conversation's context token).
 
 Usage::
 
-    python bench/agent_bench.py [--events 400] [--workers 4] [--messages 200]
+    python bench/agent_bench.py [--events 400] [--workers 4] [--messages 200] [--ilink-events 200]
 """
 import argparse
 import os
@@ -72,6 +77,7 @@ def main():
     parser.add_argument("--events", type=int, default=400)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--ilink-events", type=int, default=200)
     args = parser.parse_args()
 
     import django
@@ -97,7 +103,8 @@ def main():
     settings.ALLOWED_HOSTS = ["*"]
     settings.DEBUG = False
     settings.WECHAT_APP = {**settings.WECHAT_APP, "API_THROTTLE_RATES": {"token": None, "user": None, "anon": None},
-                           "ALLOWED_API_BASE_URLS": [*WECHAT_API_BASE_URLS, *LOOPBACK_SANDBOX_BASE_URLS]}
+                           "ALLOWED_API_BASE_URLS": [*WECHAT_API_BASE_URLS, *LOOPBACK_SANDBOX_BASE_URLS],
+                           "ILINK_LONG_POLL_SECONDS": 1}
     app_settings.reload()
     app.conf.task_always_eager = False
     app.conf.broker_url = None
@@ -177,6 +184,10 @@ def main():
                       f"{fake.refused} refused); delivery latency p50 {statistics.median(latencies):.1f} ms, "
                       f"p99 {pct(latencies, 0.99):.1f} ms; WeChat's wait for the answer p50 "
                       f"{statistics.median(answered):.1f} ms, p99 {pct(answered, 0.99):.1f} ms")
+
+            # 3. an iLink bot's conversations through the inbox
+            if args.ilink_events:
+                ilink_leg(sandbox, api, key, args.ilink_events, args.workers)
     finally:
         server.shutdown()
         from django.db import connections
@@ -184,6 +195,68 @@ def main():
         connections.close_all()
         connection.creation.destroy_test_db(old_name, verbosity=0)
         tmp.cleanup()
+
+
+def ilink_leg(sandbox, api, key, count, workers):
+    from django.conf import settings
+
+    from wechat_app.conf import app_settings
+    from wechat_app.models import AgentEvent, AgentSettings, ILinkBot
+    from wechat_app.sandbox.agent import inbox_worker
+    from wechat_app.sandbox.ilink import ilink_state, inject
+    from wechat_app.services import ilink
+
+    settings.WECHAT_APP = {**settings.WECHAT_APP, "ILINK_API_BASE_URL": sandbox.url,
+                           "ILINK_CDN_BASE_URL": sandbox.url + "/c2c"}
+    app_settings.reload()
+    state = ilink_state(sandbox.state)
+    state.config.update(longpoll_seconds=0.2, qr_poll_seconds=0.2)
+    login = ilink.start_login("ilinkbench")
+    _sandbox_post(sandbox, "/ilink/scan", {"qrcode": login.qrcode})  # the phone scans and confirms
+    _sandbox_post(sandbox, "/ilink/confirm", {"qrcode": login.qrcode})
+    while login.status != "confirmed":
+        login = ilink.login_status(login, wait=0.2)
+    bot = ILinkBot.objects.select_related("account").get(account=login.account)
+    AgentSettings.objects.create(account=bot.account, mode="inbox")
+    users = [f"user{n}@im.wechat" for n in range(20)]
+    tokens = {}
+    for i in range(count):
+        message = inject(sandbox.state, bot.bot_id, users[i % len(users)], text=f"ilink {i}")
+        tokens[users[i % len(users)]] = message["context_token"]
+    start = time.perf_counter()
+    while AgentEvent.objects.filter(account=bot.account).count() < count:
+        bot = ILinkBot.objects.select_related("account", "account__agent_settings").get(pk=bot.pk)
+        ilink.poll_once(bot)
+    polled = time.perf_counter() - start
+    handled = [[] for _ in range(workers)]
+
+    def work(n):
+        handled[n] = inbox_worker(api, key, f"ilink-worker-{n}", account=bot.account.name, idle_rounds=2)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    ids = [event["id"] for events in handled for event in events]
+    with state.cond:
+        echoes = [s for s in state.sent if s["bot_id"] == bot.bot_id]
+    tokens_ok = all(s["context_token"] == tokens[s["to_user_id"]] for s in echoes)
+    print(f"ilink: {count} messages polled in and handed over in {polled:.2f} s ({count / polled:.1f}/s); "
+          f"{len(ids)} events drained by {workers} workers in {elapsed:.2f} s: {len(ids) / elapsed:.1f} events/s "
+          f"(claim + sendmessage + complete over HTTP); claimed once each: {len(ids) == len(set(ids)) == count}; "
+          f"echoes in the sandbox: {len(echoes)}, with their context tokens: {tokens_ok}")
+    assert AgentEvent.objects.filter(account=bot.account, status="completed").count() == count
+
+
+def _sandbox_post(sandbox, path, body):
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{sandbox.url}/_sandbox{path}", method="POST", data=json.dumps(body).encode())
+    urllib.request.urlopen(request, timeout=10).read()  # noqa: S310 - loopback
 
 
 if __name__ == "__main__":

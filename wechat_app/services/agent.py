@@ -122,6 +122,11 @@ def message_attachments(message) -> list[dict]:
     return [item]
 
 
+def hand_off_exists(account, dedupe_key: str) -> bool:
+    """Whether the message of ``dedupe_key`` (the log's) has its event already."""
+    return AgentEvent.objects.filter(account=account, dedupe_key=dedupe_key).exists()
+
+
 def hand_off(account, message, *, context_token: str = "", attachments=(), chat_type: str = "direct"):
     """Create the message's agent event (once per dedupe key) and queue its delivery.
 

@@ -8,10 +8,12 @@ id and API base URL into the account's ``ILinkBot`` (creating the account when i
 Polling. One process (``manage.py wechat_gateway poll run``) runs ``Poller``: a thread per pollable
 bot long-polls ``getupdates`` with the bot's cursor; each message of a batch goes through
 ``inbound.process_polled`` (dedupe on the log's key, the rules, the log), its media are fetched,
-its reply sent; the batch's cursor is persisted only after every message of it is stored (a crash
-mid-batch has the next poll deliver the batch again, and the dedupe skips what was stored), and an
-answer with an empty cursor keeps the old one. Errors back off (``ILINK_POLL_BACKOFF`` doubling up
-to ``ILINK_POLL_BACKOFF_MAX``); errcode -14 marks the bot ``expired`` and stops polling it until a
+its reply sent, and the message handed to the account's agent when the agent takes it (the
+callback's decision, ``inbound.agent_outcome``; the event carries the context token, the media as
+attachments and chat_type "c2c"). The batch's cursor is persisted only after every message of it
+is stored (a crash mid-batch has the next poll deliver the batch again: the dedupe skips what was
+stored, and makes only a missing hand-off), and an answer with an empty cursor keeps the old one.
+Errors back off (``ILINK_POLL_BACKOFF`` doubling up to ``ILINK_POLL_BACKOFF_MAX``); errcode -14 marks the bot ``expired`` and stops polling it until a
 new login.
 """
 from __future__ import annotations
@@ -40,7 +42,7 @@ from ..models import Account, ILinkBot, ILinkLogin, IncomingMedia, MessageLog
 from ..protocol import ilink
 from ..protocol.errors import ProtocolError
 from ..signals import reply_sent
-from . import inbound
+from . import agent, inbound
 
 logger = logging.getLogger("wechat_app.ilink")
 
@@ -230,6 +232,9 @@ def handle_message(bot: ILinkBot, raw: dict, client: ILinkClient) -> bool:
         return False
     outcome = inbound.process_polled(account, message)
     if not outcome.created:
+        # Read again (a crash mid-batch): the hand-off may be all that is missing.
+        if outcome.to_agent and not agent.hand_off_exists(account, outcome.log.dedupe_key):
+            _hand_to_agent(account, message, outcome.log)
         return False
     if "media" in message.param:
         row = record_media(account, outcome.log, message)
@@ -244,9 +249,23 @@ def handle_message(bot: ILinkBot, raw: dict, client: ILinkClient) -> bool:
         _send_rule_reply(account, message, outcome.log, reply, client)
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
                            rule_name=outcome.log.rule_name or None, log=outcome.log)
-    # agent hand-off: messages no rule answered (outcome.log.status == "unmatched") go to the agent
-    # here; the integrator connects services.agent (it reads message.param["context_token"]).
+    if outcome.to_agent:  # after the media: the event lists them fetched
+        _hand_to_agent(account, message, outcome.log)
     return True
+
+
+# The seed's chat type of iLink conversations: one user and the bot.
+CHAT_TYPE = "c2c"
+
+
+def _hand_to_agent(account, message, log) -> None:
+    """The message's agent event (once per message: ``hand_off`` is idempotent on the log's key),
+    with the conversation's context token (the agent's ``/send`` echoes it) and the media.
+
+    Unlike the callback's, a failure here (the database) is not swallowed: it ends the poll before
+    the batch's cursor is saved, so the next poll reads the batch again and makes the hand-off."""
+    agent.hand_off(account, message, context_token=message.param.get("context_token", ""),
+                   attachments=attachments(log), chat_type=CHAT_TYPE)
 
 
 def _send_rule_reply(account, message, log, reply, client) -> None:
@@ -312,7 +331,7 @@ def backoff(errors: int) -> float:
 
 
 def pollable_bots():
-    return ILinkBot.objects.select_related("account").filter(
+    return ILinkBot.objects.select_related("account", "account__agent_settings").filter(
         status=ILinkBot.Status.ACTIVE, polling_enabled=True, account__enabled=True,
         account__channel=Account.Channel.ILINK)
 

@@ -559,7 +559,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
             result = run_rules(account, message, **rule_options)
         rule = result.rule
         reply, status = rules.outcome(account, message, result)
-        reply, status, to_agent = _agent_outcome(account, message, reply, status)
+        reply, status, to_agent = agent_outcome(account, message, reply, status)
         if status == MessageLog.Status.REPLIED:
             reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
     except _LateReply as pending:
@@ -601,9 +601,10 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
 
 
 # --- the agent gateway (services/agent.py) ---------------------------------------------------------
-def _agent_outcome(account: Account, message: Message, reply, status: str):
+def agent_outcome(account: Account, message: Message, reply, status: str):
     """``(reply, status, to_agent)``: whether the account's agent takes this message, and what is
-    answered passively then. A rule's ``agent`` reply and a message no rule answered (the
+    answered then (the callback's passive reply, a polled channel's sent reply); every channel
+    decides here. A rule's ``agent`` reply and a message no rule answered (the
     no-match reply is not sent) go to the agent; with the scope "every message" a rule's own
     reply is answered too. Without an agent (no query: the settings come with the account) an
     ``agent`` reply answers nothing."""
@@ -618,6 +619,15 @@ def _agent_outcome(account: Account, message: Message, reply, status: str):
     if unanswered:
         return None, status, True
     return reply, status, True
+
+
+def logged_for_agent(account: Account, message: Message, log: MessageLog) -> bool:
+    """Whether the agent takes a message logged before (a polled batch read again after a crash):
+    ``agent_outcome``'s decision, read back from the row (its status and logged reply)."""
+    if agent.settings_for(account) is None:
+        return False
+    agent_rule = isinstance(log.reply, dict) and log.reply.get("type") == AgentReply.type
+    return agent.wants(account, message, unanswered=log.status == MessageLog.Status.UNMATCHED, agent_rule=agent_rule)
 
 
 def _hand_to_agent(account: Account, message: Message) -> None:
@@ -858,12 +868,14 @@ def row_from_unverified(account_name: str, params, body: bytes, received_at: flo
 @dataclass
 class PolledOutcome:
     """What became of one polled message: its log row, whether this call stored it (False: it was
-    logged before, e.g. a batch delivered again after a crash, and nothing more is to be done),
-    and the reply the rules (or the account's error replies) chose for it."""
+    logged before, e.g. a batch delivered again after a crash, and nothing more is to be done but
+    the agent hand-off, which is idempotent), the reply to send through the channel (the rules',
+    or the account's error replies; never an ``agent`` reply), and whether the agent takes it."""
 
     log: MessageLog
     created: bool
     reply: Any = None
+    to_agent: bool = False
 
 
 def already_logged(account: Account, message: Message) -> bool:
@@ -872,22 +884,24 @@ def already_logged(account: Account, message: Message) -> bool:
 
 def process_polled(account: Account, message: Message, *, started: float | None = None) -> PolledOutcome:
     """Dedupe, run the rules and log one message a poller fetched (channels that do not answer in
-    the HTTP response: the reply, if any, is for the caller to send through the channel).
+    the HTTP response: the reply, if any, is for the caller to send through the channel, and the
+    agent hand-off, when ``to_agent``, for the caller to make once the message's media are in).
 
-    The same log row, dedupe key and rules as the callback: a message seen before (its row exists)
-    runs nothing and answers ``created=False``; two processes racing on one message end on the
-    unique (account, dedupe_key) with one row.
+    The same log row, dedupe key, rules and agent decision (``agent_outcome``) as the callback: a
+    message seen before (its row exists) runs nothing and answers ``created=False``, with
+    ``to_agent`` read back from the row; two processes racing on one message end on the unique
+    (account, dedupe_key) with one row.
     """
     started = started if started is not None else time.perf_counter()
     if already_logged(account, message):
-        return PolledOutcome(MessageLog.objects.get(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key)),
-                             False)
+        return _logged_before(account, message)
     message_received.send_robust(sender=Account, account=account, message=message)
-    rule, error = None, ""
+    rule, error, to_agent = None, "", False
     try:
         result = run_rules(account, message)
         rule = result.rule
         reply, status = rules.outcome(account, message, result)
+        reply, status, to_agent = agent_outcome(account, message, reply, status)
     except Exception as err:  # a rule's bug must not lose the message
         logger.exception("Reply rules failed for %s on account %r", message.dedupe_key, account.name)
         error = _error_summary(err)
@@ -896,5 +910,10 @@ def process_polled(account: Account, message: Message, *, started: float | None 
                    latency_ms=(time.perf_counter() - started) * 1000)
     saved, _ = _insert_log(log)
     if saved is not log:  # another process logged it first: its reply is its own business
-        return PolledOutcome(saved, False)
-    return PolledOutcome(saved, True, reply)
+        return _logged_before(account, message, saved)
+    return PolledOutcome(saved, True, None if isinstance(reply, AgentReply) else reply, to_agent)
+
+
+def _logged_before(account: Account, message: Message, log: MessageLog | None = None) -> PolledOutcome:
+    log = log or MessageLog.objects.get(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key))
+    return PolledOutcome(log, False, to_agent=logged_for_agent(account, message, log))
