@@ -174,7 +174,8 @@ def test_the_readme_install_works_literally(project, sandbox):
     schedule = project("-c", f"import json, django; from {PROJECT} import celery_app; django.setup(); "
                              "print(json.dumps(sorted(e['task'] for e in celery_app.conf.beat_schedule.values())))",
                        ).stdout
-    assert json.loads(schedule) == ["wechat_app.drain_spool", "wechat_app.refresh_tokens", "wechat_app.resume_outbound"]
+    assert json.loads(schedule) == ["wechat_app.drain_spool", "wechat_app.refresh_tokens", "wechat_app.resume_agent_events",
+                                    "wechat_app.resume_outbound"]
 
 
 def test_snippets_are_complete():

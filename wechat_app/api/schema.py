@@ -157,7 +157,9 @@ def app_version() -> str:
 
 
 DESCRIPTION = """\
-The REST API of django-wechat-app: official accounts, reply rules, custom menus and the message log.
+The REST API of django-wechat-app: accounts (Official Accounts, WeCom apps, iLink bots), reply rules,
+custom menus, the message log, outbound messages and campaigns, audience and media, WeCom contacts,
+iLink bot logins and polling, and the agent gateway (inbox, send, typing).
 
 **Authentication.** An API token in `Authorization: Bearer <key>` (or `Token <key>`), made with
 `manage.py wechat_api_token create` or in the admin; or the admin's session (with its CSRF token on
