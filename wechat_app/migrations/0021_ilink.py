@@ -83,4 +83,8 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at', '-id'],
             },
         ),
+        migrations.AlterModelOptions(
+            name='account',
+            options={'ordering': ['name'], 'permissions': [('change_account_credentials', 'Can change the app id, app secret and API base URL of an account')], 'verbose_name': 'account', 'verbose_name_plural': 'accounts'},
+        ),
     ]

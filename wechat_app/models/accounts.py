@@ -174,8 +174,8 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name = _("official account")
-        verbose_name_plural = _("official accounts")
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         permissions = [("change_account_credentials",
                         "Can change the app id, app secret and API base URL of an account")]
         constraints = [
