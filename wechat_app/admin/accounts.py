@@ -20,7 +20,7 @@ from ..conf import app_settings
 from ..models import Account, AccountMembership, AgentSettings
 from ..models.accounts import mask_secret
 from ..protocol import InvalidAESKeyError, validate_aes_key
-from ..services.access import can_change_credentials, grant_creator
+from ..services.access import can, can_change_credentials, grant_creator
 from .access import allowed_accounts, can_access_account, get_account_or_404
 from .filters import ValidatedChangeListMixin
 
@@ -258,6 +258,16 @@ class AgentSettingsInline(admin.StackedInline):
     can_delete = True
     verbose_name = _("agent gateway")
     verbose_name_plural = _("agent gateway (hand conversations to an agent)")
+
+    # The settings are part of the account, as in the REST API (accounts/{name}/agent/): who may
+    # view the account sees them, who may change it changes them.
+    def has_view_permission(self, request, obj=None):
+        return can(request.user, "view", Account, obj) or can(request.user, "change", Account, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return can(request.user, "change", Account, obj)
+
+    has_change_permission = has_delete_permission = has_add_permission
 
 
 @admin.register(Account)
