@@ -705,27 +705,28 @@ def _update_with_retries(log_id: int, fields: dict, attempts: int = 5) -> None:
 
 
 def _finish_late(future, account: Account, message: Message, log_id: int, started: float) -> None:
-    """The deferred rules finished: send their reply as a customer-service message, update the log."""
+    """The deferred rules finished: send their reply as a customer-service message, update the log,
+    and hand the message to the account's agent as the callback would have (no rule answered, a
+    rule's ``agent`` reply, or every message): once, after the log row has its outcome."""
     from .outbound import send_reply_later
 
     fields = {"latency_ms": (time.perf_counter() - started) * 1000}
-    reply = None
+    key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
+    reply, to_agent = None, False
     try:
         result = future.result()
-        reply = result.reply
         fields.update(rule_name=_clip(getattr(result.rule, "name", ""), 100),
-                      reply=reply.to_dict() if reply is not None else None)
+                      reply=result.reply.to_dict() if result.reply is not None else None)
         rule_id = getattr(result.rule, "id", None)
         if isinstance(rule_id, int) and Rule.objects.filter(pk=rule_id).exists():
             fields["rule_id"] = rule_id
-        if reply is not None:
-            key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
+        reply, status = rules.outcome(account, message, result)
+        reply, status, to_agent = _agent_outcome(account, message, reply, status)
+        fields["status"] = status
+        if isinstance(reply, AgentReply):
+            reply = None  # logged as the rule's reply (above); nothing is sent: the agent answers
+        elif reply is not None and status == MessageLog.Status.REPLIED:
             send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
-            fields["status"] = MessageLog.Status.REPLIED
-        else:
-            fields["status"] = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
-            if not result.matched:
-                reply = rules.error_reply(account, message, failed=False)
     except Exception as err:
         logger.exception("Late reply failed for %s on account %r", message.dedupe_key, account.name)
         fields.update(status=MessageLog.Status.ERROR, error=_error_summary(err))
@@ -733,7 +734,6 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
     if reply is not None and fields["status"] != MessageLog.Status.REPLIED:
         # The account's answer to "no rule" or "a rule failed", sent late like the rules' own.
         try:
-            key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
             send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
             fields["reply"] = reply.to_dict()
         except Exception:
@@ -741,6 +741,8 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
                              account.name)
             reply = None
     _update_with_retries(log_id, fields)
+    if to_agent:
+        _hand_to_agent(account, message)
     log = MessageLog.objects.filter(pk=log_id).first()
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
                            rule_name=fields.get("rule_name") or None, log=log)
