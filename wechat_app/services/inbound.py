@@ -621,9 +621,16 @@ def _agent_outcome(account: Account, message: Message, reply, status: str):
 
 
 def _hand_to_agent(account: Account, message: Message) -> None:
-    # WeChat has its answer whatever happens here; a failure is logged with the message's key.
+    # WeChat has its answer whatever happens here. With the database down the hand-off is spooled
+    # (services.spool) and made when it is back; any other failure is logged with the message's key.
     try:
         agent.hand_off(account, message)
+    except spool.DATABASE_DOWN:
+        try:
+            spool.spool_hand_off(account, message)
+        except OSError:
+            logger.exception("Handing %s on account %r to the agent failed: the database is unreachable and "
+                             "the spool directory is not writable", message.dedupe_key, account.name)
     except Exception:
         logger.exception("Handing %s on account %r to the agent failed", message.dedupe_key, account.name)
 
@@ -843,6 +850,13 @@ def row_from_unverified(account_name: str, params, body: bytes, received_at: flo
     """The log row of a delivery spooled unverified, once verified; None (with a warning) when it
     fails verification or its account no longer exists. Its status is "received": its rules
     never ran (WeChat was answered "success")."""
+    found = unverified_delivery(account_name, params, body, received_at)
+    return None if found is None else found[0]
+
+
+def unverified_delivery(account_name: str, params, body: bytes, received_at: float):
+    """``(log row, message)`` of a delivery spooled unverified, once verified (see
+    ``row_from_unverified``); None when it fails verification or its account is gone."""
     account = Account.objects.filter(name=account_name).first()
     if account is None:
         logger.warning("Dropped a spooled delivery for %r: no such account", account_name)
@@ -853,7 +867,7 @@ def row_from_unverified(account_name: str, params, body: bytes, received_at: flo
         security_logger.warning("Dropped a spooled delivery for account %r that failed verification (%s)",
                                 account_name, type(err).__name__)
         return None
-    return _log_row(account, message, xml, encrypted, status=MessageLog.Status.RECEIVED)
+    return _log_row(account, message, xml, encrypted, status=MessageLog.Status.RECEIVED), message
 
 
 # --- polled messages (iLink bots) -------------------------------------------------------------------
