@@ -54,6 +54,9 @@ class AgentEventSerializer(serializers.ModelSerializer):
     account_id = serializers.CharField(source="account.name", read_only=True,
                                        help_text="The account's name (the seed's account_id).")
     claim = serializers.SerializerMethodField()
+    attachments = serializers.SerializerMethodField(
+        help_text="The message's media: kind, WeChat media id, and with FETCH_INCOMING_MEDIA the REST url of the "
+                  "stored file (fetched with an API token), its status and, once fetched, its local path.")
 
     class Meta:
         model = AgentEvent
@@ -66,6 +69,9 @@ class AgentEventSerializer(serializers.ModelSerializer):
 
     def get_type(self, obj) -> str:
         return "message"
+
+    def get_attachments(self, obj) -> list[dict]:
+        return agent.event_attachments(obj, self.context.get("request"))
 
     def get_claim(self, obj) -> dict | None:
         if obj.status != AgentEvent.Status.CLAIMED:
