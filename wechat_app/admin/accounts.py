@@ -232,7 +232,9 @@ class AgentSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields["shared_secret"]
+        field = self.fields.get("shared_secret")
+        if field is None:  # view only: the inline shows it masked instead
+            return
         stored = self.instance.shared_secret if self.instance.pk else ""
         if stored:
             field.widget.attrs["placeholder"] = f"{mask_secret(stored)}  ({_('set; type to replace')})"
@@ -268,6 +270,19 @@ class AgentSettingsInline(admin.StackedInline):
         return can(request.user, "change", Account, obj)
 
     has_change_permission = has_delete_permission = has_add_permission
+
+    # Shown (not edited) to who may only view the account: the shared secret masked, never in clear.
+    readonly_fields = ["shared_secret_shown"]
+
+    def get_fields(self, request, obj=None):
+        fields = [name for name in super().get_fields(request, obj) if name != "shared_secret_shown"]
+        if not self.has_change_permission(request, obj):
+            fields = ["shared_secret_shown" if name == "shared_secret" else name for name in fields]
+        return fields
+
+    @admin.display(description=_("shared secret"))
+    def shared_secret_shown(self, settings):
+        return mask_secret(getattr(settings, "shared_secret", "")) or "-"
 
 
 @admin.register(Account)
