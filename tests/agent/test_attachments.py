@@ -99,3 +99,33 @@ def test_without_fetch_incoming_media_only_wechat_s_media_id(sandbox, shop, sett
                                   "pic_url": "http://mmbiz.qpic.cn/p"}]
     assert not IncomingMedia.objects.exists()
     assert agent.event_payload(event)["attachments"] == event.attachments
+
+
+def test_the_inbox_lists_a_page_of_media_events_in_a_fixed_number_of_queries(
+        sandbox, shop, api_key, fetch_on, client, django_assert_max_num_queries):
+    from wechat_app.protocol import parse_message
+    from wechat_app.services import agent
+
+    agent_settings(shop, mode="inbox")
+
+    def add(n):
+        for i in range(n):
+            agent.hand_off(shop, parse_message(message_xml("image", user=USER, MediaId=f"m-{i}-{n}",
+                                                           PicUrl="http://mmbiz.qpic.cn/p")))
+
+    def listed():
+        resp = client.get(f"{API}/agent/inbox/", HTTP_AUTHORIZATION=f"Bearer {api_key}")
+        assert resp.status_code == 200
+        return resp.json()["results"]
+
+    add(2)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert len(listed()) == 2
+    add(8)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = listed()
+    assert len(page) == 10
+    assert all(item["attachments"][0]["url"].startswith("http://testserver/") for item in page)

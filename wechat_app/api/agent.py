@@ -71,7 +71,7 @@ class AgentEventSerializer(serializers.ModelSerializer):
         return "message"
 
     def get_attachments(self, obj) -> list[dict]:
-        return agent.event_attachments(obj, self.context.get("request"))
+        return agent.event_attachments(obj, self.context.get("request"), self.context.get("incoming_media"))
 
     def get_claim(self, obj) -> dict | None:
         if obj.status != AgentEvent.Status.CLAIMED:
@@ -137,6 +137,14 @@ class AgentEventViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveM
     def list(self, request, *args, **kwargs):
         agent.release_expired()  # an ended lease is pending again before anyone looks
         return super().list(request, *args, **kwargs)
+
+    def get_serializer(self, *args, **kwargs):
+        if kwargs.get("many") and args:  # a page of events: their stored files in one query
+            events = list(args[0])
+            context = kwargs.setdefault("context", self.get_serializer_context())
+            context["incoming_media"] = agent.incoming_rows(events)
+            args = (events, *args[1:])
+        return super().get_serializer(*args, **kwargs)
 
     def _body(self, serializer_class):
         serializer = serializer_class(data=self.request.data)

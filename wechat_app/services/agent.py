@@ -94,23 +94,36 @@ def event_payload(event: AgentEvent, request=None) -> dict[str, Any]:
             "attachments": event_attachments(event, request), "raw": event.raw or {}}
 
 
-def event_attachments(event: AgentEvent, request=None) -> list[dict]:
+def _media_ids(events) -> set[int]:
+    return {item.get("incoming_media_id") for event in events for item in (event.attachments or [])
+            if isinstance(item, dict) and isinstance(item.get("incoming_media_id"), int)}
+
+
+def incoming_rows(events) -> dict:
+    """pk -> ``IncomingMedia`` of the files the events name (one query for a page of events)."""
+    from ..models import IncomingMedia
+
+    ids = _media_ids(events)
+    if not ids:
+        return {}
+    accounts = {event.account_id for event in events}
+    return {row.pk: row for row in IncomingMedia.objects.filter(pk__in=ids, account_id__in=accounts)}
+
+
+def event_attachments(event: AgentEvent, request=None, rows: dict | None = None) -> list[dict]:
     """The event's attachments as they are now: a file stored since the hand-off (the
     ``FETCH_INCOMING_MEDIA`` fetch runs after it) gains its status, size and local path; with a
     ``request`` the REST URLs are absolute."""
-    from ..models import IncomingMedia
     from .media import incoming_attachment
 
     items = list(event.attachments or [])
-    ids = [item.get("incoming_media_id") for item in items if isinstance(item, dict)]
-    ids = [pk for pk in ids if isinstance(pk, int)]
-    if not ids:
+    if not _media_ids([event]):
         return items
-    rows = {row.pk: row for row in IncomingMedia.objects.filter(pk__in=ids, account_id=event.account_id)}
+    rows = rows if rows is not None else incoming_rows([event])
     result = []
     for item in items:
         row = rows.get(item.get("incoming_media_id")) if isinstance(item, dict) else None
-        if row is None:
+        if row is None or row.account_id != event.account_id:
             result.append(item)
         else:
             result.append({**item, **incoming_attachment(row, request=request, file_name=item.get("file_name", ""))})
