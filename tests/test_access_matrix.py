@@ -149,6 +149,10 @@ TABLE = {
     "agentevent.retry":    (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "agentevent.release":  (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
     "agent.send":          (ALLOW,    ALLOW,    DENY,     HIDDEN,   LOGIN),
+    # An account's agent settings (the admin's account form inline, the API's accounts/{name}/agent/):
+    # part of the account, so view_account reads them and change_account writes them.
+    "agentsettings.view":  (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
+    "agentsettings.change": (ALLOW,   ALLOW,    DENY,     HIDDEN,   LOGIN),
     "material.list":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "material.view":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
     "material.file":       (ALLOW,    ALLOW,    ALLOW,    HIDDEN,   LOGIN),
@@ -1466,6 +1470,46 @@ def api_agent_send(c, w):
                                                     "items": [{"type": "text", "text": "An agent's answer"}]})
     sent = OutboundMessage.objects.filter(account=w.a, payload__content="An agent's answer").exists()
     return api_answer(resp, hidden_field="account_id"), sent
+def admin_agentsettings_view(c, w):
+    from wechat_app.models import AgentSettings
+
+    AgentSettings.objects.create(account=w.a, mode="inbox", callback_url="https://agent-alpha.example/events")
+    resp = c.get(f"/admin/wechat_app/account/{w.a.pk}/change/")
+    shown = resp.status_code == 200 and "agent-alpha.example" in resp.content.decode()
+    answer = admin_answer(resp)
+    return (answer if answer != ALLOW or shown else "settings not shown"), None
+
+
+def admin_agentsettings_change(c, w):
+    from wechat_app.models import AgentSettings
+
+    resp = c.post(f"/admin/wechat_app/account/{w.a.pk}/change/", _account_post(
+        w.a, **{"agent_settings-TOTAL_FORMS": "1", "agent_settings-0-mode": "inbox",
+                "agent_settings-0-scope": "all", "agent_settings-0-callback_url": "",
+                "agent_settings-0-shared_secret": "", "agent_settings-0-max_attempts": "5",
+                "agent_settings-0-account": str(w.a.pk), "agent_settings-0-id": ""}))
+    return (admin_answer(resp, form_errors=_change_form_errors),
+            AgentSettings.objects.filter(account=w.a, mode="inbox", scope="all").exists())
+
+
+def api_agentsettings_view(c, w):
+    from wechat_app.models import AgentSettings
+
+    AgentSettings.objects.create(account=w.a, mode="inbox", shared_secret="agent-alpha-secret")
+    resp = c.get(f"{API}/accounts/alpha/agent/")
+    answer = api_answer(resp)
+    if answer == ALLOW and (resp.json().get("mode") != "inbox" or "agent-alpha-secret" in resp.content.decode()):
+        answer = f"unexpected body {resp.content[:200]!r}"
+    return answer, None
+
+
+def api_agentsettings_change(c, w):
+    from wechat_app.models import AgentSettings
+
+    resp = _send(c, "put", f"{API}/accounts/alpha/agent/", {"mode": "inbox", "scope": "all"})
+    return api_answer(resp), AgentSettings.objects.filter(account=w.a, mode="inbox", scope="all").exists()
+
+
 def _ilink(w):
     """An iLink bot and a finished QR login on account alpha (no network: nothing is polled)."""
     from datetime import timedelta

@@ -53,6 +53,30 @@ def test_callback_mode_needs_a_url(admin_client, shop):
     assert not AgentSettings.objects.exists()
 
 
+def test_a_callback_url_with_credentials_is_refused(admin_client, shop):
+    resp = admin_client.post(f"/admin/wechat_app/account/{shop.pk}/change/",
+                             account_form(shop, mode="callback", scope="unanswered",
+                                          callback_url="https://user:pw@agent.example/events",
+                                          shared_secret="", max_attempts="5"))
+    assert resp.status_code == 200 and "must not carry a user name or password" in resp.content.decode()
+    assert not AgentSettings.objects.exists()
+
+
+def test_a_view_only_user_sees_the_settings_without_the_secret(client, shop):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from wechat_app.models import AccountMembership
+
+    agent_settings(shop, mode="callback", callback_url="https://agent.example/events", shared_secret="top-secret-1")
+    user = get_user_model().objects.create_user("viewer", password=None, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_account"))
+    AccountMembership.objects.create(user=user, account=shop)
+    client.force_login(user)
+    page = client.get(f"/admin/wechat_app/account/{shop.pk}/change/").content.decode()
+    assert "https://agent.example/events" in page and "top-secret-1" not in page
+
+
 def test_events_list_detail_retry_and_release(admin_client, shop):
     agent_settings(shop, mode="inbox")
     failed = agent.hand_off(shop, parse_message(message_xml("text", user=USER, Content="failed one")))

@@ -44,3 +44,16 @@ def test_typing_send_and_cancel(shop, sandbox):
     assert [t["command"] for t in sandbox.state.typing] == ["Typing", "CancelTyping"]
     with pytest.raises(CommandError, match="No account"):
         run("typing", "send", "--account-id", "nope", "--to-user-id", USER)
+
+
+def test_accounts_shows_each_account_s_agent_mode(shop):
+    from wechat_app.models import Account
+
+    Account.objects.create(name="plain", app_id="wxplainaccount01", app_secret="s" * 32, token="tok123plain")
+    agent_settings(shop, mode="callback", scope="all", callback_url="https://agent.example/", shared_secret="hidden")
+    text = run("accounts")
+    assert "plain  [mp]  agent=off" in text and "shop  [mp]  agent=callback (all)" in text
+    assert "hidden" not in text
+    rows = {row["name"]: row for row in json.loads(run("accounts", "--json"))}
+    assert (rows["shop"]["agent_mode"], rows["shop"]["agent_scope"]) == ("callback", "all")
+    assert (rows["plain"]["agent_mode"], rows["plain"]["agent_scope"]) == ("off", None)

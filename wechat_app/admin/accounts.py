@@ -20,7 +20,7 @@ from ..conf import app_settings
 from ..models import Account, AccountMembership, AgentSettings
 from ..models.accounts import mask_secret
 from ..protocol import InvalidAESKeyError, validate_aes_key
-from ..services.access import can_change_credentials, grant_creator
+from ..services.access import can, can_change_credentials, grant_creator
 from .access import allowed_accounts, can_access_account, get_account_or_404
 from .filters import ValidatedChangeListMixin
 
@@ -232,7 +232,9 @@ class AgentSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields["shared_secret"]
+        field = self.fields.get("shared_secret")
+        if field is None:  # view only: the inline shows it masked instead
+            return
         stored = self.instance.shared_secret if self.instance.pk else ""
         if stored:
             field.widget.attrs["placeholder"] = f"{mask_secret(stored)}  ({_('set; type to replace')})"
@@ -258,6 +260,29 @@ class AgentSettingsInline(admin.StackedInline):
     can_delete = True
     verbose_name = _("agent gateway")
     verbose_name_plural = _("agent gateway (hand conversations to an agent)")
+
+    # The settings are part of the account, as in the REST API (accounts/{name}/agent/): who may
+    # view the account sees them, who may change it changes them.
+    def has_view_permission(self, request, obj=None):
+        return can(request.user, "view", Account, obj) or can(request.user, "change", Account, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return can(request.user, "change", Account, obj)
+
+    has_change_permission = has_delete_permission = has_add_permission
+
+    # Shown (not edited) to who may only view the account: the shared secret masked, never in clear.
+    readonly_fields = ["shared_secret_shown"]
+
+    def get_fields(self, request, obj=None):
+        fields = [name for name in super().get_fields(request, obj) if name != "shared_secret_shown"]
+        if not self.has_change_permission(request, obj):
+            fields = ["shared_secret_shown" if name == "shared_secret" else name for name in fields]
+        return fields
+
+    @admin.display(description=_("shared secret"))
+    def shared_secret_shown(self, settings):
+        return mask_secret(getattr(settings, "shared_secret", "")) or "-"
 
 
 @admin.register(Account)

@@ -11,6 +11,8 @@
   ``chat_type``, ``items``: ``{"type": "text", "text"}`` or ``{"type": "file", "file_type": 1-4,
   "url"}``), sent at once through the account's channel; ``POST /agent/send/async/`` answers a task
   id (202) to poll at ``GET /agent/send/tasks/{id}/``.
+- ``/accounts/{name}/agent/``: the account's agent settings (``GET``; ``PUT``/``PATCH``/``DELETE``
+  need ``change_account``); the shared secret is write-only.
 - ``POST /agent/typing/`` ``{"account_id", "to_user_id", "context_token", "status": "typing" |
   "cancel"}``.
 Permissions: ``view``/``change`` ``agentevent`` for the inbox; ``add`` ``outboundmessage`` to send
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from ..models import AgentDeliveryAttempt, AgentEvent, AgentSendTask, OutboundMessage
+from ..models import Account, AgentDeliveryAttempt, AgentEvent, AgentSendTask, AgentSettings, OutboundMessage
+from ..models.accounts import name_validator
 from ..services import agent
 from ..services.access import accessible_accounts
 from . import filters
@@ -50,6 +54,9 @@ class AgentEventSerializer(serializers.ModelSerializer):
     account_id = serializers.CharField(source="account.name", read_only=True,
                                        help_text="The account's name (the seed's account_id).")
     claim = serializers.SerializerMethodField()
+    attachments = serializers.SerializerMethodField(
+        help_text="The message's media: kind, WeChat media id, and with FETCH_INCOMING_MEDIA the REST url of the "
+                  "stored file (fetched with an API token), its status and, once fetched, its local path.")
 
     class Meta:
         model = AgentEvent
@@ -62,6 +69,9 @@ class AgentEventSerializer(serializers.ModelSerializer):
 
     def get_type(self, obj) -> str:
         return "message"
+
+    def get_attachments(self, obj) -> list[dict]:
+        return agent.event_attachments(obj, self.context.get("request"), self.context.get("incoming_media"))
 
     def get_claim(self, obj) -> dict | None:
         if obj.status != AgentEvent.Status.CLAIMED:
@@ -127,6 +137,14 @@ class AgentEventViewSet(AppViewSetMixin, mixins.ListModelMixin, mixins.RetrieveM
     def list(self, request, *args, **kwargs):
         agent.release_expired()  # an ended lease is pending again before anyone looks
         return super().list(request, *args, **kwargs)
+
+    def get_serializer(self, *args, **kwargs):
+        if kwargs.get("many") and args:  # a page of events: their stored files in one query
+            events = list(args[0])
+            context = kwargs.setdefault("context", self.get_serializer_context())
+            context["incoming_media"] = agent.incoming_rows(events)
+            args = (events, *args[1:])
+        return super().get_serializer(*args, **kwargs)
 
     def _body(self, serializer_class):
         serializer = serializer_class(data=self.request.data)
@@ -317,3 +335,100 @@ class AgentViewSet(AppViewSetMixin, viewsets.GenericViewSet):
             raise _refused(err) from None
         return Response({"ok": True, "typing": {"account_id": account.name, "to_user_id": body["to_user_id"],
                                                 "status": body["status"]}})
+
+
+# --- an account's agent settings ---------------------------------------------------------------
+AGENT_SETTINGS_FIELDS = ("mode", "scope", "callback_url", "shared_secret", "max_attempts")
+
+
+# How the account hands conversations to an agent (docs/agent-gateway.md). The shared secret is
+# write-only: left out it keeps its value, "" clears it; the answer says shared_secret_set instead.
+class AgentSettingsSerializer(StrictSerializer):
+
+    account = serializers.CharField(read_only=True, help_text="The account's name.")
+    configured = serializers.BooleanField(read_only=True,
+                                          help_text="False: the account has no agent settings (the defaults shown).")
+    mode = serializers.ChoiceField(choices=AgentSettings.Mode.choices, required=False,
+                                   help_text="off, callback (POST each event) or inbox (the agent claims events).")
+    scope = serializers.ChoiceField(choices=AgentSettings.Scope.choices, required=False,
+                                    help_text="unanswered: messages no rule answered (and rules whose reply is "
+                                              "'agent'); all: every user message.")
+    callback_url = serializers.CharField(required=False, allow_blank=True, max_length=500,
+                                         help_text="Where events are POSTed (callback mode): an http(s) URL "
+                                                   "without user name or password.")
+    shared_secret = serializers.CharField(required=False, allow_blank=True, max_length=128, write_only=True,
+                                          trim_whitespace=True,
+                                          help_text="Sent as 'Authorization: Bearer <secret>'. Write-only.")
+    shared_secret_set = serializers.BooleanField(read_only=True)
+    max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=50,
+                                            help_text="Callback attempts before an event is parked as failed.")
+    created_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def to_representation(self, instance):
+        return {"account": instance.account.name, "configured": instance.pk is not None, "mode": instance.mode,
+                "scope": instance.scope, "callback_url": instance.callback_url,
+                "shared_secret_set": bool(instance.shared_secret), "max_attempts": instance.max_attempts,
+                "created_at": serializers.DateTimeField().to_representation(instance.created_at)
+                if instance.created_at else None,
+                "updated_at": serializers.DateTimeField().to_representation(instance.updated_at)
+                if instance.updated_at else None}
+
+
+def _stored_agent_settings(account) -> AgentSettings:
+    """The account's settings row, or an unsaved one with the defaults."""
+    return AgentSettings.objects.filter(account=account).select_related("account").first() \
+        or AgentSettings(account=account)
+
+
+class AccountAgentViewSet(AppViewSetMixin, viewsets.GenericViewSet):
+    """An account's agent gateway settings, under `accounts/{name}/agent/`: `GET` (view the
+    account), `PUT` (all fields; those left out take their defaults, except the shared secret,
+    which is kept), `PATCH` (only the given fields), `DELETE` (no agent: the settings are removed).
+    Writing needs `change_account`."""
+
+    lookup_field = "name"
+    lookup_value_regex = name_validator.regex.pattern.strip("^$")
+    serializer_class = AgentSettingsSerializer
+    pagination_class = None
+
+    @property
+    def required_permissions(self):
+        safe = getattr(getattr(self, "request", None), "method", "GET") in ("GET", "HEAD", "OPTIONS")
+        return [("view", Account)] if safe else [("change", Account)]
+
+    def get_queryset(self):
+        return accessible_accounts(self.request.user).order_by("name")
+
+    @extend_schema(methods=["GET"], request=None, responses={200: AgentSettingsSerializer})
+    @extend_schema(methods=["PUT", "PATCH"], request=AgentSettingsSerializer,
+                   responses={200: AgentSettingsSerializer})
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(detail=True, methods=["get", "put", "patch", "delete"], url_path="agent")
+    def agent(self, request, name=None):
+        """The account's agent settings (the defaults, `configured: false`, when it has none)."""
+        account = self.get_object()
+        current = _stored_agent_settings(account)
+        if request.method == "GET":
+            return Response(AgentSettingsSerializer(current).data)
+        if request.method == "DELETE":
+            if current.pk is not None:
+                current.delete()
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        serializer = AgentSettingsSerializer(data=request.data, partial=request.method == "PATCH")
+        serializer.is_valid(raise_exception=True)
+        values = serializer.validated_data
+        if request.method == "PUT":  # a full replacement: what is left out takes its default
+            defaults = AgentSettings(account=account)
+            for field in AGENT_SETTINGS_FIELDS:
+                if field != "shared_secret" and field not in values:
+                    values[field] = getattr(defaults, field)
+        for field, value in values.items():
+            setattr(current, field, value)
+        try:
+            current.full_clean(exclude=["account"])
+        except DjangoValidationError as err:
+            raise serializers.ValidationError(serializers.as_serializer_error(err)) from None
+        current.save()
+        current.refresh_from_db()
+        return Response(AgentSettingsSerializer(current).data)

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
-from .agent import AgentEventViewSet, AgentViewSet
+from .agent import AccountAgentViewSet, AgentEventViewSet, AgentViewSet
 from .audience import KfAccountViewSet, MassMessageViewSet, TagViewSet
 from .base import AppAPIRootView
 from .docs import RedocView, SchemaView, SwaggerView
@@ -25,6 +25,7 @@ router = AppRouter()
 # Only the actions on an account's menus as a whole (accounts/{name}/menus/pull/, delete-live/,
 # trymatch/). Registered before AccountViewSet, which the API root then lists under "accounts".
 router.register("accounts", AccountMenuViewSet, basename="account-menus")
+router.register("accounts", AccountAgentViewSet, basename="account-agent")  # accounts/{name}/agent/
 router.register("accounts", AccountViewSet, basename="account")
 router.register("rules", RuleViewSet, basename="rule")
 router.register("messages", MessageLogViewSet, basename="messagelog")

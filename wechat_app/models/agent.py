@@ -59,8 +59,31 @@ class AgentSettings(models.Model):
         super().clean()
         if self.mode == self.Mode.CALLBACK and not self.callback_url:
             raise ValidationError({"callback_url": _("Callback delivery needs a callback URL.")})
-        if self.callback_url and not self.callback_url.lower().startswith(("http://", "https://")):
-            raise ValidationError({"callback_url": _("Use an http:// or https:// URL.")})
+        problem = callback_url_problem(self.callback_url) if self.callback_url else None
+        if problem:
+            raise ValidationError({"callback_url": problem})
+
+
+def callback_url_problem(url: str):
+    """Why ``url`` cannot be an agent's callback URL, or None: an http(s) URL with a host, and no
+    user name or password in it (the Bearer shared secret is how the agent authenticates us; a
+    password in the URL would show wherever the URL is shown)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return _("Enter a valid URL.")
+    if parts.scheme.lower() not in ("http", "https"):
+        return _("Use an http:// or https:// URL.")
+    if not parts.hostname:
+        return _("The URL has no host.")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return _("The URL must not carry a user name or password; the agent authenticates the shared secret.")
+    if parts.fragment:
+        return _("The URL must not have a #fragment.")
+    return None
 
 
 class AgentEvent(models.Model):

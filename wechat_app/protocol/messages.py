@@ -31,6 +31,7 @@ import math
 import re
 import threading
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from lxml import etree
@@ -168,6 +169,12 @@ class Message:
         # their parser puts what tells them apart in param["identity"].
         identity = self.param.get("identity")
         return f"{key}:{identity}" if identity else key
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        """The message ``to_dict`` described (a spooled hand-off, a logged message)."""
+        names = {f.name for f in dataclass_fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable form (for logs and the REST API)."""

@@ -86,12 +86,48 @@ def wants(account, message, *, unanswered: bool, agent_rule: bool) -> bool:
 
 
 # --- handing off -------------------------------------------------------------------------------
-def event_payload(event: AgentEvent) -> dict[str, Any]:
+def event_payload(event: AgentEvent, request=None) -> dict[str, Any]:
     """The JSON the agent receives (the seed's event shape)."""
     return {"type": "message", "account_id": event.account.name, "event_id": event.event_id,
             "chat_id": event.chat_id, "user_id": event.user_id, "text": event.text,
             "context_token": event.context_token, "chat_type": event.chat_type,
-            "attachments": event.attachments or [], "raw": event.raw or {}}
+            "attachments": event_attachments(event, request), "raw": event.raw or {}}
+
+
+def _media_ids(events) -> set[int]:
+    return {item.get("incoming_media_id") for event in events for item in (event.attachments or [])
+            if isinstance(item, dict) and isinstance(item.get("incoming_media_id"), int)}
+
+
+def incoming_rows(events) -> dict:
+    """pk -> ``IncomingMedia`` of the files the events name (one query for a page of events)."""
+    from ..models import IncomingMedia
+
+    ids = _media_ids(events)
+    if not ids:
+        return {}
+    accounts = {event.account_id for event in events}
+    return {row.pk: row for row in IncomingMedia.objects.filter(pk__in=ids, account_id__in=accounts)}
+
+
+def event_attachments(event: AgentEvent, request=None, rows: dict | None = None) -> list[dict]:
+    """The event's attachments as they are now: a file stored since the hand-off (the
+    ``FETCH_INCOMING_MEDIA`` fetch runs after it) gains its status, size and local path; with a
+    ``request`` the REST URLs are absolute."""
+    from .media import incoming_attachment
+
+    items = list(event.attachments or [])
+    if not _media_ids([event]):
+        return items
+    rows = rows if rows is not None else incoming_rows([event])
+    result = []
+    for item in items:
+        row = rows.get(item.get("incoming_media_id")) if isinstance(item, dict) else None
+        if row is None or row.account_id != event.account_id:
+            result.append(item)
+        else:
+            result.append({**item, **incoming_attachment(row, request=request, file_name=item.get("file_name", ""))})
+    return result
 
 
 def _message_text(message) -> str:
@@ -107,18 +143,30 @@ def _message_text(message) -> str:
     return f"[{message.type}]"
 
 
-def message_attachments(message) -> list[dict]:
-    """The media of an Official Account message, for the agent (its media id: the agent may fetch
-    it through the REST API's incoming media, or WeChat's /cgi-bin/media/get)."""
+def message_attachments(message, account=None) -> list[dict]:
+    """The media of an Official Account (or WeCom) message, for the agent: its kind and WeChat
+    media id, the picture URL WeChat gives for images (``pic_url``), and with
+    ``FETCH_INCOMING_MEDIA`` the stored file as every channel's attachments show it
+    (``services.media.incoming_attachment``: the REST ``url`` of its bytes, fetched with an API
+    token, and the local ``path`` once fetched). The file's row is made here (once per message:
+    the fetch finds it), so the event can name it before the fetch has run."""
+    from .media import incoming_attachment, media_fields, record_incoming
+
     param = message.param or {}
     kind = {"image": "image", "voice": "voice", "video": "video", "shortvideo": "video"}.get(message.type)
     if kind is None or not param.get("media_id"):
         return []
-    item = {"kind": kind, "media_id": param["media_id"]}
+    item = {"kind": kind, "type": message.type, "media_id": param["media_id"], "url": None, "path": None}
     if param.get("pic_url"):
-        item["url"] = param["pic_url"]
+        item["pic_url"] = param["pic_url"]
     if param.get("format"):
         item["format"] = param["format"]
+    fields = media_fields(message)
+    if account is not None and fields is not None and app_settings.FETCH_INCOMING_MEDIA:
+        from .inbound import _log_dedupe_key
+
+        row = record_incoming(account.pk, _log_dedupe_key(message.dedupe_key), **fields)
+        item.update(incoming_attachment(row))
     return [item]
 
 
@@ -143,7 +191,7 @@ def hand_off(account, message, *, context_token: str = "", attachments=(), chat_
     event = AgentEvent(account=account, dedupe_key=_log_dedupe_key(message.dedupe_key), delivery=delivery,
                        chat_id=message.uid, user_id=message.uid, text=_message_text(message),
                        context_token=context_token or "", chat_type=chat_type,
-                       attachments=list(attachments) or message_attachments(message),
+                       attachments=list(attachments) or message_attachments(message, account),
                        raw=message.to_dict())
     try:
         with transaction.atomic():

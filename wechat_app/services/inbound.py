@@ -631,9 +631,16 @@ def logged_for_agent(account: Account, message: Message, log: MessageLog) -> boo
 
 
 def _hand_to_agent(account: Account, message: Message) -> None:
-    # WeChat has its answer whatever happens here; a failure is logged with the message's key.
+    # WeChat has its answer whatever happens here. With the database down the hand-off is spooled
+    # (services.spool) and made when it is back; any other failure is logged with the message's key.
     try:
         agent.hand_off(account, message)
+    except spool.DATABASE_DOWN:
+        try:
+            spool.spool_hand_off(account, message)
+        except OSError:
+            logger.exception("Handing %s on account %r to the agent failed: the database is unreachable and "
+                             "the spool directory is not writable", message.dedupe_key, account.name)
     except Exception:
         logger.exception("Handing %s on account %r to the agent failed", message.dedupe_key, account.name)
 
@@ -715,27 +722,28 @@ def _update_with_retries(log_id: int, fields: dict, attempts: int = 5) -> None:
 
 
 def _finish_late(future, account: Account, message: Message, log_id: int, started: float) -> None:
-    """The deferred rules finished: send their reply as a customer-service message, update the log."""
+    """The deferred rules finished: send their reply as a customer-service message, update the log,
+    and hand the message to the account's agent as the callback would have (no rule answered, a
+    rule's ``agent`` reply, or every message): once, after the log row has its outcome."""
     from .outbound import send_reply_later
 
     fields = {"latency_ms": (time.perf_counter() - started) * 1000}
-    reply = None
+    key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
+    reply, to_agent = None, False
     try:
         result = future.result()
-        reply = result.reply
         fields.update(rule_name=_clip(getattr(result.rule, "name", ""), 100),
-                      reply=reply.to_dict() if reply is not None else None)
+                      reply=result.reply.to_dict() if result.reply is not None else None)
         rule_id = getattr(result.rule, "id", None)
         if isinstance(rule_id, int) and Rule.objects.filter(pk=rule_id).exists():
             fields["rule_id"] = rule_id
-        if reply is not None:
-            key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
+        reply, status = rules.outcome(account, message, result)
+        reply, status, to_agent = _agent_outcome(account, message, reply, status)
+        fields["status"] = status
+        if isinstance(reply, AgentReply):
+            reply = None  # logged as the rule's reply (above); nothing is sent: the agent answers
+        elif reply is not None and status == MessageLog.Status.REPLIED:
             send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
-            fields["status"] = MessageLog.Status.REPLIED
-        else:
-            fields["status"] = MessageLog.Status.NO_REPLY if result.matched else MessageLog.Status.UNMATCHED
-            if not result.matched:
-                reply = rules.error_reply(account, message, failed=False)
     except Exception as err:
         logger.exception("Late reply failed for %s on account %r", message.dedupe_key, account.name)
         fields.update(status=MessageLog.Status.ERROR, error=_error_summary(err))
@@ -743,7 +751,6 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
     if reply is not None and fields["status"] != MessageLog.Status.REPLIED:
         # The account's answer to "no rule" or "a rule failed", sent late like the rules' own.
         try:
-            key = hashlib.sha1(f"{account.pk}:{message.dedupe_key}".encode()).hexdigest()
             send_reply_later(account, message.uid, reply, idempotency_key=f"late:{key}")
             fields["reply"] = reply.to_dict()
         except Exception:
@@ -751,6 +758,8 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
                              account.name)
             reply = None
     _update_with_retries(log_id, fields)
+    if to_agent:
+        _hand_to_agent(account, message)
     log = MessageLog.objects.filter(pk=log_id).first()
     reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
                            rule_name=fields.get("rule_name") or None, log=log)
@@ -851,6 +860,13 @@ def row_from_unverified(account_name: str, params, body: bytes, received_at: flo
     """The log row of a delivery spooled unverified, once verified; None (with a warning) when it
     fails verification or its account no longer exists. Its status is "received": its rules
     never ran (WeChat was answered "success")."""
+    found = unverified_delivery(account_name, params, body, received_at)
+    return None if found is None else found[0]
+
+
+def unverified_delivery(account_name: str, params, body: bytes, received_at: float):
+    """``(log row, message)`` of a delivery spooled unverified, once verified (see
+    ``row_from_unverified``); None when it fails verification or its account is gone."""
     account = Account.objects.filter(name=account_name).first()
     if account is None:
         logger.warning("Dropped a spooled delivery for %r: no such account", account_name)
@@ -861,7 +877,7 @@ def row_from_unverified(account_name: str, params, body: bytes, received_at: flo
         security_logger.warning("Dropped a spooled delivery for account %r that failed verification (%s)",
                                 account_name, type(err).__name__)
         return None
-    return _log_row(account, message, xml, encrypted, status=MessageLog.Status.RECEIVED)
+    return _log_row(account, message, xml, encrypted, status=MessageLog.Status.RECEIVED), message
 
 
 # --- polled messages (iLink bots) -------------------------------------------------------------------

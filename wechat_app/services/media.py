@@ -290,6 +290,37 @@ def record_unqueued(limit: int = 500) -> int:
     return created
 
 
+def incoming_attachment(row: IncomingMedia, *, request=None, file_name: str = "") -> dict:
+    """One stored incoming file as an agent sees it (the agent gateway's attachments, whatever the
+    channel): its type, fetch status, file name, content type, size, the REST URL of its bytes
+    (``incoming-media/{id}/file/``, fetched with an API token; absolute when ``request`` is given)
+    and the local path when it is stored on this host's file system (None otherwise, or not
+    fetched yet)."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        url = reverse("wechat_app:incomingmedia-file", args=[row.pk])
+    except NoReverseMatch:  # the project does not mount the REST API
+        url = None
+    if url and request is not None:
+        url = request.build_absolute_uri(url)
+    path = None
+    if row.status == IncomingMedia.Status.DONE and row.path:
+        try:
+            path = storage().path(row.path)
+        except NotImplementedError:  # a remote storage
+            path = None
+    return {"type": row.msg_type, "status": row.status, "file_name": file_name, "content_type": row.content_type,
+            "size": row.size, "url": url, "path": path, "incoming_media_id": row.pk}
+
+
+def incoming_attachments(account_id: int, dedupe_key: str, *, request=None, file_name: str = "") -> list[dict]:
+    """The stored files of one logged message (account and log dedupe key) as attachments
+    (``incoming_attachment``)."""
+    return [incoming_attachment(row, request=request, file_name=file_name)
+            for row in IncomingMedia.objects.filter(account_id=account_id, dedupe_key=dedupe_key)]
+
+
 def incoming_for_logs(logs) -> dict[int, IncomingMedia]:
     """log pk -> its ``IncomingMedia``, for a page of log rows (one query)."""
     logs = [log for log in logs if log.msg_type in INCOMING_TYPES]

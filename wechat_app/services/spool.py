@@ -4,7 +4,9 @@ When the callback cannot INSERT its log row (the database is unreachable) it sti
 WeChat from the rules in memory, and appends the row to a file in ``SPOOL_DIR``: one JSON line
 per message, fsynced before the answer goes out, so an answered message survives a crash of the
 process or of the machine. A delivery that could not even be verified (the database was down
-and this process had never loaded the account) is spooled raw and verified when drained.
+and this process had never loaded the account) is spooled raw and verified when drained. A
+message due to the account's agent whose event could not be written is spooled too, and handed
+off when drained; so is an unverified delivery of an account with an agent (nothing answered it).
 
 Files. Each process appends to a file of its own (``<ms>-<pid>-<random>.jsonl``) under an
 exclusive ``flock`` held for one write and its fsync. ``drain()`` runs one at a time per
@@ -138,6 +140,13 @@ def _warn_spooling() -> None:
                    count, directory())
 
 
+def spool_hand_off(account, message) -> None:
+    """Keep a message due to the account's agent whose event could not be written (the database
+    is down); ``drain`` hands it off once the database is back (raises OSError if it cannot keep it)."""
+    _writer.write({"agent": {"account_id": account.pk, "message": message.to_dict()}})
+    _warn_spooling()
+
+
 def spool_unverified(account_name: str, params, body: bytes) -> bool:
     """Keep a delivery that could not be verified yet (the database is down) for ``drain`` to verify.
 
@@ -190,34 +199,69 @@ def _read(path: Path) -> list[dict]:
     return records
 
 
-def _row_from_record(record: dict) -> dict | None:
+def _row_from_record(record: dict) -> tuple[dict | None, object | None]:
+    """``(log row, message)``: the row to write, and for a delivery spooled unverified its
+    message (handed to the agent if its row is new: its rules never ran, nothing answered it)."""
     if "row" in record:
         fields = {field.attname: field for field in MessageLog._meta.concrete_fields}
-        return {name: fields[name].to_python(value) for name, value in record["row"].items() if name in fields}
+        return {name: fields[name].to_python(value) for name, value in record["row"].items() if name in fields}, None
     if "unverified" in record:
         # Verified with the account's token and turned into a row by the callback's own code.
-        from .inbound import row_from_unverified
+        from .inbound import unverified_delivery
 
         entry = record["unverified"]
-        log = row_from_unverified(entry["account"], entry["params"], base64.b64decode(entry["body"]),
-                                  entry["received_at"])
-        return None if log is None else logbuffer.row_of(log)
-    return None
+        found = unverified_delivery(entry["account"], entry["params"], base64.b64decode(entry["body"]),
+                                    entry["received_at"])
+        return (None, None) if found is None else (logbuffer.row_of(found[0]), found[1])
+    return None, None
+
+
+def _hand_offs(hand_offs: list[tuple[int, dict, bool]]) -> None:
+    """Hand the spooled messages to their accounts' agents (after the rows' commit). Each event is
+    unique per (account, dedupe key): a drain replayed after a crash, or a message handed off
+    already by a retry of WeChat's, makes no second event."""
+    from ..models import Account
+    from ..protocol import Message
+    from . import agent
+
+    accounts = {a.pk: a for a in Account.objects.filter(pk__in={pk for pk, _, _ in hand_offs})
+                .select_related("agent_settings")}
+    for account_id, data, unanswered_only in hand_offs:
+        account = accounts.get(account_id)
+        if account is None:
+            continue  # deleted meanwhile
+        message = Message.from_dict(data)
+        if unanswered_only and not agent.wants(account, message, unanswered=True, agent_rule=False):
+            continue
+        agent.hand_off(account, message)
 
 
 def _drain_file(path: Path) -> int:
-    rows, seen = [], Counter()
+    rows, seen, hand_offs, unverified = [], Counter(), [], {}
     for record in _read(path):
-        row = _row_from_record(record)
+        if "agent" in record:  # the callback's hand-off, made while the database was down
+            entry = record["agent"]
+            hand_offs.append((entry["account_id"], entry["message"], False))
+            continue
+        row, message = _row_from_record(record)
         if row is None:
             continue
         key = (row["account_id"], row["dedupe_key"])
         seen[key] += 1
         if seen[key] == 1:
             rows.append(row)
+            if message is not None:
+                unverified[key] = message
     for row in rows:  # the same delivery spooled again is one of WeChat's retries
         row["retry_count"] = (row.get("retry_count") or 0) + seen[(row["account_id"], row["dedupe_key"])] - 1
+    if unverified:  # a delivery logged meanwhile (WeChat's retry, once the database was back) was answered
+        present = set(MessageLog.objects.filter(
+            account_id__in={a for a, _ in unverified}, dedupe_key__in={k for _, k in unverified})
+            .values_list("account_id", "dedupe_key"))
+        hand_offs += [(key[0], message.to_dict(), True) for key, message in unverified.items() if key not in present]
     logbuffer.write_rows(rows)  # one transaction; rows already present are skipped
+    if hand_offs:
+        _hand_offs(hand_offs)
     path.unlink()  # only after the commit: a crash before this replays the file harmlessly
     return len(rows)
 
