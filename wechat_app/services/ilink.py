@@ -483,28 +483,9 @@ def qrcode_png(login: ILinkLogin, scale: int = 6) -> bytes:
 
 
 def attachments(log: MessageLog, request=None) -> list[dict]:
-    """The media of a logged message as an agent sees them: its type, file name, content type, size,
-    the REST URL of its bytes (``incoming-media/{id}/file/``, fetched with an API token) and the
-    local path when the storage is on this host's file system (None otherwise, or not fetched yet)."""
-    from django.urls import NoReverseMatch, reverse
+    """The media of a logged message as an agent sees them (``media.incoming_attachment``); an iLink
+    file keeps the name the user gave it."""
+    from .media import incoming_attachments
 
-    from .media import storage
-
-    result = []
-    for row in IncomingMedia.objects.filter(account_id=log.account_id, dedupe_key=log.dedupe_key):
-        try:
-            url = reverse("wechat_app:incomingmedia-file", args=[row.pk])
-        except NoReverseMatch:
-            url = None
-        if url and request is not None:
-            url = request.build_absolute_uri(url)
-        path = None
-        if row.status == IncomingMedia.Status.DONE and row.path:
-            try:
-                path = storage().path(row.path)
-            except NotImplementedError:  # a remote storage
-                path = None
-        result.append({"type": row.msg_type, "status": row.status, "file_name": (log.message or {}).get(
-            "param", {}).get("file_name", ""), "content_type": row.content_type, "size": row.size, "url": url,
-            "path": path})
-    return result
+    file_name = (log.message or {}).get("param", {}).get("file_name", "")
+    return incoming_attachments(log.account_id, log.dedupe_key, request=request, file_name=file_name)

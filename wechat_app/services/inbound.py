@@ -738,7 +738,7 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
         if isinstance(rule_id, int) and Rule.objects.filter(pk=rule_id).exists():
             fields["rule_id"] = rule_id
         reply, status = rules.outcome(account, message, result)
-        reply, status, to_agent = _agent_outcome(account, message, reply, status)
+        reply, status, to_agent = agent_outcome(account, message, reply, status)
         fields["status"] = status
         if isinstance(reply, AgentReply):
             reply = None  # logged as the rule's reply (above); nothing is sent: the agent answers
