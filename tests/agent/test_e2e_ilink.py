@@ -9,13 +9,15 @@ from datetime import timedelta
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from tests.agent.conftest import API, agent_settings
 from tests.ilink.conftest import bot, ilink_sandbox, inject, login_bot, sandbox_call, sent  # noqa: F401
 from tests.polling import wait_until
-from wechat_app.models import AgentEvent, ILinkBot, MessageLog, Rule
+from wechat_app.models import AgentEvent, ILinkBot, MessageLog, OutboundMessage, Rule
 from wechat_app.sandbox.agent import FakeAgent, inbox_worker
 from wechat_app.services import ilink as service
 
@@ -244,6 +246,20 @@ def test_media_both_ways_through_the_agent(live_server, bot, ilink_sandbox, api_
     outside = dict(body, items=[{"type": "file", "file_type": 4, "url": "file:///etc/passwd"}])
     refused = requests.post(f"{live_server.url}{API}/agent/send/", json=outside, headers=_auth(api_key), timeout=10)
     assert refused.status_code == 400 and len(sent(ilink_sandbox)) == 3
+
+    # iLink sends at once; what the agent sent is recorded (sent, never queued) for the conversation view.
+    recorded = OutboundMessage.objects.filter(account=bot.account).order_by("pk")
+    assert [(m.kind, m.status, m.to_user) for m in recorded] == [
+        ("text", "sent", event["user_id"]), ("file", "sent", event["user_id"]), ("image", "sent", event["user_id"])]
+    assert recorded[1].payload["file_name"] == "report.pdf" and recorded[0].idempotency_key.startswith("agent:")
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("operator", "op@example.com", "pw"))
+    page = admin.get(f"/admin/wechat_app/messagelog/conversation/{bot.account.pk}/?user={event['user_id']}")
+    html = page.content.decode()
+    assert page.status_code == 200 and "here you are" in html and "report.pdf" in html and "sent by the agent" in html
+    assert requests.post(f"{live_server.url}{API}/agent/send/", json=body, headers=_auth(api_key),
+                         timeout=30).status_code == 200  # a second send is a new message, recorded again
+    assert OutboundMessage.objects.filter(account=bot.account).count() == 6
 
 
 def test_typing_maps_to_getconfig_and_sendtyping(live_server, bot, ilink_sandbox, api_key):

@@ -124,6 +124,8 @@ class OutboundMessage(models.Model):
         MINIPROGRAMPAGE = "miniprogrampage", _("Mini program page")
         TEMPLATE = "template", _("Template message")
         WECOM_APP = "wecom_app", _("WeCom app message")
+        # A file an agent sent through a channel that sends at once (iLink): recorded, not queued.
+        FILE = "file", _("File")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -602,8 +602,30 @@ def send(account, to_user_id: str, items, *, context_token: str = "", idempotenc
         except (channels.ChannelError, ValidationError) as err:
             text = "; ".join(err.messages) if isinstance(err, ValidationError) else str(err)
             raise AgentError(text, "channel_refused", 400) from None
+        _record_immediate_send(account, to_user, part, key, result)
         results.append(_describe(result))
     return {"sent": results}
+
+
+def _record_immediate_send(account, to_user: str, part, key: str, result) -> None:
+    """A channel that sends at once (iLink) leaves no queued message behind: record what the agent
+    sent as a sent OutboundMessage, so that the conversation view shows it in the thread. Queued
+    channels (Official Accounts, WeCom) answer their OutboundMessage rows and need nothing."""
+    from ..models import OutboundMessage
+
+    if isinstance(result, OutboundMessage) or (isinstance(result, list) and result
+                                                 and all(isinstance(r, OutboundMessage) for r in result)):
+        return
+    Kind = OutboundMessage.Kind
+    if isinstance(part, str):
+        kind, payload = Kind.TEXT, {"content": part}
+    else:
+        kind = part.kind if part.kind in (Kind.IMAGE, Kind.VOICE, Kind.VIDEO) else Kind.FILE
+        payload = {"file_name": part.name, "size": len(part.data), "content_type": part.content_type}
+    now = timezone.now()
+    OutboundMessage.objects.get_or_create(account=account, idempotency_key=key, defaults={
+        "kind": kind, "to_user": to_user, "payload": payload, "status": OutboundMessage.Status.SENT,
+        "attempts": 1, "sent_at": now})
 
 
 def _describe(result) -> dict:
