@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from ..client import WeChatPayloadError, app_message
 from ..client.wecom import MEDIA_KINDS
 from ..models import OutboundMessage
-from .outbound import _create
+from .outbound import _create, reply_to_custom
 from .tokens import get_client
 
 Kind = OutboundMessage.Kind
@@ -61,15 +61,10 @@ def queue_app_message(account, msgtype: str, content: dict, *, touser=None, topa
 
 def reply_to_app_messages(reply) -> list[tuple[str, dict]]:
     """App messages ``(msgtype, content)`` carrying a passive reply's content (a rule's reply sent
-    late, or by an agent)."""
+    late, or by an agent): text and media as in a customer-service message; news in one message."""
     kind = reply.type
-    if kind == "text":
-        return [("text", {"content": reply.content})]
-    if kind in ("image", "voice"):
-        return [(kind, {"media_id": reply.media_id})]
-    if kind == "video":
-        return [("video", {k: v for k, v in {"media_id": reply.media_id, "title": reply.title,
-                                              "description": reply.description}.items() if v})]
+    if kind in ("text", "image", "voice", "video"):
+        return reply_to_custom(reply)
     if kind == "news":  # an app message carries up to 8 articles, like the passive reply
         return [("news", {"articles": [{k: v for k, v in {"title": a.title, "description": a.description,
                                                            "url": a.url, "picurl": a.pic_url}.items() if v}
