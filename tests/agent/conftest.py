@@ -52,3 +52,29 @@ def api(client, root):
 
 def post(client, url, data=None):
     return client.post(url, json.dumps(data if data is not None else {}), content_type="application/json")
+
+
+def competing_inbox_workers(api_url, api_key, **worker_options) -> dict[str, list]:
+    """Two inbox workers ("w1", "w2") draining the inbox: at once where the database serves
+    concurrent connections (PostgreSQL), one after the other on SQLite (the live server shares one
+    in-memory connection between threads). Answers what each worker handled."""
+    import threading
+
+    from django.db import connection
+
+    from wechat_app.sandbox.agent import inbox_worker
+
+    handled = {}
+
+    def work(name):
+        handled[name] = inbox_worker(api_url, api_key, name, idle_rounds=2, **worker_options)
+
+    concurrent = connection.vendor == "postgresql"
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("w1", "w2")]
+    for thread in threads:
+        thread.start()
+        if not concurrent:
+            thread.join()
+    for thread in threads:
+        thread.join(60)
+    return handled

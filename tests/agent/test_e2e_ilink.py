@@ -4,21 +4,19 @@ inbox workers, the agent's /send and /typing back into the sandbox's sendmessage
 sendtyping with the conversation's context token, and media both ways (bytes compared)."""
 import base64
 import hashlib
-import threading
 from datetime import timedelta
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from tests.agent.conftest import API, agent_settings
+from tests.agent.conftest import API, agent_settings, competing_inbox_workers
 from tests.ilink.conftest import bot, ilink_sandbox, inject, login_bot, sandbox_call, sent  # noqa: F401
 from tests.polling import wait_until
 from wechat_app.models import AgentEvent, ILinkBot, MessageLog, OutboundMessage, Rule
-from wechat_app.sandbox.agent import FakeAgent, inbox_worker
+from wechat_app.sandbox.agent import FakeAgent
 from wechat_app.services import ilink as service
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -111,21 +109,7 @@ def test_inbox_workers_answer_each_bot_message_once_with_its_context_token(live_
     listed = requests.get(f"{live_server.url}{API}/agent/inbox/", params={"status": "pending", "account": "bot"},
                           headers=_auth(api_key), timeout=10).json()
     assert listed["count"] == 8 and {e["context_token"] for e in listed["results"]} == set(tokens.values())
-    api, handled = f"{live_server.url}{API}", {}
-
-    def work(name):
-        handled[name] = inbox_worker(api, api_key, name, account="bot", idle_rounds=2)
-
-    # Competing workers where the database serves concurrent connections (PostgreSQL); one after
-    # the other on SQLite (the live server shares one in-memory connection between threads).
-    concurrent = connection.vendor == "postgresql"
-    threads = [threading.Thread(target=work, args=(name,)) for name in ("w1", "w2")]
-    for thread in threads:
-        thread.start()
-        if not concurrent:
-            thread.join()
-    for thread in threads:
-        thread.join(60)
+    handled = competing_inbox_workers(f"{live_server.url}{API}", api_key, account="bot")
     ids = [event["id"] for events in handled.values() for event in events]
     assert sorted(ids) == sorted(AgentEvent.objects.values_list("pk", flat=True))  # each claimed once
     assert set(AgentEvent.objects.values_list("status", "attempts")) == {("completed", 1)}
