@@ -74,6 +74,7 @@ RULES = {
     "RULE_MAX_DEPTH": ("E033", lambda v: _int(v) and 1 <= v <= 50, "an integer from 1 to 50"),
     "CACHE_RETRY_INTERVAL": ("E034", lambda v: _number(v) and v >= 0, "a non-negative number of seconds"),
     "RECHECK_INTERVAL": ("E035", lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "STAMP_RECHECK": ("E038", lambda v: _number(v) and 0 <= v <= 60, "a number of seconds from 0 to 60"),
     "SPOOL_MAX_UNVERIFIED_BYTES": ("E036", lambda v: _int(v) and v >= 0, "a non-negative integer (bytes)"),
     "SESSION_TIMEOUT": ("E037", lambda v: _int(v) and v > 0, "a positive integer (seconds)"),
     "API_BASIC_AUTH": ("E042", lambda v: isinstance(v, bool), "True or False"),

@@ -52,6 +52,12 @@ DEFAULTS = {
     # the database even though the cache announced no change: a change whose announcement was
     # lost (the cache was down when it was saved) reaches every process within this time.
     "RECHECK_INTERVAL": 30,
+    # With a row per message (no LOG_BUFFER), a message of stored rules is answered without a
+    # cache round trip: its log row's unique key is the dedupe claim (docs/callback-performance.md).
+    # The account's and its rules' version stamps are then re-read from the cache at most this
+    # many seconds apart, so a change saved by another process applies within this time (a
+    # change saved by this process: at once). 0: every message asks the cache (no row claim).
+    "STAMP_RECHECK": 0.5,
     # Accounts with at least this many stored rules have their compiled index built and refreshed
     # in a background thread while the previous index answers (docs/rule-index.md); smaller ones
     # inline, by the message that finds it stale (milliseconds). None: always inline.

@@ -31,6 +31,10 @@ def slow_rules(account, message, **options):
 
 
 inbound.run_rules = slow_rules
+# The stand-in is what Python rules are (slow, a different reply each run): the callback must know
+# it runs code, so that the delivery takes the cache claim and the rules run once across processes
+# (stored rules alone may answer without a claim: docs/callback-performance.md).
+inbound._runs_code = lambda account_name: True
 
 
 if __name__ == "__main__":

@@ -148,6 +148,8 @@ class RuleIndex:
         self._contains.build()
         self._regex_literals.build()
         self._gate_always()
+        # Without follow-ups no stored rule can start a conversation: no user state to read.
+        self.has_follow_ups = any(spec.follow_up is not None for spec in self.specs)
 
     def __len__(self):
         return len(self.specs)
@@ -337,6 +339,8 @@ class PatchedIndex(RuleIndex):
         by_id = base._rank_of_id()
         self._removed_ranks = frozenset(rank for spec_id in self.removed_ids for rank in by_id.get(spec_id, ()))
         self._follow_up_indexes = {}
+        # Conservative: a removed rule of the base may have had the follow-ups.
+        self.has_follow_ups = base.has_follow_ups or self.overlay.has_follow_ups
         defaults = [(_sort_key(base.specs[rank]), 0, rank) for rank in base._defaults
                     if rank not in self._removed_ranks]
         defaults += [(_sort_key(self.overlay.specs[rank]), 1, rank) for rank in self.overlay._defaults]

@@ -24,6 +24,7 @@ from django.core.cache import caches
 from ..conf import app_settings
 from ..models import Account
 from ..models.accounts import name_validator
+from . import stampcheck
 from .cachebatch import UNAVAILABLE, FailSafeCache, health
 from .spool import DATABASE_DOWN
 
@@ -70,6 +71,7 @@ def version_key() -> str:
 def bump_accounts_version() -> None:
     """Make every process reload accounts on its next lookup."""
     FailSafeCache(_cache()).set(version_key(), uuid.uuid4().hex, None)
+    stampcheck.forget()  # this process's row-claim path reads the new stamp before trusting its own
 
 
 def _current_stamp() -> str | None:

@@ -65,7 +65,7 @@ from ..protocol import (
 )
 from ..protocol.replies import AgentReply
 from ..signals import message_received, reply_sent, wecom_contact_changed
-from . import accounts, agent, callbackscript, logbuffer, rule_index, rules, spool
+from . import accounts, agent, callbackscript, logbuffer, rule_index, rules, spool, stampcheck
 from .cachebatch import UNAVAILABLE, CacheBatch, FailSafeCache, django_redis_client
 from .cachebatch import health as cache_health
 
@@ -335,6 +335,10 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     rules_key = rules.version_key(account.pk)
     state_key = rules.state_key(account.pk, message.uid)
     session_key = rules.session_key(account.pk, message.uid)
+    prefetched = _row_claim(cache, account, stamp, message, signature, rules_key, state_key, session_key)
+    if prefetched is not None:
+        # No cache claim: the log row's unique key dedupes (a duplicate answers the first row's reply).
+        return _process_claimed(cache, None, account, message, xml, encrypted, started, prefetched=prefetched)
     client = django_redis_client(cache.cache)
     if client is not None:  # Redis: the same work in one server-side script (callbackscript)
         replay_key = fingerprint = None
@@ -381,20 +385,52 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
                                         session_key: session.value})
 
 
-def _one_trip_stamp(account: Account, stamp: str | None, message: Message) -> str | None:
-    """The rules stamp to assume for the one-trip path, or None when the message must take the
-    claim first: the rules run before the cache is asked and may run again, so they must be
-    stored rules only (no Python code: running them again changes nothing), no receiver but the
-    app's own (which ignore these message types) may see the first run, and the log entry must
-    go out with the script (LOG_BUFFER), and the account must have no agent (its hand-off would
-    go out before the claim)."""
-    if stamp is None or message.type not in _ONE_TRIP_TYPES or not logbuffer.enabled() or not cache_health.available():
-        return None
+def _may_run_unclaimed(account: Account, stamp: str | None, message: Message) -> bool:
+    """Whether the rules may answer this message before (or without) a cache claim: running them
+    twice must change nothing, so they must be stored rules only (no Python code), no receiver
+    but the app's own (which ignore these message types) may see a run, and the account must
+    have no agent (its hand-off must follow the claim, not a run that may be discarded)."""
+    if stamp is None or message.type not in _ONE_TRIP_TYPES or not cache_health.available():
+        return False
     if _foreign_receivers(message_received) or _foreign_receivers(reply_sent) or _runs_code(account.name):
+        return False
+    return agent.settings_for(account) is None
+
+
+def _one_trip_stamp(account: Account, stamp: str | None, message: Message) -> str | None:
+    """The rules stamp to assume for the one-trip path (LOG_BUFFER: the log entry goes out with
+    the script), or None when the message must take the claim first."""
+    if not logbuffer.enabled() or not _may_run_unclaimed(account, stamp, message):
         return None
-    if agent.settings_for(account) is not None:
-        return None  # a hand-off to the agent must follow the claim, not a run that may be discarded
     return rule_index.known_stamp(account)
+
+
+def _row_claim(cache, account: Account, stamp: str | None, message: Message, signature: str | None,
+               rules_key: str, state_key: str, session_key: str) -> dict | None:
+    """With a row per message: the cache values to answer this message with, and no cache claim,
+    or None when it must take the claim. The committed row is the claim (its unique key): a
+    duplicate delivery runs the rules again and answers the first row's reply, so only messages
+    that ``_may_run_unclaimed`` qualifies; an encrypted delivery (a plaintext one's signed query
+    is checked in the cache); an index whose rules have no follow-ups (no user state to read).
+    The account and rules stamps are those this process loaded, read again from the cache when
+    it last saw them more than ``STAMP_RECHECK`` seconds ago (``stampcheck``)."""
+    if (logbuffer.enabled() or signature is not None or not app_settings.STAMP_RECHECK
+            or not _may_run_unclaimed(account, stamp, message)):
+        return None
+    rules_stamp = rule_index.known_stamp(account, without_follow_ups=True)
+    if rules_stamp is None:
+        return None
+    if not stampcheck.fresh(account.pk, stamp, rules_stamp):
+        accounts_key = accounts.version_key()
+        current = cache.get_many([accounts_key, rules_key])
+        if current is UNAVAILABLE:
+            return None  # the usual path copes with the failed cache
+        if current.get(accounts_key) != stamp:
+            raise _StaleAccount
+        if current.get(rules_key) != rules_stamp:
+            return None  # the rules changed: the usual path (its index refresh starts there)
+        stampcheck.seen(account.pk, stamp, rules_stamp)
+    return {rules_key: rules_stamp, state_key: None, session_key: None}
 
 
 # The app's own receivers act on events (followers, send reports) and media (the file's fetch)

@@ -53,6 +53,7 @@ from ..engine.dialect import RuleDef
 from ..engine.spec import MatchKind, RuleSpec, RuleSpecError
 from ..models import Account, Rule
 from ..protocol.replies import ReplyError, TextReply, reply_from_dict
+from . import stampcheck
 from .cachebatch import UNAVAILABLE
 from .spool import DATABASE_DOWN
 
@@ -397,12 +398,16 @@ def _in_background(account: Account, entry: _IndexEntry | None) -> bool:
     return size >= threshold
 
 
-def known_stamp(account: Account) -> str | None:
+def known_stamp(account: Account, *, without_follow_ups: bool = False) -> str | None:
     """The cache stamp under which this process's index of ``account`` is current, or None when it
-    has no such index (none built, stale, built while the cache was unavailable). The callback's
-    one-trip path assumes this stamp and lets its cache script check it (``callbackscript``)."""
+    has no such index (none built, stale, built while the cache was unavailable) or, with
+    ``without_follow_ups``, when a rule of it has follow-ups (a user may then be in a follow-up
+    conversation). The callback's one-trip path assumes this stamp and lets its cache script
+    check it (``callbackscript``); its row-claim path checks it at intervals (``stampcheck``)."""
     entry = _indexes.get(account.pk)
     if entry is None or not isinstance(entry.stamp, str) or not entry.fits(account, entry.stamp):
+        return None
+    if without_follow_ups and entry.index.has_follow_ups:
         return None
     return entry.stamp
 
@@ -462,6 +467,7 @@ def _database_down(account: Account, entry: _IndexEntry) -> RuleIndex:
 def mark_stale(account_id) -> None:
     """This process changed the account's rules: its next message refreshes the index (the entry
     is replaced by a stale copy, so that whoever still holds the old entry keeps it as it was)."""
+    stampcheck.forget(account_id)
     entry = _indexes.get(account_id)
     if entry is not None:
         _indexes[account_id] = replace(entry, stale=True)
