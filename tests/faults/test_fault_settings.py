@@ -8,6 +8,9 @@ from tests.test_checks import ids
     ("CACHE_RETRY_INTERVAL", -1, "E034"),
     ("CACHE_RETRY_INTERVAL", "1", "E034"),
     ("RECHECK_INTERVAL", 0, "E035"),
+    ("STAMP_RECHECK", -1, "E038"),
+    ("STAMP_RECHECK", 61, "E038"),
+    ("STAMP_RECHECK", "0.5", "E038"),
     ("SPOOL_MAX_UNVERIFIED_BYTES", 1.5, "E036"),
 ])
 def test_wrong_values_are_reported(name, value, check_id, tmp_path):
