@@ -9,11 +9,15 @@ For each rule count it serves, one after the other, with gunicorn (sync workers)
 Redis:
 
 - ``bare``: bench/bare_view.py, the protocol work alone (verify, decrypt, parse, O(1) lookup,
-  render, encrypt);
+  render, encrypt) in a bare Django view: the yardstick of issue 11;
+- ``barewsgi``: the same work as a plain WSGI application (no Django): the floor to hold the
+  project's WSGI fast path (``wechat_app.wsgi``, on in bench/wsgi.py) against like for like;
 - ``default``: this project, one durable log row per message (the default log mode);
 - ``buffer``: this project with WECHAT_APP["LOG_BUFFER"] (a Celery worker with beat drains the
   buffer beside gunicorn, so its CPU counts);
 - ``werobot``: WeRoBot 1.13 with the same rules as handlers (bench/werobot_app.py);
+- on request (``--variants``), ``default-django`` and ``buffer-django``: the project in either log
+  mode with the fast path off, every callback through Django's request handling;
 
 gunicorn runs with ``--preload`` (the project's index is built once, before the workers fork) and
 the project is probed until every worker answers a known rule from its index before anything is
@@ -47,15 +51,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ("bare", "default", "buffer", "werobot")
-LABELS = {"bare": "bare view", "default": "this project (row per message)", "buffer": "this project (LOG_BUFFER)",
-          "werobot": "WeRoBot 1.13"}
+VARIANTS = ("bare", "barewsgi", "default", "buffer", "werobot", "default-django", "buffer-django")
+DEFAULT_VARIANTS = ("bare", "barewsgi", "default", "buffer", "werobot")
+LABELS = {"bare": "bare view", "barewsgi": "bare WSGI (no Django)", "default": "this project (row per message)",
+          "buffer": "this project (LOG_BUFFER)", "werobot": "WeRoBot 1.13",
+          "default-django": "this project, row per message, through Django",
+          "buffer-django": "this project, LOG_BUFFER, through Django"}
+PROJECT = ("default", "buffer", "default-django", "buffer-django")
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rules", default="10,1000,100000", help="rule counts, comma-separated")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"among {','.join(VARIANTS)}")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"among {','.join(VARIANTS)}")
     parser.add_argument("--requests", type=int, default=6000, help="unique requests per run (the most sent)")
     parser.add_argument("--duration", type=float, default=30, help="seconds a run may last at most")
     parser.add_argument("--warmup", type=int, default=200, help="requests sent before each measured run")
@@ -105,16 +113,18 @@ def run_wrk(args, port: int, file: Path, connections: int, duration: float) -> d
 
 def serve(cb, args, variant: str, count: int):
     port = cb.free_port()
-    env = cb.bench_env(log_buffer=variant == "buffer")
+    env = cb.bench_env(log_buffer=variant.startswith("buffer"))
     env["BENCH_RULES"] = str(count)
-    app = "bench.werobot_app:application" if variant == "werobot" else "bench.wsgi"
+    if variant.endswith("-django"):  # the callback through Django's request handling (no fast path)
+        env["BENCH_FAST_PATH"] = ""
+    app = {"werobot": "bench.werobot_app:application", "barewsgi": "bench.bare_view:bare_wsgi"}.get(variant, "bench.wsgi")
     # --preload: the project's index is built once in the master, before the workers fork
     # (bench/wsgi.py with WECHAT_WARM_BEFORE_FORK, set by bench_env).
     procs = [subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
          "--worker-class", "sync", "--log-level", "warning", "--timeout", "300", "--preload"],
         cwd=ROOT, env=env, start_new_session=True)]
-    if variant == "buffer":  # the worker whose beat task drains the buffer, as in production
+    if variant.startswith("buffer"):  # the worker whose beat task drains the buffer, as in production
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "project", "worker", "-B", "--pool", "solo",
              "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
@@ -124,11 +134,12 @@ def serve(cb, args, variant: str, count: int):
 
 
 def measure(cb, args, variant: str, count: int, workdir: Path) -> dict:
-    path = {"bare": f"/bare/{cb.ACCOUNT}/", "werobot": "/"}.get(variant, f"/wechat/callback/{cb.ACCOUNT}/")
+    path = {"bare": f"/bare/{cb.ACCOUNT}/", "barewsgi": "/", "werobot": "/"}.get(
+        variant, f"/wechat/callback/{cb.ACCOUNT}/")
     rng = random.Random(count)  # the same texts for every variant at this rule count
     warm, measured = workdir / f"{variant}-warm.txt", workdir / f"{variant}.txt"
     procs, port = serve(cb, args, variant, count)
-    project = variant in ("default", "buffer")
+    project = variant in PROJECT
     before = cb.logged_rows() if project else 0
     retries_before = retry_total(cb) if project else 0
     try:
@@ -175,22 +186,23 @@ def print_tables(results: list[dict], variants: list[str]) -> None:
         print(f"| {fmt_rules(count)} | " + " | ".join(
             f"{by[(count, v)]['rps']:,.0f}" if (count, v) in by else "" for v in variants) + " |")
 
-    print("\n| rules | variant | req/s | vs bare | vs WeRoBot | p50 ms | p99 ms | rows logged / requests |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| rules | variant | req/s | vs bare | vs bare WSGI | vs WeRoBot | p50 ms | p99 ms | rows logged / requests |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for count in counts:
-        bare, peer = by.get((count, "bare")), by.get((count, "werobot"))
+        bare, peer, floor = by.get((count, "bare")), by.get((count, "werobot")), by.get((count, "barewsgi"))
         for v in variants:
             r = by.get((count, v))
             if r is None:
                 continue
             vs_bare = f"{r['rps'] / bare['rps']:.0%}" if bare and v != "bare" else ""
             vs_peer = f"{r['rps'] / peer['rps']:.2f}x" if peer and v != "werobot" else ""
+            vs_floor = f"{r['rps'] / floor['rps']:.0%}" if floor and v != "barewsgi" else ""
             rows = ""
             if "logged" in r:
                 ok = "" if r["logged"] == r["expected"] and not r["retries"] else " **MISMATCH**"
                 rows = f"{r['logged']}/{r['expected']}{ok}"
             errors = f" ({r['errors'] + r['bad']} errors)" if r["errors"] or r["bad"] else ""
-            print(f"| {fmt_rules(count)} | {LABELS[v]}{errors} | {r['rps']:,.0f} | {vs_bare} | {vs_peer} | "
+            print(f"| {fmt_rules(count)} | {LABELS[v]}{errors} | {r['rps']:,.0f} | {vs_bare} | {vs_floor} | {vs_peer} | "
                   f"{r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {rows} |")
     if len(counts) > 1:
         lo, hi = counts[0], counts[-1]
