@@ -319,7 +319,8 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
                  started: float, signature: str | None = None) -> str:
     """The plaintext reply XML of this delivery ("" for none), computed once per dedupe key.
 
-    One cache round trip claims the delivery and reads what the rules need (the accounts and
+    With a row per message, a message of stored rules asks the cache nothing: the log row's
+    unique key is its claim (``_row_claim``). Otherwise one cache round trip claims the delivery and reads what the rules need (the accounts and
     rules versions, the user's follow-up state) and, for a plaintext delivery, who used its
     signed query first; a second stores the answer together with any follow-up state the rules
     changed. On Redis both are one server-side script (``callbackscript``), and with LOG_BUFFER
@@ -339,16 +340,17 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     if prefetched is not None:
         # No cache claim: the log row's unique key dedupes (a duplicate answers the first row's reply).
         return _process_claimed(cache, None, account, message, xml, encrypted, started, prefetched=prefetched)
+    replay_key = fingerprint = None
+    replay_ttl = 2 * app_settings.TIMESTAMP_WINDOW + 1  # a signed query is valid that long around its timestamp
+    if signature and app_settings.TIMESTAMP_WINDOW:
+        fingerprint = hashlib.sha1(message.dedupe_key.encode("utf-8")).hexdigest()
+        replay_key = _replay_cache_key(account, signature)
     client = django_redis_client(cache.cache)
     if client is not None:  # Redis: the same work in one server-side script (callbackscript)
-        replay_key = fingerprint = None
-        if signature and app_settings.TIMESTAMP_WINDOW:
-            fingerprint = hashlib.sha1(message.dedupe_key.encode("utf-8")).hexdigest()
-            replay_key = _replay_cache_key(account, signature)
         call = callbackscript.Call(
             cache.cache, client, dedupe_key=key, claim_value={"state": "processing"}, claim_ttl=claim_ttl,
             accounts_key=accounts.version_key(), rules_key=rules_key, state_key=state_key, session_key=session_key,
-            replay_key=replay_key, fingerprint=fingerprint, replay_ttl=2 * app_settings.TIMESTAMP_WINDOW + 1)
+            replay_key=replay_key, fingerprint=fingerprint, replay_ttl=replay_ttl)
         return _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml, encrypted, started,
                                  rules_key, state_key, session_key)
     batch = CacheBatch(cache.cache)
@@ -356,33 +358,49 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     accounts_stamp = batch.get(accounts.version_key()) if stamp is not None else None
     rules_stamp, state, session = batch.get(rules_key), batch.get(state_key), batch.get(session_key)
     signed_by = None
-    if signature and app_settings.TIMESTAMP_WINDOW:
-        # A signed query stays acceptable for the window on either side of its timestamp.
-        fingerprint = hashlib.sha1(message.dedupe_key.encode("utf-8")).hexdigest()
-        replay_key = _replay_cache_key(account, signature)
-        batch.add(replay_key, fingerprint, 2 * app_settings.TIMESTAMP_WINDOW + 1)
+    if replay_key is not None:
+        batch.add(replay_key, fingerprint, replay_ttl)
         signed_by = batch.get(replay_key)
     batch.execute()
     if batch.failed:
-        # No claim, no stamps, no state: answer from memory; _save_log's unique key dedupes.
-        return _process_claimed(cache, None, account, message, xml, encrypted, started,
-                                prefetched={rules_key: UNAVAILABLE, state_key: None, session_key: UNAVAILABLE})
+        return _process_unclaimed(cache, account, message, xml, encrypted, started, rules_key, state_key, session_key)
     if signed_by is not None and signed_by.value not in (None, fingerprint):
         if claim.value:
-            cache.delete(key)
+            cache.delete(key)  # unlike the script, the pipeline claimed before it could tell
+        status = "replayed"
+    else:
+        status = "claimed" if claim.value else "taken"
+    outcome = callbackscript.Outcome(status, accounts_stamp.value if accounts_stamp is not None else stamp,
+                                     rules_stamp.value, state.value, session.value)
+    return _after_claim(cache, outcome, key, claim_ttl, account, stamp, message, xml, encrypted, started,
+                        rules_key, state_key, session_key)
+
+
+def _process_unclaimed(cache, account, message, xml, encrypted, started, rules_key, state_key, session_key) -> str:
+    # The cache failed: no claim, no stamps, no state. Answer from memory; _save_log's unique key dedupes.
+    return _process_claimed(cache, None, account, message, xml, encrypted, started,
+                            prefetched={rules_key: UNAVAILABLE, state_key: None, session_key: UNAVAILABLE})
+
+
+def _after_claim(cache, outcome, key, claim_ttl, account, stamp, message, xml, encrypted, started,
+                 rules_key, state_key, session_key) -> str:
+    """What follows the claim, on Redis's script and on the pipeline alike: refuse a replayed
+    signed query, start over when the account changed, wait for the first delivery's answer when
+    another holds the claim, else run the rules on the stamps and state the claim read."""
+    if outcome.status == "replayed":
         security_logger.warning("Refused a plaintext delivery reusing another delivery's signed query "
                                 "for account %r", account.name)
         raise ReplayedQuery("this signed query was already used for another message")
-    if accounts_stamp is not None and accounts_stamp.value != stamp:
-        if claim.value:
+    claimed = outcome.status == "claimed"
+    if stamp is not None and outcome.accounts_stamp != stamp:
+        if claimed:
             cache.delete(key)
         raise _StaleAccount
-
-    if not claim.value:
+    if not claimed:
         return _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started)
     return _process_claimed(cache, key, account, message, xml, encrypted, started,
-                            prefetched={rules_key: rules_stamp.value, state_key: state.value,
-                                        session_key: session.value})
+                            prefetched={rules_key: outcome.rules_stamp, state_key: outcome.state,
+                                        session_key: outcome.session})
 
 
 def _may_run_unclaimed(account: Account, stamp: str | None, message: Message) -> bool:
@@ -469,23 +487,10 @@ def _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml,
     else:
         outcome = call.claim()
         if outcome is UNAVAILABLE:
-            # No claim, no stamps, no state: answer from memory; _save_log's unique key dedupes.
-            return _process_claimed(cache, None, account, message, xml, encrypted, started,
-                                    prefetched={rules_key: UNAVAILABLE, state_key: None, session_key: UNAVAILABLE})
-    if outcome.status == "replayed":
-        security_logger.warning("Refused a plaintext delivery reusing another delivery's signed query "
-                                "for account %r", account.name)
-        raise ReplayedQuery("this signed query was already used for another message")
-    claimed = outcome.status == "claimed"
-    if stamp is not None and outcome.accounts_stamp != stamp:
-        if claimed:
-            cache.delete(key)
-        raise _StaleAccount
-    if not claimed:
-        return _await_first_answer(cache, key, claim_ttl, account, message, xml, encrypted, started)
-    return _process_claimed(cache, key, account, message, xml, encrypted, started,
-                            prefetched={rules_key: outcome.rules_stamp, state_key: outcome.state,
-                                        session_key: outcome.session})
+            return _process_unclaimed(cache, account, message, xml, encrypted, started, rules_key, state_key,
+                                      session_key)
+    return _after_claim(cache, outcome, key, claim_ttl, account, stamp, message, xml, encrypted, started,
+                        rules_key, state_key, session_key)
 
 
 def _process_claimed(cache, key, account, message, xml, encrypted, started, prefetched=None) -> str:
