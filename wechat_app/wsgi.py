@@ -4,8 +4,7 @@
 
 A POST whose path resolves to ``wechat_app.views.callback`` is answered by the same function the
 Django view calls (``views.callback_response``), without building a WSGIRequest, running the
-middleware or an HttpResponse: a quarter of a message's CPU (docs/callback-performance.md, "The
-fast path"). Every other request, and any POST Django would treat differently (a Host it refuses,
+middleware or an HttpResponse (docs/callback-performance.md, "The fast path"). Every other request, and any POST Django would treat differently (a Host it refuses,
 an insecure request under SECURE_SSL_REDIRECT, too many query fields, ATOMIC_REQUESTS,
 PREPEND_WWW, DISALLOWED_USER_AGENTS), goes to the wrapped application unchanged. What Django's
 handler does that matters here is kept: the script prefix, ``request_started`` and
@@ -51,7 +50,8 @@ class _RequestHeaders(HttpRequest):
     (``get_host`` with ALLOWED_HOSTS, ``is_secure`` with SECURE_PROXY_SSL_HEADER); building the
     rest of a request is what the fast path saves."""
 
-    def __init__(self, environ):  # noqa: super().__init__ is skipped on purpose (QueryDicts...)
+    def __init__(self, environ):
+        # HttpRequest.__init__ is skipped on purpose: its QueryDicts and upload handlers are unused.
         self.META = environ
 
     def _get_scheme(self):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from unittest import mock
 from urllib.parse import urlencode
 
@@ -19,7 +19,6 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.http import QueryDict
 
-from tests.callback.conftest import AES_KEY
 from tests.wechat_client import WeChatServer, message_xml
 from wechat_app import wsgi
 from wechat_app.models import MessageLog
@@ -37,7 +36,6 @@ class Reply:
     status_code: int
     headers: dict
     content: bytes
-    calls: list = field(default_factory=list)
 
 
 def environ_for(method, path, params=None, body=b"", *, host="testserver", content_length=None, **extra):
