@@ -128,6 +128,19 @@ def test_a_text_a_rule_answers(make_account, engine, fast_app, django_app, spy, 
     assert MessageLog.objects.count() == 2 and len(engine.calls) == 2  # one row per delivery
 
 
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+def test_a_stored_rule_answers_through_the_real_engine(make_account, fast_app, django_app, spy, mode):
+    from wechat_app.services.rules import import_rules
+
+    account = make_account(mode=mode)
+    import_rules(account, "- name: weather\n  match: {contains: weather}\n  reply: Sunny\n")
+    client = client_for(account)
+    fast = same_answer(fast_app, django_app, spy, client, lambda: message_xml(Content="the weather?"),
+                       encrypted=mode == "safe")
+    assert client.read(fast, client.query()).fields["Content"] == "Sunny"
+    assert list(MessageLog.objects.values_list("rule_name", flat=True)) == ["weather", "weather"]
+
+
 def test_a_duplicate_delivery(make_account, engine, fast_app, django_app, spy):
     client = client_for(make_account())
     answers = {}
