@@ -1,14 +1,17 @@
 """Where a callback's time goes: microseconds per message and per stage, in process.
 
-    .venv/bin/python bench/stages.py [--rules 1000] [--messages 3000] [--log-buffer]
+    .venv/bin/python bench/stages.py [--rules 1000] [--messages 3000] [--log-buffer] [--django]
 
-Runs ``--messages`` unique encrypted (safe mode) text messages through Django's WSGI handler (the
-same entry gunicorn calls, with the project's middleware) on PostgreSQL + Redis, with a timer
-around each stage, and prints a markdown table: the mean wall-clock time and CPU time
-(``time.process_time``, which a loaded machine disturbs less) per message of
+Runs ``--messages`` unique encrypted (safe mode) text messages through the project's WSGI
+application as gunicorn calls it (``wechat_app.wsgi.callback_fast_path`` around Django's WSGI
+handler, as bench/wsgi.py builds it; ``--django``: Django's handler alone, with the project's
+middleware) on PostgreSQL + Redis, with a timer around each stage, and prints a markdown table:
+the mean wall-clock time and CPU time (``time.process_time``, which a loaded machine disturbs
+less) per message of
 
-- HTTP + Django: the WSGI handler, middleware, URL resolution and response, i.e. everything
-  outside the view;
+- HTTP + Django: everything outside ``views.callback_response`` (the function both the fast path
+  and the Django view call): the fast path's routing, query parsing, signals and answer; with
+  ``--django``, the WSGI handler, middleware, URL resolution, view and response;
 - verify + decrypt + parse (``inbound._decode``);
 - dedupe + stamps: the cache round trip that claims the delivery and reads the version stamps
   and follow-up state, and the one that stores the answer (with LOG_BUFFER it carries the log
@@ -17,7 +20,7 @@ around each stage, and prints a markdown table: the mean wall-clock time and CPU
 - engine (``inbound.run_rules``: the index lookup and the rule's reply);
 - render + encrypt (``render_reply`` and ``MessageCrypto.encrypt_message``);
 - log: building the row and writing it (INSERT), or queueing it for the buffer;
-- other: what is left of the view (signals, settings, the account lookup...).
+- other: what is left of ``callback_response`` (signals, settings, the account lookup...).
 
 The timers cost about a microsecond each; the total is measured without them in a second pass.
 Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL as for callback_bench.py.
@@ -52,7 +55,7 @@ class Timers:
     def wrap(self, stage, func, outer=False):
         timers = self
 
-        @functools.wraps(func)  # keeps the view's csrf_exempt mark
+        @functools.wraps(func)
         def timed(*args, **kwargs):
             if not timers.on or timers.depth:
                 return func(*args, **kwargs)
@@ -86,6 +89,8 @@ def main():
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--log-buffer", action="store_true", help="WECHAT_APP['LOG_BUFFER'] (no drain runs)")
     parser.add_argument("--no-load", action="store_true", help="keep the rules already in the database")
+    parser.add_argument("--django", action="store_true",
+                        help="Django's WSGI handler alone, without the callback fast path")
     args = parser.parse_args()
 
     from bench import callback_bench as cb
@@ -98,15 +103,18 @@ def main():
 
     from wechat_app import protocol, views
     from wechat_app.services import cachebatch, callbackscript, inbound, logbuffer
+    from wechat_app.wsgi import callback_fast_path
 
-    handler = WSGIHandler()
+    handler = WSGIHandler() if args.django else callback_fast_path(WSGIHandler())
     path = f"/wechat/callback/{cb.ACCOUNT}/"
 
     def run(texts):
         requests = [cb.build_request(path, t) for t in texts]
         began_w, began_c = time.perf_counter(), time.process_time()
         for url, body in requests:
-            out = b"".join(handler(environ_for(url, body), lambda status, headers: None))
+            answer = handler(environ_for(url, body), lambda status, headers: None)
+            out = b"".join(answer)
+            answer.close()  # as the WSGI server does: request_finished
             if b"<Encrypt>" not in out:
                 raise SystemExit(f"unexpected answer: {out[:200]!r}")
         return time.perf_counter() - began_w, time.process_time() - began_c
@@ -116,7 +124,7 @@ def main():
 
     timers = Timers()
     patches = [
-        (views, "callback", "view"),
+        (views, "callback_response", "view"),  # both the fast path and the view look it up there
         (inbound, "_decode", "verify + decrypt + parse"),
         (cachebatch.CacheBatch, "execute", "dedupe + stamps (cache)"),
         (callbackscript.Call, "claim", "dedupe + stamps (cache)"),
@@ -133,21 +141,6 @@ def main():
         original = owner.__dict__[name]
         originals.append((owner, name, original))
         setattr(owner, name, timers.wrap(stage, original, outer=stage == "view"))
-    # The URL resolver captured the view at import: route through the module attribute.
-    from django.urls import get_resolver
-
-    resolver = get_resolver()
-    timed_view = views.callback
-
-    def swap_view(patterns):
-        for p in patterns:
-            if hasattr(p, "url_patterns"):
-                swap_view(p.url_patterns)
-            elif getattr(p, "callback", None) is timed_view.__wrapped__:
-                p.callback = timed_view
-
-    swap_view(resolver.url_patterns)
-    resolver._populate()
     wall, cpu = run(cb.message_texts(args.rules, args.messages, rng))
     for owner, name, original in originals:
         setattr(owner, name, original)
@@ -164,7 +157,8 @@ def main():
         per["other"] = (view - sum(data[s] for s in inner)) / n * 1e6
         table[kind] = per
     mode = "LOG_BUFFER" if args.log_buffer else "row per message"
-    print(f"\n{args.rules:,} rules, {n} messages, log: {mode}; µs per message (wall / CPU)\n")
+    entry = "Django's WSGI handler" if args.django else "the callback fast path"
+    print(f"\n{args.rules:,} rules, {n} messages, log: {mode}, through {entry}; µs per message (wall / CPU)\n")
     print("| stage | wall µs | CPU µs |")
     print("|---|---|---|")
     for stage in STAGES:

@@ -28,6 +28,7 @@ def test_unreadable_settings():
 @pytest.mark.parametrize(("name", "value", "check_id"), [
     ("TIMESTAMP_WINDOW", -1, "E002"),
     ("MAX_BODY_SIZE", 0, "E003"),
+    ("CALLBACK_FAST_PATH", "yes", "E004"),
     ("API_BASE_URL", "api.weixin.qq.com", "E010"),
     ("API_TIMEOUT", (3, 0), "E011"),
     ("API_TIMEOUT", "10", "E011"),

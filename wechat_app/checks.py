@@ -1,7 +1,7 @@
 """System checks with stable ids (``wechat_app.E001`` ...), run by ``manage.py check`` and at
 start-up: a wrong setting is reported by name before the first message or task fails on it.
 
-E001 the settings cannot be read (not a dict, unknown names); E002-E003 the callback;
+E001 the settings cannot be read (not a dict, unknown names); E002-E004 the callback;
 E010-E024 the outbound side (API client, tokens, delivery, campaigns); E025 an API base URL
 allow-list entry that is not an http(s) base URL; E030-E033 bounds on rule files and the rule tree;
 E034-E036 fault tolerance (cache retry, database recheck, spool cap); E037 the session
@@ -45,6 +45,7 @@ def _timeout(value) -> tuple[float, float] | None:
 RULES = {
     "TIMESTAMP_WINDOW": ("E002", lambda v: _int(v) and v >= 0, "a non-negative integer (seconds)"),
     "MAX_BODY_SIZE": ("E003", lambda v: _int(v) and v > 0, "a positive integer (bytes)"),
+    "CALLBACK_FAST_PATH": ("E004", lambda v: isinstance(v, bool), "True or False"),
     "API_BASE_URL": ("E010", lambda v: isinstance(v, str) and v.startswith(("http://", "https://")),
                      "an http(s) URL"),
     "WECOM_API_BASE_URL": ("E010", lambda v: isinstance(v, str) and v.startswith(("http://", "https://")),

@@ -30,6 +30,10 @@ DEFAULTS = {
     "TIMESTAMP_WINDOW": 300,
     # Largest request body the callback reads, in bytes; larger bodies get 413 unread.
     "MAX_BODY_SIZE": 1024 * 1024,
+    # Let ``wechat_app.wsgi.callback_fast_path`` (when wsgi.py wraps the application with it)
+    # serve the callback's POSTs without Django's request handling and middleware
+    # (docs/callback-performance.md, "The fast path"). False: it hands every request to Django.
+    "CALLBACK_FAST_PATH": True,
     # Seconds a processed message is remembered so that WeChat's retries (same MsgId, or for
     # events FromUserName + CreateTime + Event + EventKey) get the same reply and run no rule.
     "DEDUPE_TTL": 600,
