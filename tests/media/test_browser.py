@@ -1,5 +1,7 @@
 """End-to-end in headless Chromium: upload a picture to the library, pick it for an image reply,
 see it in the simulator, then in the conversation view beside a picture a user sent."""
+import re
+
 import pytest
 
 from tests.browser import browser, logged_in_admin, shot  # noqa: F401  (browser is a fixture)
@@ -125,3 +127,47 @@ def test_mass_message_media_ids_pick_from_the_library(page, account):
     picker.select_option("intro-voice-id")
     assert page.input_value("#id_media_id") == "intro-voice-id"
     shot(page, "media-08-mass-message-picker")
+
+
+CHOICES_URL = re.compile(r"/wechat_app/material/choices/\?")
+
+
+def picker_values(page, selector):
+    return page.eval_on_selector_all(f"{selector} option", "options => options.map(o => o.value)")
+
+
+@pytest.mark.parametrize("stale_answer", ["before the new one", "after the new one"])
+def test_material_picker_ignores_the_answer_for_a_kind_no_longer_chosen(page, account, stale_answer):
+    """Choosing the account asks for every type of material (the default kind, text, has none of its
+    own); choosing the image kind right after asks for images. The first answer, late, must not put
+    its voice materials in the image picker, whichever of the two arrives first (CI once saw it)."""
+    Material.objects.create(account=account, media_id="flyer-media-id", kind="image", name="flyer.png")
+    Material.objects.create(account=account, media_id="intro-voice-id", kind="voice", name="intro.mp3")
+    held = []  # the library's answers, let through in the order the test chooses
+    page.route(CHOICES_URL, lambda route: held.append(route))
+    picker = "#id_media_id + select.wx-material-picker"
+    page.goto("/admin/wechat_app/massmessage/add/")
+    page.select_option("#id_account", str(account.pk))  # asks for every type
+    page.select_option("#id_kind", "image")  # asks for images
+    for _ in range(200):  # until both requests reach the route (events come in while Playwright waits)
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(25)
+    assert len(held) == 2, [route.request.url for route in held]
+    every_type = next(route for route in held if "voice" in route.request.url)
+    images = next(route for route in held if route is not every_type)
+    assert "kind=image" in images.request.url and "voice" not in images.request.url
+
+    def let_through(route):
+        with page.expect_response(lambda response: response.url == route.request.url) as answer:
+            route.continue_()
+        answer.value.finished()
+
+    first, second = (every_type, images) if stale_answer == "before the new one" else (images, every_type)
+    let_through(first)
+    let_through(second)
+    page.wait_for_selector(f"{picker} option[value='flyer-media-id']", state="attached")
+    # A round trip through the page after both answers were read, so that a late answer's handler
+    # has had its turn: if it has not, the check below can only miss the bug, never fail the fix.
+    page.evaluate("() => new Promise(resolve => setTimeout(resolve))")
+    assert picker_values(page, picker) == ["", "flyer-media-id"]

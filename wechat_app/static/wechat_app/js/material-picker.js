@@ -12,6 +12,9 @@
   // The mass message form: the material type each kind of mass message sends.
   var MASS_KINDS = { image: "image", voice: "voice", mpvideo: "video", mpnews: "news" };
   var cache = {};
+  // Each picker's latest fill: an answer for an earlier one (the kind or account chosen before,
+  // still in flight) is dropped, or it would add that kind's materials to the new list.
+  var latestFill = new WeakMap();
 
   function choicesUrl() {
     var base = CHOICES;
@@ -49,6 +52,8 @@
   }
 
   function fill(input, select) {
+    var token = {};
+    latestFill.set(select, token);
     var base = choicesUrl();
     select.innerHTML = "";
     var first = document.createElement("option");
@@ -56,6 +61,7 @@
     select.appendChild(first);
     if (!base) return;
     load(base + "&kind=" + kindsFor(input), function (items) {
+      if (latestFill.get(select) !== token) return;
       if (!items.length) first.textContent = "No material of this type (upload in Material library)";
       items.forEach(function (item) {
         var option = document.createElement("option");
