@@ -26,7 +26,7 @@ def test_upload_list_sync_delete(account, sandbox, tmp_path):
     assert listed[0]["media_id"] == material.media_id and listed[0]["name"] == "cat.png"
     Material.objects.all().delete()
     assert "1 images" in run("sync", "--account", "media") and Material.objects.count() == 1
-    run("delete", "--account", "media", material.media_id)
+    run("delete", "--account", "media", "--", material.media_id)  # "--": an id may start with "-"
     assert not Material.objects.exists() and sandbox.state.media.get(APP_ID, material.media_id, permanent=True) is None
 
 
@@ -41,4 +41,6 @@ def test_errors_are_command_errors(account, sandbox, tmp_path):
         run("list", "--account", "nobody")
     with pytest.raises(CommandError, match="40007"):
         run("delete", "--account", "media", "no-such-media")
+    with pytest.raises(CommandError, match="40007"):  # a leading "-" reaches WeChat after "--"
+        run("delete", "--account", "media", "--", "-no-such-media")
     assert not sandbox.state.list_calls("/cgi-bin/material/add_material")

@@ -39,7 +39,8 @@ class Command(BaseCommand):
                 command.add_argument("--title", default="", help="Videos: the title (required).")
                 command.add_argument("--introduction", default="", help="Videos: the description.")
             if name == "delete":
-                command.add_argument("media_id")
+                # WeChat's media ids may start with "-": give such an id after "--" (delete -- -abc).
+                command.add_argument("media_id", help='The media id; one that starts with "-" goes after "--".')
 
     def handle(self, *args, what, account, **options):
         try:
