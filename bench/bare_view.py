@@ -37,6 +37,9 @@ def bare_callback(request, account_name):
 
 
 def bare_wsgi(environ, start_response):
+    if environ["REQUEST_METHOD"] != "POST":  # wrk_replay.lua's idle GETs
+        start_response("404 Not Found", [("Content-Length", "0")])
+        return [b""]
     query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     out = _answer(query, body)

@@ -69,12 +69,16 @@ def parse_args():
     parser.add_argument("--warmup", type=int, default=200, help="requests sent before each measured run")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-threads", type=int, default=1,
+                        help="threads per gunicorn worker (1: sync workers; more: gthread workers)")
     parser.add_argument("--database-url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wechat_bench"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/8"))
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every variant, interleaved; the tables show each variant's median run")
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args()
 
@@ -122,7 +126,9 @@ def serve(cb, args, variant: str, count: int):
     # (bench/wsgi.py with WECHAT_WARM_BEFORE_FORK, set by bench_env).
     procs = [subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--worker-class", "sync", "--log-level", "warning", "--timeout", "300", "--preload"],
+         *(["--worker-class", "sync"] if args.worker_threads == 1 else
+           ["--worker-class", "gthread", "--threads", str(args.worker_threads)]),
+         "--log-level", "warning", "--timeout", "300", "--preload"],
         cwd=ROOT, env=env, start_new_session=True)]
     if variant.startswith("buffer"):  # the worker whose beat task drains the buffer, as in production
         procs.append(subprocess.Popen(
@@ -165,6 +171,19 @@ def measure(cb, args, variant: str, count: int, workdir: Path) -> dict:
     return result
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run of median throughput (its own latencies with it), with every run's rate and the
+    rows of all of them (each run must have logged every request)."""
+    ordered = sorted(runs, key=lambda r: r["rps"])
+    result = dict(ordered[(len(ordered) - 1) // 2])
+    result["all_rps"] = [r["rps"] for r in runs]
+    if "logged" in result:
+        result["logged"] = sum(r["logged"] for r in runs)
+        result["expected"] = sum(r["expected"] for r in runs)
+        result["retries"] = sum(r["retries"] for r in runs)
+    return result
+
+
 def retry_total(cb) -> int:
     from django.db.models import Sum
 
@@ -177,6 +196,13 @@ def fmt_rules(count: int) -> str:
     return f"{count:,}"
 
 
+def _rate(r: dict) -> str:
+    """The median rate, and the range of the runs when there were several."""
+    rates = r.get("all_rps", [r["rps"]])
+    spread = f" ({min(rates):,.0f}–{max(rates):,.0f})" if len(rates) > 1 else ""
+    return f"{r['rps']:,.0f}{spread}"
+
+
 def print_tables(results: list[dict], variants: list[str]) -> None:
     by = {(r["rules"], r["variant"]): r for r in results}
     counts = sorted({r["rules"] for r in results})
@@ -184,7 +210,7 @@ def print_tables(results: list[dict], variants: list[str]) -> None:
     print("|---|" + "---|" * len(variants))
     for count in counts:
         print(f"| {fmt_rules(count)} | " + " | ".join(
-            f"{by[(count, v)]['rps']:,.0f}" if (count, v) in by else "" for v in variants) + " |")
+            _rate(by[(count, v)]) if (count, v) in by else "" for v in variants) + " |")
 
     print("\n| rules | variant | req/s | vs bare | vs bare WSGI | vs WeRoBot | p50 ms | p99 ms | rows logged / requests |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -228,7 +254,8 @@ def main():
 
     cb.ensure_database()
     cb.setup_django()
-    print(f"gunicorn {args.workers} sync workers; wrk {args.threads} threads x {args.connections} connections; "
+    kind = "sync workers" if args.worker_threads == 1 else f"gthread workers x {args.worker_threads} threads"
+    print(f"gunicorn {args.workers} {kind}; wrk {args.threads} threads x {args.connections} connections; "
           f"{args.requests} unique requests per run (at most {args.duration:g}s)", flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="wechat-bench-") as tmp:
@@ -236,13 +263,16 @@ def main():
             began = time.perf_counter()
             cb.load_rules(count)
             print(f"{count} rules loaded in {time.perf_counter() - began:.1f}s", flush=True)
-            for variant in variants:
-                r = measure(cb, args, variant, count, Path(tmp))
-                results.append(r)
-                logged = f"  rows {r['logged']}/{r['expected']} retries {r['retries']}" if "logged" in r else ""
-                print(f"  {variant:8s} {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
-                      f"p99 {r['p99_us'] / 1000:6.2f} ms  sent {r['sent']}  errors {r['errors'] + r['bad']}{logged}",
-                      flush=True)
+            runs = {variant: [] for variant in variants}
+            for round_ in range(args.repeat):  # the variants interleaved: a noisy minute hits them all
+                for variant in variants:
+                    r = measure(cb, args, variant, count, Path(tmp))
+                    runs[variant].append(r)
+                    logged = f"  rows {r['logged']}/{r['expected']} retries {r['retries']}" if "logged" in r else ""
+                    print(f"  {variant:8s} {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
+                          f"p99 {r['p99_us'] / 1000:6.2f} ms  sent {r['sent']}  errors {r['errors'] + r['bad']}"
+                          f"{logged}", flush=True)
+            results += [median_run(runs[variant]) for variant in variants]
     print_tables(results, variants)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
