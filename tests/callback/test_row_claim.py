@@ -1,15 +1,14 @@
 """The row-claim path: with a row per message, a message of stored rules is answered with no cache
 claim; the log row's unique key dedupes, and the version stamps are read at STAMP_RECHECK intervals
 (docs/callback-performance.md). Runs on the embedded cache and, in CI's second pass, on Redis."""
-import threading
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connection
 from django.test import Client, override_settings
 
+from tests.concurrency import run_in_threads
 from wechat_app.conf import app_settings
 from wechat_app.models import MessageLog
 from wechat_app.protocol import parse_message
@@ -98,22 +97,7 @@ def test_a_duplicate_delivery_answers_the_first_rows_reply_and_counts_a_retry(ac
                     reason="concurrent writers need PostgreSQL (the SQLite test database refuses them at once)")
 def test_concurrent_duplicates_leave_one_row_and_the_same_answer(account):
     xml = build_message("text", ["hello race"], user="u3", sp="s")
-    answers, errors = [], []
-
-    def deliver():
-        try:
-            answers.append(post(account, xml))
-        except Exception as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    answers = run_in_threads(lambda: post(account, xml), 4)
     assert len(set(answers)) == 1
     row = MessageLog.objects.get(text="hello race")
     assert row.retry_count == 3 and row.reply_xml == answers[0]

@@ -3,11 +3,11 @@
 The events are made by the sandbox's WeCom console (``console(..., push=False)`` gives the XML WeCom
 would push); ``deliver`` hands each to the receiver of ``wecom_contact_changed`` as the callback does.
 """
-import threading
 
 import pytest
 from django.db import connection
 
+from tests.concurrency import run_in_threads
 from wechat_app.models import WeComContactEvent, WeComDepartment, WeComMember, WeComTag
 from wechat_app.protocol import parse_message
 from wechat_app.sandbox.wecom_contacts import console
@@ -111,19 +111,6 @@ def test_concurrent_deliveries_apply_once(sandbox, book, wecom_account):
         pytest.skip("concurrent writers need PostgreSQL (DATABASE_URL)")
     service.sync_contacts(wecom_account)
     xml = change(sandbox, "update_user", userid="zhangsan", position="boss")
-    results, barrier = [], threading.Barrier(4)
-
-    def worker():
-        barrier.wait()
-        try:
-            results.extend(deliver(wecom_account, xml))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = [applied for applied, in run_in_threads(lambda: deliver(wecom_account, xml), 4)]
     assert sorted(results) == [False, False, False, True]
     assert WeComContactEvent.objects.filter(account=wecom_account).count() == 1
