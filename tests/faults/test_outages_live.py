@@ -2,7 +2,9 @@
 own, which are stopped, frozen and restarted while signed messages keep coming.
 
 Every message must be answered 200 with its rule's reply within WeChat's 5 s, and be in the log
-exactly once afterwards. A rule changed while Redis is frozen (its cache announcement is lost)
+exactly once afterwards: in plain mode (every message takes the cache claim) and in safe mode
+(encrypted messages of stored rules take the row claim: no cache call, the row's unique key
+dedupes; docs/callback-performance.md). A rule changed while Redis is frozen (its cache announcement is lost)
 must reach the server through the database revision within about RECHECK_INTERVAL (1 s here; 3 s allowed).
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 import requests
 
 from tests.faults import servers
+from wechat_app.protocol import MessageCrypto
 from wechat_app.protocol.simulator import build_message, read_reply, sign_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +33,15 @@ pytestmark = [pytest.mark.live, pytest.mark.skipif(servers.available() is not No
                                                     reason=servers.available() or "")]
 
 
-@pytest.fixture
-def stack():
-    """(env, redis, postgres, spool dir, base URL) with the callback server running."""
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx00000000000000aa"
+
+
+@pytest.fixture(params=["plain", "safe"])
+def stack(request):
+    """(env, redis, postgres, spool dir, base URL, crypto) with the callback server running; the
+    account's mode is the parameter (crypto: None in plain mode)."""
+    mode = request.param
     redis, postgres = servers.RedisServer(), servers.PostgresServer()
     spool_dir = tempfile.mkdtemp(prefix="wechat-faults-spool-")
     server = None
@@ -43,14 +52,15 @@ def stack():
         env = dict(os.environ, PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="tests.faults.server_settings",
                    DATABASE_URL=postgres.url, REDIS_URL=redis.url, CELERY_BROKER_URL="memory://",
                    CONN_MAX_AGE="0", WECHAT_SPOOL_DIR=spool_dir, WECHAT_LOG_LEVEL="WARNING")
-        subprocess.run([sys.executable, "-m", "tests.faults.live_setup", "setup"], cwd=ROOT, env=env, check=True)
+        subprocess.run([sys.executable, "-m", "tests.faults.live_setup", "setup", mode], cwd=ROOT, env=env, check=True)
         port = servers.free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "project.wsgi", "-w", "1", "-k", "gthread", "--threads", "8",
              "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "30"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(spool_dir) / "server.log", "w"))
         servers.wait_for_port(port)
-        yield env, redis, postgres, spool_dir, f"http://127.0.0.1:{port}"
+        crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID) if mode == "safe" else None
+        yield env, redis, postgres, spool_dir, f"http://127.0.0.1:{port}", crypto
     finally:
         if server is not None:
             server.terminate()
@@ -66,8 +76,9 @@ def stack():
 class Sender:
     """Two threads posting signed messages (and one WeChat retry in five) until stopped."""
 
-    def __init__(self, base_url):
+    def __init__(self, base_url, crypto=None):
         self.url = f"{base_url}/wechat/callback/shop/"
+        self.crypto = crypto
         self.results = []  # (msg_id, text, sent at, seconds, status, reply content)
         self.ids = itertools.count(1)
         self.stop = threading.Event()
@@ -76,7 +87,7 @@ class Sender:
 
     def post(self, session, msg_id, text):
         xml = build_message("text", [text], user="oUser000001", sp="gh_shop", msg_id=msg_id)
-        params, body = sign_request(xml, TOKEN)
+        params, body = sign_request(xml, TOKEN, crypto=self.crypto)
         sent = time.monotonic()
         try:
             response = session.post(f"{self.url}?{urlencode(params)}", data=body, timeout=10)
@@ -84,7 +95,7 @@ class Sender:
         except requests.RequestException as err:
             status, content = repr(err), b""
         took = time.monotonic() - sent
-        fields = read_reply(content, None)[0] if status == 200 else None
+        fields = read_reply(content, self.crypto)[0] if status == 200 else None
         with self.lock:
             self.results.append((msg_id, text, sent, took, status, fields and fields.get("Content")))
 
@@ -117,9 +128,9 @@ def logged_ids(postgres) -> list[str]:
 
 
 def test_redis_and_postgres_outages_lose_no_message(stack):
-    env, redis, postgres, spool_dir, url = stack
+    env, redis, postgres, spool_dir, url, crypto = stack
     phases = {}
-    with Sender(url) as sender:
+    with Sender(url, crypto) as sender:
         time.sleep(1.5)  # warm: the account and its rules are in the server's memory
         redis.stop()
         time.sleep(2)
