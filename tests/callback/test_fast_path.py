@@ -351,7 +351,18 @@ def test_a_refusal_is_logged_as_django_does(make_account, engine, fast_app, djan
     assert fast == django == (logging.WARNING, f"Not Found: {path_of(client)}", 404)
 
 
-def test_under_a_script_name(make_account, engine, fast_app, spy, monkeypatch):
+@pytest.fixture
+def script_prefix_restored():
+    """The script prefix is per thread and stays as the last request set it (as in Django's own
+    handler): put back the test thread's, or later tests' reverse() would build /mounted/ URLs."""
+    from django.urls import get_script_prefix, set_script_prefix
+
+    before = get_script_prefix()
+    yield
+    set_script_prefix(before)
+
+
+def test_under_a_script_name(make_account, engine, fast_app, spy, monkeypatch, script_prefix_restored):
     from django.urls import get_script_prefix
 
     prefixes = []
