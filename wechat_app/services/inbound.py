@@ -320,8 +320,9 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     """The plaintext reply XML of this delivery ("" for none), computed once per dedupe key.
 
     With a row per message, a message of stored rules asks the cache nothing: the log row's
-    unique key is its claim (``_row_claim``). Otherwise one cache round trip claims the delivery and reads what the rules need (the accounts and
-    rules versions, the user's follow-up state) and, for a plaintext delivery, who used its
+    unique key is its claim (``_row_claim``). Otherwise one cache round trip claims the delivery
+    and reads what the rules need (the accounts and rules versions, the user's follow-up state)
+    and, for a plaintext delivery, who used its
     signed query first; a second stores the answer together with any follow-up state the rules
     changed. On Redis both are one server-side script (``callbackscript``), and with LOG_BUFFER
     a message of stored rules takes a single call: the rules run first on the stamps this
@@ -329,10 +330,6 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     cache, the delivery is processed and the log's unique key dedupes.
     """
     cache = _cache()
-    key = _dedupe_cache_key(account, message.dedupe_key)
-    # The claim expires soon if its holder dies, so that a later retry can take over; the answer
-    # itself is kept for DEDUPE_TTL.
-    claim_ttl = int(max(app_settings.DEDUPE_WAIT, app_settings.REPLY_BUDGET)) + 2
     rules_key = rules.version_key(account.pk)
     state_key = rules.state_key(account.pk, message.uid)
     session_key = rules.session_key(account.pk, message.uid)
@@ -340,6 +337,10 @@ def _answer_once(account: Account, stamp: str | None, message: Message, xml: str
     if prefetched is not None:
         # No cache claim: the log row's unique key dedupes (a duplicate answers the first row's reply).
         return _process_claimed(cache, None, account, message, xml, encrypted, started, prefetched=prefetched)
+    key = _dedupe_cache_key(account, message.dedupe_key)
+    # The claim expires soon if its holder dies, so that a later retry can take over; the answer
+    # itself is kept for DEDUPE_TTL.
+    claim_ttl = int(max(app_settings.DEDUPE_WAIT, app_settings.REPLY_BUDGET)) + 2
     replay_key = fingerprint = None
     replay_ttl = 2 * app_settings.TIMESTAMP_WINDOW + 1  # a signed query is valid that long around its timestamp
     if signature and app_settings.TIMESTAMP_WINDOW:
