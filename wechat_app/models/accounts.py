@@ -286,14 +286,28 @@ class Account(models.Model):
         message = "\x00".join((self.app_id or "", self.app_secret or "", self.effective_api_base_url))
         return salted_hmac("wechat_app.account.credentials", message, algorithm="sha256").hexdigest()[:32]
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_crypto", None)  # made again on demand (a Cipher does not pickle)
+        return state
+
     @property
     def crypto(self) -> MessageCrypto | None:
         """The account's message crypto, or None when it has no EncodingAESKey."""
         if not self.encoding_aes_key:
             return None
+        # Kept on the instance for the fields it was made from (the callback asks twice a
+        # message); an edit of any of them makes a new one.
+        made_from = (self.channel, self.token, self.encoding_aes_key, self.app_id)
+        cached = self.__dict__.get("_crypto")
+        if cached is not None and cached[0] == made_from:
+            return cached[1]
         if self.channel == self.Channel.WECOM:  # the corp id is the receive id
-            return WeComCrypto(self.token, self.encoding_aes_key, self.app_id)
-        return MessageCrypto(self.token, self.encoding_aes_key, self.app_id)
+            crypto = WeComCrypto(self.token, self.encoding_aes_key, self.app_id)
+        else:
+            crypto = MessageCrypto(self.token, self.encoding_aes_key, self.app_id)
+        self.__dict__["_crypto"] = (made_from, crypto)
+        return crypto
 
     @property
     def is_wecom(self) -> bool:

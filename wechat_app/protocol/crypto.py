@@ -65,12 +65,11 @@ class MessageCrypto:
         self.token = token
         self.key = validate_aes_key(encoding_aes_key)
         self.app_id = app_id
+        # One Cipher serves every message: each encryptor()/decryptor() is a fresh context.
+        self._cipher = Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
 
     def __repr__(self):  # never show the key or the token
         return f"<MessageCrypto app_id={self.app_id!r}>"
-
-    def _cipher(self):
-        return Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
 
     # --- payload level -----------------------------------------------------------------------
     def encrypt(self, plaintext: str | bytes, random_prefix: bytes | None = None) -> str:
@@ -80,7 +79,7 @@ class MessageCrypto:
         if len(prefix) != 16:
             raise ValueError("random_prefix must be 16 bytes")
         data = pkcs7_pad(prefix + struct.pack(">I", len(body)) + body + self.app_id.encode("utf-8"))
-        encryptor = self._cipher().encryptor()
+        encryptor = self._cipher.encryptor()
         return base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii")
 
     def decrypt(self, encrypted: str) -> str:
@@ -91,7 +90,7 @@ class MessageCrypto:
             raise DecryptError("Encrypt is not valid base64") from err
         if not raw or len(raw) % 16:
             raise DecryptError("ciphertext length is not a multiple of the AES block size")
-        decryptor = self._cipher().decryptor()
+        decryptor = self._cipher.decryptor()
         data = pkcs7_unpad(decryptor.update(raw) + decryptor.finalize())
         if len(data) < 20:
             raise DecryptError("plaintext too short")
