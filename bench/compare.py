@@ -115,6 +115,70 @@ def run_wrk(args, port: int, file: Path, connections: int, duration: float) -> d
     return result
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CPU_GROUPS = ("server", "celery", "postgres", "redis", "rest")
+
+
+def _processes() -> dict[int, tuple[str, int, float]]:
+    """pid -> (command name, parent pid, CPU seconds used so far), from /proc."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:  # gone meanwhile
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        found[int(entry)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK)
+    return found
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(CPU seconds used by anything, CPU seconds taken by the hypervisor: steal) since boot."""
+    with open("/proc/stat") as f:
+        values = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
+    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
+
+
+def cpu_snapshot(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each group: ``roots`` (group -> root pid: the process and its
+    descendants), every ``postgres`` and ``redis-server`` process, and the machine (``total``,
+    ``steal``). Processes that exit between two snapshots drop out of their group (wrk's own
+    CPU lands in ``rest``, the machine's total minus the groups)."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (_, ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    snap = {"postgres": 0.0, "redis": 0.0}
+    for group, root in roots.items():
+        todo, used = [root], 0.0
+        while todo:
+            pid = todo.pop()
+            used += procs.get(pid, ("", 0, 0.0))[2]
+            todo += children.get(pid, [])
+        snap[group] = used
+    for name, _, used in procs.values():
+        if name == "postgres":
+            snap["postgres"] += used
+        elif name.startswith("redis-server"):
+            snap["redis"] += used
+    snap["total"], snap["steal"] = _machine_cpu()
+    return snap
+
+
+def cpu_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """CPU µs per request of each group between two snapshots (``rest``: the machine's total
+    minus the groups: wrk, the kernel's softirqs, this script)."""
+    delta = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in after}
+    known = sum(delta.get(group, 0.0) for group in CPU_GROUPS if group != "rest")
+    delta["rest"] = delta["total"] - known
+    return {key: value / max(requests, 1) * 1e6 for key, value in delta.items()}
+
+
 def serve(cb, args, variant: str, count: int):
     port = cb.free_port()
     env = cb.bench_env(log_buffer=variant.startswith("buffer"))
@@ -158,6 +222,8 @@ def measure(cb, args, variant: str, count: int, workdir: Path) -> dict:
         write_requests(cb, path, cb.message_texts(count, warmup, random.Random(1)), warm)
         warmed = run_wrk(args, port, warm, min(args.connections, 2 * args.workers), 300)
         write_requests(cb, path, cb.message_texts(count, args.requests, rng), measured)
+        roots = {"server": procs[0].pid, **({"celery": procs[1].pid} if len(procs) > 1 else {})}
+        cpu_before = cpu_snapshot(roots)
         result = run_wrk(args, port, measured, args.connections, args.duration)
         if project:
             sent = probes + warmed["sent"] + result["sent"]
@@ -165,6 +231,8 @@ def measure(cb, args, variant: str, count: int, workdir: Path) -> dict:
             result["logged"] = logged
             result["expected"] = sent
             result["retries"] = retry_total(cb) - retries_before
+        # After the drain: the buffer's rows cost the Celery worker and PostgreSQL their share.
+        result["cpu_us"] = cpu_per_request(cpu_before, cpu_snapshot(roots), result["received"])
     finally:
         cb.stop(procs)
     result.update(variant=variant, rules=count)
@@ -230,6 +298,20 @@ def print_tables(results: list[dict], variants: list[str]) -> None:
             errors = f" ({r['errors'] + r['bad']} errors)" if r["errors"] or r["bad"] else ""
             print(f"| {fmt_rules(count)} | {LABELS[v]}{errors} | {r['rps']:,.0f} | {vs_bare} | {vs_floor} | {vs_peer} | "
                   f"{r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {rows} |")
+    print("\nCPU µs per request of each process group during the measured run (and the drain after it):"
+          " gunicorn (master and workers), the Celery worker (the buffer's drain), PostgreSQL, Redis, the"
+          " rest (wrk, the kernel, this script); steal: what the hypervisor took\n")
+    print("| rules | variant | gunicorn | Celery | PostgreSQL | Redis | rest | total | steal |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for count in counts:
+        for v in variants:
+            r = by.get((count, v))
+            if r is None or "cpu_us" not in r:
+                continue
+            c = r["cpu_us"]
+            cells = " | ".join(f"{c.get(k, 0.0):,.0f}" for k in ("server", "celery", "postgres", "redis", "rest",
+                                                                  "total", "steal"))
+            print(f"| {fmt_rules(count)} | {LABELS[v]} | {cells} |")
     if len(counts) > 1:
         lo, hi = counts[0], counts[-1]
         parts = [f"{LABELS[v]} {by[(hi, v)]['p99_us'] / by[(lo, v)]['p99_us']:.2f}x"

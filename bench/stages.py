@@ -91,6 +91,9 @@ def main():
     parser.add_argument("--no-load", action="store_true", help="keep the rules already in the database")
     parser.add_argument("--django", action="store_true",
                         help="Django's WSGI handler alone, without the callback fast path")
+    parser.add_argument("--profile", type=int, metavar="N", default=0,
+                        help="then run the messages once more under cProfile and print the N functions "
+                             "of the highest own time")
     args = parser.parse_args()
 
     from bench import callback_bench as cb
@@ -165,6 +168,15 @@ def main():
         print(f"| {stage} | {table['wall'][stage]:.0f} | {table['cpu'][stage]:.0f} |")
     print(f"| **total (timed)** | {wall / n * 1e6:.0f} | {cpu / n * 1e6:.0f} |")
     print(f"| total, timers off | {bare_wall / n * 1e6:.0f} | {bare_cpu / n * 1e6:.0f} |")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        texts = cb.message_texts(args.rules, args.messages, rng)
+        profiler = cProfile.Profile()
+        profiler.runcall(run, texts)
+        print(f"\ncProfile of {n} more messages, the {args.profile} functions of the highest own time:\n")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(args.profile)
 
 
 if __name__ == "__main__":
