@@ -467,6 +467,13 @@ def _foreign_receivers(signal) -> bool:
     return False
 
 
+def _dispatches(signal, message: Message) -> bool:
+    """Whether sending ``signal`` about ``message`` can reach a receiver that acts on it: the
+    app's own act on events and media only, so for the other message types a send that would
+    reach only them is skipped (each costs a dispatch per message)."""
+    return bool(signal.receivers) and (message.type not in _ONE_TRIP_TYPES or _foreign_receivers(signal))
+
+
 def _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml, encrypted, started,
                       rules_key, state_key, session_key) -> str:
     """``_answer_once`` on Redis: one script call per message when the rules could run first
@@ -588,7 +595,7 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
     ``report["in_database"]`` is set when the delivery's row (with the answer) is in the database,
     ``report["duplicate"]`` when that row was written by another delivery of the message.
     """
-    if message_received.receivers:
+    if _dispatches(message_received, message):
         message_received.send_robust(sender=Account, account=account, message=message)
     contact_change = account.channel == WECOM and message.event == "change_contact"
     rule = reply = late = None
@@ -614,13 +621,18 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         # the account's answer to "no rule" or "a rule failed"
         reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
 
-    log = _log_row(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml, status=status,
-                   error=error, latency_ms=(time.perf_counter() - started) * 1000)
+    values = _log_values(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml,
+                         status=status, error=error, latency_ms=(time.perf_counter() - started) * 1000)
     after = rule_options.get("batch")
     if defer_log or (late is None and after is not None and logbuffer.enabled() and cache_health.available()):
-        logbuffer.enqueue(after, log)  # goes out with the stored answer; drained in bulk
-        after.on_failure(lambda: _save_log(log))  # the cache failed: write the row directly
+        # Queued as column values, with the stored answer; drained in bulk. A model instance is
+        # only made when something needs one: the cache failed (the row is written directly) or
+        # a receiver of ``reply_sent`` gets it.
+        logbuffer.enqueue_values(after, account.pk, values)
+        log = MessageLog(account=account, **values) if _dispatches(reply_sent, message) else None
+        after.on_failure(lambda: _save_log(log if log is not None else MessageLog(account=account, **values)))
     else:
+        log = MessageLog(account=account, **values)
         saved, reply_xml = _save_log(log)
         if report is not None and saved.pk is not None:
             report["in_database"] = True
@@ -636,9 +648,9 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         late.add_done_callback(lambda future: _late_pool().submit(
             _in_thread, _finish_late_logged, future, account, message, log.pk, started))
         return reply_xml
-    if reply_sent.receivers:
+    if _dispatches(reply_sent, message):
         reply_sent.send_robust(sender=Account, account=account, message=message, reply=reply,
-                               rule_name=log.rule_name or None, log=log)
+                               rule_name=values["rule_name"] or None, log=log)
     return reply_xml
 
 
@@ -807,30 +819,35 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
                            rule_name=fields.get("rule_name") or None, log=log)
 
 
-def _log_row(account: Account, message: Message, xml: str, encrypted: bool, *, rule=None, reply=None,
-             reply_xml: str = "", status: str, error: str = "", latency_ms: float | None = None) -> MessageLog:
-    """The (unsaved) log row of one delivery."""
+def _log_values(account: Account, message: Message, xml: str, encrypted: bool, *, rule=None, reply=None,
+                reply_xml: str = "", status: str, error: str = "", latency_ms: float | None = None) -> dict:
+    """The log row of one delivery as column values (attname -> value), without the account:
+    the buffer queues these as they are (``logbuffer.enqueue_values``), with no model instance."""
     rule_id = getattr(rule, "id", None)
-    return MessageLog(
-        account=account,
-        dedupe_key=_log_dedupe_key(message.dedupe_key),
-        msg_id=_clip(message.id, 64),
-        user=_clip(message.uid, 128),
-        msg_type=_clip(message.type, 32),
-        event=_clip(message.event, 64),
-        event_key=_clip(message.event_key, 255),
-        text=message.text or "",
-        message=message.to_dict(),
-        raw_xml=xml if app_settings.LOG_RAW_XML else "",
-        encrypted=encrypted,
-        rule_id=rule_id if isinstance(rule_id, int) else None,
-        rule_name=_clip(getattr(rule, "name", ""), 100),
-        reply=reply.to_dict() if reply is not None else None,
-        reply_xml=reply_xml,
-        status=status,
-        error=error,
-        latency_ms=latency_ms,
-    )
+    return {
+        "dedupe_key": _log_dedupe_key(message.dedupe_key),
+        "msg_id": _clip(message.id, 64),
+        "user": _clip(message.uid, 128),
+        "msg_type": _clip(message.type, 32),
+        "event": _clip(message.event, 64),
+        "event_key": _clip(message.event_key, 255),
+        "text": message.text or "",
+        "message": message.to_dict(),
+        "raw_xml": xml if app_settings.LOG_RAW_XML else "",
+        "encrypted": encrypted,
+        "rule_id": rule_id if isinstance(rule_id, int) else None,
+        "rule_name": _clip(getattr(rule, "name", ""), 100),
+        "reply": reply.to_dict() if reply is not None else None,
+        "reply_xml": reply_xml,
+        "status": status,
+        "error": error,
+        "latency_ms": latency_ms,
+    }
+
+
+def _log_row(account: Account, message: Message, xml: str, encrypted: bool, **fields) -> MessageLog:
+    """The (unsaved) log row of one delivery (``_log_values``' keyword arguments)."""
+    return MessageLog(account=account, **_log_values(account, message, xml, encrypted, **fields))
 
 
 def _save_log(log: MessageLog) -> tuple[MessageLog, str]:

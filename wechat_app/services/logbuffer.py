@@ -14,12 +14,14 @@ database would cascade), and a deleted rule leaves its rows with ``rule`` empty.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 
 from django.core.cache import caches
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import Account, MessageLog, Rule
@@ -54,6 +56,30 @@ def row_of(log: MessageLog) -> dict:
 def enqueue(batch, log: MessageLog) -> None:
     """Queue ``log`` (unsaved) on ``batch``; it is written by the next ``drain``."""
     batch.rpush(queue_key(), {"row": row_of(log)})
+
+
+def enqueue_values(batch, account_id: int, values: dict) -> None:
+    """Queue a row given as column values (attname -> value; ``row_of``'s dict without the
+    defaults) on ``batch``, as ``enqueue`` does for a model instance: the fields left out get
+    their defaults and ``created_at`` the time now, as ``pre_save`` gives them."""
+    row = dict(_defaults())
+    row.update(values)
+    row["account_id"] = account_id
+    now = timezone.now()
+    for attname in _stamped():
+        row[attname] = now
+    batch.rpush(queue_key(), {"row": row})
+
+
+@functools.cache
+def _defaults() -> dict:
+    # Every field's default, but those pre_save stamps (auto_now / auto_now_add).
+    return {f.attname: f.get_default() for f in _fields() if f.attname not in _stamped()}
+
+
+@functools.cache
+def _stamped() -> tuple[str, ...]:
+    return tuple(f.attname for f in _fields() if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
 
 
 def enqueue_retry(account_id: int, dedupe_key: str) -> bool:
