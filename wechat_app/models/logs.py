@@ -1,7 +1,13 @@
 """The message log: one row per inbound message, written even when processing fails."""
 from __future__ import annotations
 
-from django.db import connections, models, router
+import datetime
+import zlib
+from operator import itemgetter
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.db import connections, models, router, transaction
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
@@ -37,11 +43,108 @@ def _fast_insert_possible(connection) -> bool:
     return is_psycopg3
 
 
+class _CopyPlan:
+    """How ``insert_rows`` writes rows on PostgreSQL: its three statements, and one conversion
+    per column made once (each row's values are then converted without a model instance).
+
+    Each value is what ``bulk_create`` writes, ``get_db_prep_save(pre_save(...))``, except that
+    a value already of its column's Python type is passed as it is (the conversion would return
+    it unchanged): dicts and lists of JSON columns go straight to the backend's JSON adaptation
+    (the field's encoder, psycopg's Jsonb) and auto_now(_add) columns get ``pre_save``'s time.
+    """
+
+    # Values of these Python types are what Django's conversion would return (None too).
+    FAST = {"CharField": (str,), "TextField": (str,), "BooleanField": (bool,), "FloatField": (float,),
+            "IntegerField": (int,), "PositiveIntegerField": (int,), "BigIntegerField": (int,),
+            "ForeignKey": (int,)}
+
+    def __init__(self, model, connection):
+        meta = model._meta
+        fields = [f for f in meta.concrete_fields if f is not meta.pk]
+        self.model, self.attnames = model, {f.attname for f in fields}
+        self.columns = [(f.attname, *self._conversion(f)) for f in fields]
+        # Where the unique keys are: the second row of a key in one batch is not written.
+        position = {f.attname: n for n, f in enumerate(fields)}
+        self.keys = [[position[meta.get_field(name).attname] for name in constraint.fields]
+                     for constraint in meta.total_unique_constraints]
+        quote = connection.ops.quote_name
+        definitions = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+        columns = ", ".join(quote(f.column) for f in fields)
+        # Named after its definition: a session that outlives a migration gets a new table.
+        temp = quote(f"{meta.db_table}_rows_{zlib.crc32(definitions.encode()):08x}")
+        # Kept for the session and emptied by each commit (no catalog writes per drain); the
+        # INSERT's DELETE empties it at once, so a second call in one transaction starts afresh.
+        self.create_sql = f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} ({definitions}) ON COMMIT DELETE ROWS"
+        self.copy_sql = f"COPY {temp} ({columns}) FROM STDIN"
+        # Binary COPY spares both sides the text formatting and parsing; it needs the types, and
+        # time-zone aware datetimes (naive ones, USE_TZ = False, go as text: the server applies
+        # the session's time zone to them, as it does to an INSERT's).
+        self.binary_copy_sql = f"{self.copy_sql} (FORMAT BINARY)"
+        self.types = [f.db_type(connection).split("(")[0] for f in fields]
+        self.insert_sql = (f"WITH moved AS (DELETE FROM {temp} RETURNING {columns}) "
+                           f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {columns} FROM moved "
+                           f"ON CONFLICT DO NOTHING")
+
+    @classmethod
+    def _conversion(cls, field):
+        """``(types passed as they are, conversion(value, connection) of other values)`` for
+        ``field``'s column."""
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            holder = SimpleNamespace()  # pre_save sets the value on the "instance" it is given
+
+            def now(_value, connection):
+                value = field.pre_save(holder, True)
+                if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+                    return connection.ops.adapt_datetimefield_value(value)
+                return field.get_db_prep_save(value, connection)
+            return (), now
+        if type(field).pre_save is not models.Field.pre_save and not hasattr(field, "auto_now"):
+            raise TypeError(f"{field} has its own pre_save: insert_rows would need a model instance")
+        if field.get_internal_type() == "JSONField":
+            def json(value, connection):
+                if type(value) in (dict, list):
+                    return connection.ops.adapt_json_value(value, field.encoder)
+                return field.get_db_prep_save(value, connection)
+            return (type(None),), json
+        return cls.FAST.get(field.get_internal_type(), ()) + (type(None),), field.get_db_prep_save
+
+    def write(self, copy, rows: list[dict], connection) -> None:
+        """Write ``rows`` to ``copy`` (psycopg's ``Copy``), the first of each unique key only."""
+        columns, attnames = self.columns, self.attnames
+        keys = [(_tuple_getter(positions), set()) for positions in self.keys]  # (key of a row, keys seen)
+        for row in rows:
+            if row.keys() != attnames:  # columns missing (their defaults) or field names: as Django reads them
+                instance = self.model(**row)
+                row = {attname: getattr(instance, attname) for attname in attnames}
+            values = []
+            for attname, fast, convert in columns:
+                value = row[attname]
+                values.append(value if type(value) in fast else convert(value, connection))
+            for key_of, seen in keys:
+                if key_of(values) in seen:
+                    break
+            else:
+                for key_of, seen in keys:
+                    key = key_of(values)
+                    if None not in key:  # NULLs are never equal: such rows are not duplicates
+                        seen.add(key)
+                copy.write_row(values)
+
+
+def _tuple_getter(positions: list[int]):
+    """``values -> tuple of values[n] for n in positions`` (``itemgetter`` gives no tuple for one)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    n = positions[0]
+    return lambda values: (values[n],)
+
+
 class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
     """Adds ``insert``: the callback's one write per message, made as cheap as the database allows."""
 
     _insert_sql: dict[str, tuple[str, list]] = {}
     _plans: dict[str, list] = {}
+    _copy_plans: dict[str, _CopyPlan] = {}
 
     def insert(self, log: MessageLog) -> MessageLog:
         """INSERT a new row and set its primary key, like ``save(force_insert=True)``.
@@ -78,12 +181,15 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
 
     def insert_rows(self, rows: list[dict], *, using: str | None = None) -> None:
         """INSERT rows given as column values (attname -> value, primary key excluded), skipping
-        those whose (account, dedupe key) is already present; used by the buffer's and the
-        spool's drains, in the caller's transaction.
+        those whose (account, dedupe key) is already present or came earlier in ``rows`` (the
+        first of two entries of one delivery is kept); used by the buffer's and the spool's
+        drains, in the caller's transaction (or one of its own).
 
-        On PostgreSQL (psycopg 3) one ``INSERT ... ON CONFLICT DO NOTHING`` statement executed
-        for all the rows (psycopg's ``executemany``, pipelined): no SQL compiled per row. Other
-        databases use ``bulk_create(ignore_conflicts=True)``.
+        On PostgreSQL (psycopg 3) the rows are COPYed into a temporary table, then moved with
+        one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: the server plans one statement per
+        batch instead of one per row, and the client converts each value once, with a plan made
+        once per connection alias (no model instance per row). Other databases use
+        ``bulk_create(ignore_conflicts=True)``.
         """
         if not rows:
             return
@@ -93,15 +199,25 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
             self.model.objects.using(alias).bulk_create(
                 [self.model(**row) for row in rows], batch_size=500, ignore_conflicts=True)
             return
-        sql, fields = self._statement(connection)
-        sql = sql.rsplit(" RETURNING ", 1)[0] + " ON CONFLICT DO NOTHING"
-        # As bulk_create does: every field's pre_save (created_at: now), then its database value.
-        params = []
-        for row in rows:
-            instance = self.model(**row)
-            params.append([field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields])
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+        plan = self._copy_plan(connection)
+        with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
+            cursor.execute(plan.create_sql)
+            sql = plan.binary_copy_sql if settings.USE_TZ else plan.copy_sql
+            with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+                if settings.USE_TZ:
+                    copy.set_types(plan.types)
+                if connection.queries_logged:
+                    with connection.make_debug_cursor(cursor.cursor).debug_sql(sql):
+                        plan.write(copy, rows, connection)
+                else:
+                    plan.write(copy, rows, connection)
+            cursor.execute(plan.insert_sql)
+
+    def _copy_plan(self, connection) -> _CopyPlan:
+        plan = self._copy_plans.get(connection.alias)
+        if plan is None:
+            plan = self._copy_plans[connection.alias] = _CopyPlan(self.model, connection)
+        return plan
 
     def _params(self, log: MessageLog, connection) -> list:
         """The INSERT's parameters: each field's ``pre_save`` then ``get_db_prep_save``, as Django

@@ -141,7 +141,7 @@ def write_rows(rows: list[dict], retries: Counter | None = None) -> int:
             row = dict(row, rule_id=None)
         logs.append(row)
     with transaction.atomic():
-        MessageLog.objects.insert_rows(logs)  # one prepared statement for all rows on PostgreSQL
+        MessageLog.objects.insert_rows(logs)  # on PostgreSQL: a COPY and one INSERT for the batch
         for (account_id, dedupe_key), count in (retries or {}).items():
             MessageLog.objects.filter(account_id=account_id, dedupe_key=dedupe_key).update(
                 retry_count=F("retry_count") + count)
