@@ -3,10 +3,12 @@ reach the database once it is back, exactly once, also when a drain dies half-wa
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from wechat_app.models import MessageLog
 from wechat_app.services import spool
@@ -39,9 +41,12 @@ def test_answers_from_memory_and_writes_the_rows_once_back(account, database, no
     calls = len(no_background_drain)
     assert post(account, "hi", 4)[1]["Content"] == "hello"
     assert len(no_background_drain) == calls + 1  # the first successful write asks for a drain
-    assert spool.drain() == 2
+    time.sleep(0.01)
+    drained = timezone.now()
+    assert spool.drain() == 2  # rows 2 and 3, dated when they were received (before row 4)
     assert logged() == [("1", "replied", 0), ("2", "replied", 0), ("3", "replied", 0), ("4", "replied", 0)]
     assert spool.files() == [] and spool.drain() == 0
+    assert MessageLog.objects.get(msg_id="3").created_at < MessageLog.objects.get(msg_id="4").created_at < drained
     row = MessageLog.objects.get(msg_id="3")
     assert row.text == "else" and row.rule_name == "fallback" and row.reply == {"type": "text", "content": "what?"}
     assert row.created_at is not None and row.latency_ms > 0 and "<Content><![CDATA[else]]>" in row.raw_xml
@@ -68,10 +73,14 @@ def test_an_account_never_loaded_gets_success_and_is_logged_once_verified(accoun
     assert post("x" * 65, "hi", 9, token="tok123")[0].status_code == 404  # not even a name: refused
     stale = post(account, "hi", 10, query={"timestamp": "1", "nonce": "1", "signature": "0" * 40})[0]
     assert stale.status_code == 403  # not a current delivery: refused
+    received_by = timezone.now()
+    time.sleep(0.01)
     database.up()
     with caplog.at_level(logging.WARNING, logger="django.security.wechat_app"):
         assert spool.drain() == 1
     assert logged() == [("7", "received", 0)]  # its rules never ran: WeChat was answered "success"
+    # Dated when WeChat delivered it, not when the database came back.
+    assert MessageLog.objects.get().created_at < received_by
     assert "failed verification" in caplog.text
 
 

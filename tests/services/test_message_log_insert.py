@@ -161,6 +161,23 @@ def test_insert_rows_datetimes_round_trip(account, use_tz, settings):
     assert MessageLog.objects.filter(created_at__gte=before, created_at__lte=after).count() == 1
 
 
+def test_insert_rows_keeps_the_time_each_message_was_received(account, use_tz):
+    # A row drained later (the buffer a second on, the spool after an outage) is dated when its
+    # message was received, not when it was written.
+    from datetime import datetime, timedelta
+    from datetime import timezone as dt_timezone
+
+    from django.utils import timezone
+
+    received = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt_timezone.utc)
+    if not use_tz:
+        received = timezone.make_naive(received)
+    MessageLog.objects.insert_rows(rows_of(make_log(account, key="msg:1", created_at=received),
+                                           make_log(account, key="msg:2", created_at=received + timedelta(hours=3))))
+    assert list(MessageLog.objects.order_by("dedupe_key").values_list("created_at", flat=True)) == [
+        received, received + timedelta(hours=3)]
+
+
 def test_insert_rows_writes_nulls(account, use_tz):
     from wechat_app.models import Rule
     from wechat_app.services.rules import import_rules

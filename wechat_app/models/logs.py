@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.db import connections, models, router, transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..protocol.messages import SYSTEM_EVENTS, is_system_event
@@ -296,7 +297,9 @@ class MessageLog(models.Model):
     error = models.TextField(_("error"), blank=True)
     latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True)
     retry_count = models.PositiveIntegerField(_("retries"), default=0)
-    created_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    # A default, not auto_now_add: a row written later (the buffer's and the spool's drains)
+    # keeps the time its message was received, not the time of the drain.
+    created_at = models.DateTimeField(_("received at"), default=timezone.now, editable=False, db_index=True)
 
     objects = MessageLogManager()
 

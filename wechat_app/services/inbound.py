@@ -39,11 +39,15 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import caches
 from django.db import IntegrityError, OperationalError, connections, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from .. import protocol
 from ..conf import app_settings
@@ -936,7 +940,10 @@ def unverified_delivery(account_name: str, params, body: bytes, received_at: flo
         security_logger.warning("Dropped a spooled delivery for account %r that failed verification (%s)",
                                 account_name, type(err).__name__)
         return None
-    return _log_row(account, message, xml, encrypted, status=MessageLog.Status.RECEIVED), message
+    log = _log_row(account, message, xml, encrypted, status=MessageLog.Status.RECEIVED)
+    received = datetime.fromtimestamp(received_at, tz=dt_timezone.utc)  # when WeChat delivered it
+    log.created_at = received if settings.USE_TZ else timezone.make_naive(received)
+    return log, message
 
 
 # --- polled messages (iLink bots) -------------------------------------------------------------------

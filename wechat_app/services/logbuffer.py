@@ -21,7 +21,6 @@ from collections import Counter
 from django.core.cache import caches
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import Account, MessageLog, Rule
@@ -61,25 +60,16 @@ def enqueue(batch, log: MessageLog) -> None:
 def enqueue_values(batch, account_id: int, values: dict) -> None:
     """Queue a row given as column values (attname -> value; ``row_of``'s dict without the
     defaults) on ``batch``, as ``enqueue`` does for a model instance: the fields left out get
-    their defaults and ``created_at`` the time now, as ``pre_save`` gives them."""
-    row = dict(_defaults())
-    row.update(values)
+    their defaults (``created_at``: the time now, when the message was received)."""
+    row = {attname: values[attname] if attname in values else field.get_default()
+           for attname, field in _columns()}
     row["account_id"] = account_id
-    now = timezone.now()
-    for attname in _stamped():
-        row[attname] = now
     batch.rpush(queue_key(), {"row": row})
 
 
 @functools.cache
-def _defaults() -> dict:
-    # Every field's default, but those pre_save stamps (auto_now / auto_now_add).
-    return {f.attname: f.get_default() for f in _fields() if f.attname not in _stamped()}
-
-
-@functools.cache
-def _stamped() -> tuple[str, ...]:
-    return tuple(f.attname for f in _fields() if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
+def _columns() -> tuple:
+    return tuple((field.attname, field) for field in _fields())
 
 
 def enqueue_retry(account_id: int, dedupe_key: str) -> bool:
