@@ -135,9 +135,10 @@ def main():
         (inbound, "run_rules", "engine"),
         (inbound, "render_reply", "render + encrypt"),
         (protocol.MessageCrypto, "encrypt_message", "render + encrypt"),
-        (inbound, "_log_row", "log"),
+        (inbound, "_log_values", "log"),
+        (inbound, "_log_model", "log"),
         (inbound, "_save_log", "log"),
-        (logbuffer, "enqueue", "log"),
+        (logbuffer, "enqueue_values", "log"),
     ]
     originals = []
     for owner, name, stage in patches:

@@ -633,10 +633,10 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         # only made when something needs one: the cache failed (the row is written directly) or
         # a receiver of ``reply_sent`` gets it.
         logbuffer.enqueue_values(after, account.pk, values)
-        log = MessageLog(account=account, **values) if _dispatches(reply_sent, message) else None
-        after.on_failure(lambda: _save_log(log if log is not None else MessageLog(account=account, **values)))
+        log = _log_model(account, values) if _dispatches(reply_sent, message) else None
+        after.on_failure(lambda: _save_log(log if log is not None else _log_model(account, values)))
     else:
-        log = MessageLog(account=account, **values)
+        log = _log_model(account, values)
         saved, reply_xml = _save_log(log)
         if report is not None and saved.pk is not None:
             report["in_database"] = True
@@ -851,7 +851,12 @@ def _log_values(account: Account, message: Message, xml: str, encrypted: bool, *
 
 def _log_row(account: Account, message: Message, xml: str, encrypted: bool, **fields) -> MessageLog:
     """The (unsaved) log row of one delivery (``_log_values``' keyword arguments)."""
-    return MessageLog(account=account, **_log_values(account, message, xml, encrypted, **fields))
+    return _log_model(account, _log_values(account, message, xml, encrypted, **fields))
+
+
+def _log_model(account: Account, values: dict) -> MessageLog:
+    """The (unsaved) log row of ``_log_values``."""
+    return MessageLog(account=account, **values)
 
 
 def _save_log(log: MessageLog) -> tuple[MessageLog, str]:
