@@ -34,7 +34,7 @@ def test_values_queue_the_same_row_as_the_model():
     message = parse_message(XML)
     fields = dict(rule=rule, reply=TextReply("hi"), reply_xml="<xml>hi</xml>", status=MessageLog.Status.REPLIED,
                   latency_ms=1.5)
-    values = inbound._log_values(account, message, XML, True, **fields)
+    values = inbound._log_values(message, XML, True, **fields)
     batch = Pushes()
     before = timezone.now()
     logbuffer.enqueue_values(batch, account.pk, values)

@@ -625,8 +625,8 @@ def _process(account: Account, message: Message, xml: str, encrypted: bool, star
         # the account's answer to "no rule" or "a rule failed"
         reply_xml = render_reply(reply, to_user=message.uid, from_user=message.sp)
 
-    values = _log_values(account, message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml,
-                         status=status, error=error, latency_ms=(time.perf_counter() - started) * 1000)
+    values = _log_values(message, xml, encrypted, rule=rule, reply=reply, reply_xml=reply_xml, status=status,
+                         error=error, latency_ms=(time.perf_counter() - started) * 1000)
     after = rule_options.get("batch")
     if defer_log or (late is None and after is not None and logbuffer.enabled() and cache_health.available()):
         # Queued as column values, with the stored answer; drained in bulk. A model instance is
@@ -823,8 +823,8 @@ def _finish_late(future, account: Account, message: Message, log_id: int, starte
                            rule_name=fields.get("rule_name") or None, log=log)
 
 
-def _log_values(account: Account, message: Message, xml: str, encrypted: bool, *, rule=None, reply=None,
-                reply_xml: str = "", status: str, error: str = "", latency_ms: float | None = None) -> dict:
+def _log_values(message: Message, xml: str, encrypted: bool, *, rule=None, reply=None, reply_xml: str = "",
+                status: str, error: str = "", latency_ms: float | None = None) -> dict:
     """The log row of one delivery as column values (attname -> value), without the account:
     the buffer queues these as they are (``logbuffer.enqueue_values``), with no model instance."""
     rule_id = getattr(rule, "id", None)
@@ -851,7 +851,7 @@ def _log_values(account: Account, message: Message, xml: str, encrypted: bool, *
 
 def _log_row(account: Account, message: Message, xml: str, encrypted: bool, **fields) -> MessageLog:
     """The (unsaved) log row of one delivery (``_log_values``' keyword arguments)."""
-    return _log_model(account, _log_values(account, message, xml, encrypted, **fields))
+    return _log_model(account, _log_values(message, xml, encrypted, **fields))
 
 
 def _log_model(account: Account, values: dict) -> MessageLog:
