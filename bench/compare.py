@@ -25,7 +25,10 @@ sent; then it drives each with wrk (C, so the load generator costs little CPU) r
 encrypted (safe mode) requests (bench/wrk_replay.lua): the same texts for every peer, every MsgId
 new. After each project run it checks that every request sent left exactly one log row. It prints
 markdown tables: req/s, p50/p99 and the ratios to the bare view and to WeRoBot measured in the same
-run, and the p99 at the largest rule count against the smallest.
+run, the p99 at the largest rule count against the smallest, and the CPU µs per request that
+each process group used during the measured run and the drain after it (gunicorn, the Celery
+worker, PostgreSQL, Redis, the rest: wrk and the kernel), read from ``/proc``: the cost to the
+machine, not only to the callback's own process.
 
 Quick run (under a minute): ``--rules 10 --requests 1000 --duration 8``.
 
