@@ -415,7 +415,7 @@ def _may_run_unclaimed(account: Account, stamp: str | None, message: Message) ->
     have no agent (its hand-off must follow the claim, not a run that may be discarded)."""
     if stamp is None or message.type not in _ONE_TRIP_TYPES or not cache_health.available():
         return False
-    if _foreign_receivers(message_received) or _foreign_receivers(reply_sent) or _runs_code(account.name):
+    if _receivers_act_on(message) or _runs_code(account.name):
         return False
     return agent.settings_for(account) is None
 
@@ -478,6 +478,11 @@ def _dispatches(signal, message: Message) -> bool:
     return bool(signal.receivers) and (message.type not in _ONE_TRIP_TYPES or _foreign_receivers(signal))
 
 
+def _receivers_act_on(message: Message) -> bool:
+    """Whether a receiver of ``message_received`` or ``reply_sent`` acts on ``message``."""
+    return _dispatches(message_received, message) or _dispatches(reply_sent, message)
+
+
 def _answer_by_script(cache, call, key, claim_ttl, account, stamp, message, xml, encrypted, started,
                       rules_key, state_key, session_key) -> str:
     """``_answer_once`` on Redis: one script call per message when the rules could run first
@@ -532,8 +537,7 @@ def _reads_row_on_retry(account: Account, message: Message) -> bool:
     """Whether a retry of this delivery may be answered from its log row rather than from the
     cache. A retry that comes after the claim expired runs the rules again before the row's
     unique key stops it: only harmless for stored rules and messages no receiver acts on."""
-    return (message.type in _ONE_TRIP_TYPES and not _runs_code(account.name)
-            and not _foreign_receivers(message_received) and not _foreign_receivers(reply_sent))
+    return message.type in _ONE_TRIP_TYPES and not _runs_code(account.name) and not _receivers_act_on(message)
 
 
 def _logged_answer(account: Account, message: Message) -> str | None:
