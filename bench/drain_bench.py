@@ -8,7 +8,7 @@ then for each batch size:
 
 1. ``write_rows``: the rows written in batches of that size, one transaction each, as the drain
    writes them (the account and rule look-ups, the INSERT, the commit);
-2. ``drain()``: the same number of new rows queued in Redis (``logbuffer.enqueue``) and drained
+2. ``drain()``: the same number of new rows queued in Redis (``logbuffer.enqueue_values``) and drained
    with ``drain(limit=batch)`` until the list is empty (LRANGE, unpickling, write_rows, LTRIM).
 
 Printed per row: wall time, the client's CPU (``time.process_time``) and the CPU of the
@@ -135,7 +135,7 @@ def main():
         for start in range(0, n, 500):
             batch = CacheBatch(cache)
             for log in logs[start:start + 500]:
-                logbuffer.enqueue(batch, log)
+                logbuffer.enqueue_values(batch, account.pk, logbuffer.row_of(log))
             batch.execute()
         assert logbuffer.pending() == n
         meter.start()

@@ -1,10 +1,8 @@
 """The message log: one row per inbound message, written even when processing fails."""
 from __future__ import annotations
 
-import datetime
 import zlib
 from operator import itemgetter
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connections, models, router, transaction
@@ -51,7 +49,7 @@ class _CopyPlan:
     Each value is what ``bulk_create`` writes, ``get_db_prep_save(pre_save(...))``, except that
     a value already of its column's Python type is passed as it is (the conversion would return
     it unchanged): dicts and lists of JSON columns go straight to the backend's JSON adaptation
-    (the field's encoder, psycopg's Jsonb) and auto_now(_add) columns get ``pre_save``'s time.
+    (the field's encoder, psycopg's Jsonb).
     """
 
     # Values of these Python types are what Django's conversion would return (None too).
@@ -90,17 +88,11 @@ class _CopyPlan:
     def _conversion(cls, field):
         """``(types passed as they are, conversion(value, connection) of other values)`` for
         ``field``'s column."""
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            holder = SimpleNamespace()  # pre_save sets the value on the "instance" it is given
-
-            def now(_value, connection):
-                value = field.pre_save(holder, True)
-                if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-                    return connection.ops.adapt_datetimefield_value(value)
-                return field.get_db_prep_save(value, connection)
-            return (), now
-        if type(field).pre_save is not models.Field.pre_save and not hasattr(field, "auto_now"):
-            raise TypeError(f"{field} has its own pre_save: insert_rows would need a model instance")
+        # The rows carry their values (``created_at`` too: the time the message was received);
+        # a field whose pre_save computes one (auto_now, a pre_save of its own) would need an instance.
+        computes = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        if computes or (type(field).pre_save is not models.Field.pre_save and not hasattr(field, "auto_now")):
+            raise TypeError(f"{field} computes its value in pre_save: insert_rows would need a model instance")
         if field.get_internal_type() == "JSONField":
             def json(value, connection):
                 if type(value) in (dict, list):

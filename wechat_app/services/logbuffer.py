@@ -42,6 +42,7 @@ def queue_key() -> str:
     return f"{app_settings.CACHE_PREFIX}:log-queue"
 
 
+@functools.cache
 def _fields():
     meta = MessageLog._meta
     return [f for f in meta.concrete_fields if f is not meta.pk]
@@ -52,24 +53,14 @@ def row_of(log: MessageLog) -> dict:
     return {field.attname: field.pre_save(log, True) for field in _fields()}
 
 
-def enqueue(batch, log: MessageLog) -> None:
-    """Queue ``log`` (unsaved) on ``batch``; it is written by the next ``drain``."""
-    batch.rpush(queue_key(), {"row": row_of(log)})
-
-
 def enqueue_values(batch, account_id: int, values: dict) -> None:
-    """Queue a row given as column values (attname -> value; ``row_of``'s dict without the
-    defaults) on ``batch``, as ``enqueue`` does for a model instance: the fields left out get
-    their defaults (``created_at``: the time now, when the message was received)."""
-    row = {attname: values[attname] if attname in values else field.get_default()
-           for attname, field in _columns()}
+    """Queue a row given as column values (attname -> value, as ``row_of`` gives them; those
+    left out get their defaults, ``created_at`` the time now) on ``batch``: it is written by
+    the next ``drain``. No model instance is needed (the callback queues ``_log_values``)."""
+    row = {field.attname: values[field.attname] if field.attname in values else field.get_default()
+           for field in _fields()}
     row["account_id"] = account_id
     batch.rpush(queue_key(), {"row": row})
-
-
-@functools.cache
-def _columns() -> tuple:
-    return tuple((field.attname, field) for field in _fields())
 
 
 def enqueue_retry(account_id: int, dedupe_key: str) -> bool:
