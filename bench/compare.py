@@ -17,7 +17,10 @@ Redis:
   buffer beside gunicorn, so its CPU counts);
 - ``werobot``: WeRoBot 1.13 with the same rules as handlers (bench/werobot_app.py);
 - on request (``--variants``), ``default-django`` and ``buffer-django``: the project in either log
-  mode with the fast path off, every callback through Django's request handling;
+  mode with the fast path off, every callback through Django's request handling; ``floor-redis``
+  and ``floor-pg``: the bare WSGI app plus the least a dedupe and a durable log can cost (one
+  Redis round trip, or one INSERT of the row claim; bench/bare_view.py): what no callback that
+  dedupes and logs can beat here;
 
 gunicorn runs with ``--preload`` (the project's index is built once, before the workers fork) and
 the project is probed until every worker answers a known rule from its index before anything is
@@ -54,12 +57,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ("bare", "barewsgi", "default", "buffer", "werobot", "default-django", "buffer-django")
+VARIANTS = ("bare", "barewsgi", "default", "buffer", "werobot", "default-django", "buffer-django", "floor-redis",
+            "floor-pg")
 DEFAULT_VARIANTS = ("bare", "barewsgi", "default", "buffer", "werobot")
 LABELS = {"bare": "bare view", "barewsgi": "bare WSGI (no Django)", "default": "this project (row per message)",
           "buffer": "this project (LOG_BUFFER)", "werobot": "WeRoBot 1.13",
           "default-django": "this project, row per message, through Django",
-          "buffer-django": "this project, LOG_BUFFER, through Django"}
+          "buffer-django": "this project, LOG_BUFFER, through Django",
+          "floor-redis": "floor: bare WSGI + 1 Redis round trip", "floor-pg": "floor: bare WSGI + 1 INSERT"}
 PROJECT = ("default", "buffer", "default-django", "buffer-django")
 
 
@@ -188,7 +193,12 @@ def serve(cb, args, variant: str, count: int):
     env["BENCH_RULES"] = str(count)
     if variant.endswith("-django"):  # the callback through Django's request handling (no fast path)
         env["BENCH_FAST_PATH"] = ""
-    app = {"werobot": "bench.werobot_app:application", "barewsgi": "bench.bare_view:bare_wsgi"}.get(variant, "bench.wsgi")
+    app = {"werobot": "bench.werobot_app:application", "barewsgi": "bench.bare_view:bare_wsgi",
+           "floor-redis": "bench.bare_view:floor_redis", "floor-pg": "bench.bare_view:floor_pg"}.get(variant, "bench.wsgi")
+    if variant == "floor-pg":
+        from bench.bare_view import create_floor_table
+
+        create_floor_table(cb.DATABASE_URL)
     # --preload: the project's index is built once in the master, before the workers fork
     # (bench/wsgi.py with WECHAT_WARM_BEFORE_FORK, set by bench_env).
     procs = [subprocess.Popen(
@@ -207,7 +217,7 @@ def serve(cb, args, variant: str, count: int):
 
 
 def measure(cb, args, variant: str, count: int, workdir: Path) -> dict:
-    path = {"bare": f"/bare/{cb.ACCOUNT}/", "barewsgi": "/", "werobot": "/"}.get(
+    path = {"bare": f"/bare/{cb.ACCOUNT}/", "barewsgi": "/", "werobot": "/", "floor-redis": "/", "floor-pg": "/"}.get(
         variant, f"/wechat/callback/{cb.ACCOUNT}/")
     rng = random.Random(count)  # the same texts for every variant at this rule count
     warm, measured = workdir / f"{variant}-warm.txt", workdir / f"{variant}.txt"
