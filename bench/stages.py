@@ -179,8 +179,13 @@ def main():
         texts = cb.message_texts(args.rules, args.messages, rng)
         profiler = cProfile.Profile()
         profiler.runcall(run, texts)
+        if os.environ.get("BENCH_PROFILE_DUMP"):  # a file for pstats (print_callers, snakeviz...)
+            profiler.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
         print(f"\ncProfile of {n} more messages, the {args.profile} functions of the highest own time:\n")
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(args.profile)
+        stats = pstats.Stats(profiler, stream=sys.stdout).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime"))
+        stats.print_stats(args.profile)
+        if os.environ.get("BENCH_PROFILE_CALLEES"):  # e.g. "dispatcher.py:159": what those functions call
+            stats.print_callees(os.environ["BENCH_PROFILE_CALLEES"])
 
 
 if __name__ == "__main__":
