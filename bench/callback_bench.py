@@ -52,6 +52,21 @@ APP_ID = "wxbench0000000001"
 ACCOUNT = "bench"
 
 
+def backend_cpu(pid):
+    """Seconds of CPU the PostgreSQL backend ``pid`` has used (None if it is not on this machine)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:  # nanoseconds on the CPU
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # utime + stime, in clock ticks
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def ensure_database():
     import psycopg
 

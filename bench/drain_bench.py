@@ -38,21 +38,6 @@ from bench import callback_bench as cb  # noqa: E402  (its helpers: database, Dj
 ACCOUNT = "drain-bench"
 
 
-def backend_cpu(pid):
-    """Seconds of CPU the PostgreSQL backend ``pid`` has used (None if it is not on this machine)."""
-    try:
-        with open(f"/proc/{pid}/schedstat") as f:  # nanoseconds on the CPU
-            return int(f.read().split()[0]) / 1e9
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        with open(f"/proc/{pid}/stat") as f:  # utime + stime, in clock ticks
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def make_logs(account, rule, count):
     """``count`` unsaved log rows of distinct text messages, answered by ``rule``."""
     from wechat_app.protocol import TextReply, parse_message, render_reply
@@ -79,11 +64,11 @@ class Meter:
         self.pid = pid
 
     def start(self):
-        self.began = time.perf_counter(), time.process_time(), backend_cpu(self.pid)
+        self.began = time.perf_counter(), time.process_time(), cb.backend_cpu(self.pid)
 
     def stop(self):
         wall, cpu, server = self.began
-        server_now = backend_cpu(self.pid)
+        server_now = cb.backend_cpu(self.pid)
         return (time.perf_counter() - wall, time.process_time() - cpu,
                 None if server is None or server_now is None else server_now - server)
 
@@ -116,7 +101,7 @@ def main():
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     meter = Meter(pid)
-    server_known = backend_cpu(pid) is not None
+    server_known = cb.backend_cpu(pid) is not None
     sizes = [int(size) for size in args.batches.split(",")]
     n = args.rows
     results = []

@@ -12,19 +12,23 @@ copies of the table (``CREATE TABLE ... (LIKE wechat_app_messagelog INCLUDING AL
 - ``no foreign key``;
 - ``all three``.
 
-and prints the backend's CPU (``/proc/<backend pid>/stat``, user + system) and the client's wall
-time per row. The server must be local (the bench reads its process). Run a compare.py or
-callback_bench.py first: it needs one logged row to copy. Environment: BENCH_DATABASE_URL
-(default postgres://postgres@127.0.0.1:5432/wechat_bench).
+and prints the backend's CPU (``callback_bench.backend_cpu``: ``/proc/<backend pid>/schedstat``)
+and the client's wall time per row. The server must be local (the bench reads its process). Run a
+compare.py or callback_bench.py first: it needs one logged row to copy. Environment:
+BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/wechat_bench).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 import time
+from pathlib import Path
 
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import callback_bench as cb  # noqa: E402  (backend_cpu, the database's URL)
 
 TABLE = "wechat_app_messagelog"
 SHAPES = {
@@ -34,11 +38,6 @@ SHAPES = {
     "no foreign key": {"no_foreign_keys": True},
     "all three": {"drop_indexes": True, "text_json": True, "no_foreign_keys": True},
 }
-
-
-def backend_cpu(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def make_table(conn, name: str, drop_indexes=False, text_json=False, no_foreign_keys=False) -> None:
@@ -69,11 +68,11 @@ def measure(conn, pid: int, rows: int, shape: dict) -> tuple[float, float]:
     key = columns.index("dedupe_key")
     quoted = ", ".join(f'"{c}"' for c in columns)
     sql = f"INSERT INTO {name} ({quoted}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id"
-    cpu, wall = backend_cpu(pid), time.perf_counter()
+    cpu, wall = cb.backend_cpu(pid), time.perf_counter()
     for i in range(rows):
         values[key] = f"bench-{i}"
         conn.execute(sql, values, prepare=True).fetchone()
-    cpu, wall = backend_cpu(pid) - cpu, time.perf_counter() - wall
+    cpu, wall = cb.backend_cpu(pid) - cpu, time.perf_counter() - wall
     conn.execute(f"DROP TABLE {name}")
     return cpu / rows * 1e6, wall / rows * 1e6
 
@@ -83,8 +82,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=2, help="every shape once per round")
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wechat_bench")
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(cb.DATABASE_URL, autocommit=True) as conn:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         results = {label: [] for label in SHAPES}
         for _ in range(args.rounds):
