@@ -42,6 +42,11 @@ def _fast_insert_possible(connection) -> bool:
     return is_psycopg3
 
 
+# Values of these Python types (and None) are what a field of that type's ``get_db_prep_save``
+# would return unchanged (``str()``, ``float()``...): the log's writes pass them as they are.
+_UNCONVERTED = {"CharField": (str,), "TextField": (str,), "BooleanField": (bool,), "FloatField": (float,)}
+
+
 class _CopyPlan:
     """How ``insert_rows`` writes rows on PostgreSQL: its three statements, and one conversion
     per column made once (each row's values are then converted without a model instance).
@@ -52,9 +57,8 @@ class _CopyPlan:
     (the field's encoder, psycopg's Jsonb).
     """
 
-    # Values of these Python types are what Django's conversion would return (None too).
-    FAST = {"CharField": (str,), "TextField": (str,), "BooleanField": (bool,), "FloatField": (float,),
-            "IntegerField": (int,), "PositiveIntegerField": (int,), "BigIntegerField": (int,),
+    # Integers too: the COPY declares its columns' types (the single INSERT leaves them to Django).
+    FAST = {**_UNCONVERTED, "IntegerField": (int,), "PositiveIntegerField": (int,), "BigIntegerField": (int,),
             "ForeignKey": (int,)}
 
     def __init__(self, model, connection):
@@ -220,10 +224,9 @@ class MessageLogManager(models.Manager.from_queryset(MessageLogQuerySet)):
         if plan is None:
             plan = self._plans[connection.alias] = []
             for field in self._statement(connection)[1]:
-                internal = field.get_internal_type()
                 # (Integers are left to Django: on PostgreSQL it types them for the server.)
-                fast = {"CharField": (str,), "TextField": (str,), "BooleanField": (bool,),
-                        "FloatField": (float, type(None))}.get(internal)
+                unconverted = _UNCONVERTED.get(field.get_internal_type())
+                fast = unconverted + (type(None),) if unconverted else None
                 plan.append((field, field.attname, fast))
         params = []
         for field, attname, fast in plan:
