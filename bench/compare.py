@@ -66,6 +66,9 @@ LABELS = {"bare": "bare view", "barewsgi": "bare WSGI (no Django)", "default": "
           "buffer-django": "this project, LOG_BUFFER, through Django",
           "floor-redis": "floor: bare WSGI + 1 Redis round trip", "floor-pg": "floor: bare WSGI + 1 INSERT"}
 PROJECT = ("default", "buffer", "default-django", "buffer-django")
+# The variants that are a plain WSGI application, answering on "/" (the others run bench/wsgi.py).
+WSGI_APPS = {"werobot": "bench.werobot_app:application", "barewsgi": "bench.bare_view:bare_wsgi",
+             "floor-redis": "bench.bare_view:floor_redis", "floor-pg": "bench.bare_view:floor_pg"}
 
 
 def parse_args():
@@ -193,8 +196,7 @@ def serve(cb, args, variant: str, count: int):
     env["BENCH_RULES"] = str(count)
     if variant.endswith("-django"):  # the callback through Django's request handling (no fast path)
         env["BENCH_FAST_PATH"] = ""
-    app = {"werobot": "bench.werobot_app:application", "barewsgi": "bench.bare_view:bare_wsgi",
-           "floor-redis": "bench.bare_view:floor_redis", "floor-pg": "bench.bare_view:floor_pg"}.get(variant, "bench.wsgi")
+    app = WSGI_APPS.get(variant, "bench.wsgi")
     if variant == "floor-pg":
         from bench.bare_view import create_floor_table
 
@@ -217,8 +219,8 @@ def serve(cb, args, variant: str, count: int):
 
 
 def measure(cb, args, variant: str, count: int, workdir: Path) -> dict:
-    path = {"bare": f"/bare/{cb.ACCOUNT}/", "barewsgi": "/", "werobot": "/", "floor-redis": "/", "floor-pg": "/"}.get(
-        variant, f"/wechat/callback/{cb.ACCOUNT}/")
+    path = ("/" if variant in WSGI_APPS else f"/bare/{cb.ACCOUNT}/" if variant == "bare"
+            else f"/wechat/callback/{cb.ACCOUNT}/")
     rng = random.Random(count)  # the same texts for every variant at this rule count
     warm, measured = workdir / f"{variant}-warm.txt", workdir / f"{variant}.txt"
     procs, port = serve(cb, args, variant, count)
